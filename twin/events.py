@@ -1,0 +1,132 @@
+"""Shop-floor events: the one record every source, recording and consumer speaks.
+
+An event is the paper's da(k) = {k, position, element id, state}: at time ``t`` (seconds
+since the start of the shift) entity ``entity`` of ``kind`` entered ``state``, optionally
+at position ``x``/``y`` (metres, floor plan, Z up) facing ``heading`` (degrees,
+counter-clockwise from +X), with references to the related station, WIP, order, process
+and AGV.
+
+Events are validated at the boundary (:func:`parse_event`): a malformed event raises
+:class:`EventError` with a reason; it never crashes a source, writer or the app.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: Entity kinds and the states each may take (the behaviour model's state machines).
+STATES: dict[str, tuple[str, ...]] = {
+    "station": ("idle", "setup", "processing", "blocked", "down"),
+    "agv": ("idle", "moving", "loading", "unloading", "charging"),
+    "wip": ("waiting", "transporting", "processing", "completed"),
+    "order": ("released", "completed"),
+}
+KINDS: tuple[str, ...] = tuple(STATES)
+
+#: Reference fields (entity ids), empty string when not applicable.
+REF_FIELDS: tuple[str, ...] = ("station", "wip", "order", "process", "agv")
+#: Optional numeric fields, ``None`` when not applicable.
+FLOAT_FIELDS: tuple[str, ...] = ("x", "y", "heading", "queue", "energy")
+#: Column order used by CSV export and tabular storage.
+COLUMNS: tuple[str, ...] = (
+    "t", "entity", "kind", "state", "x", "y", "heading", *REF_FIELDS, "queue", "energy",
+)
+
+
+class EventError(ValueError):
+    """A malformed event; ``str(err)`` is the reason, fit to show a user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One state change of one shop-floor entity.
+
+    Attributes:
+        t: time in seconds since the start of the recording/shift (>= 0).
+        entity: entity id, e.g. ``"S07"``, ``"AGV2"``, ``"W0153"``, ``"O0042"``.
+        kind: one of :data:`KINDS`.
+        state: one of ``STATES[kind]``.
+        x, y: position in metres on the floor plan (None if not applicable).
+        heading: degrees counter-clockwise from +X (None if not applicable).
+        station, wip, order, process, agv: ids of related entities ("" if none).
+            A station in ``processing`` names its WIP in ``wip``; a WIP names the
+            station it is at or the AGV carrying it.
+        queue: number of WIP waiting at a station (stations only, optional).
+        energy: energy used since the previous event of this entity, kWh (optional).
+    """
+
+    t: float
+    entity: str
+    kind: str
+    state: str
+    x: float | None = None
+    y: float | None = None
+    heading: float | None = None
+    station: str = ""
+    wip: str = ""
+    order: str = ""
+    process: str = ""
+    agv: str = ""
+    queue: float | None = None
+    energy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict without the fields that are not applicable."""
+        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EventError(f"field '{name}' must be a number, got {value!r}")
+    f = float(value)
+    if not math.isfinite(f):
+        raise EventError(f"field '{name}' must be finite, got {value!r}")
+    return f
+
+
+def parse_event(obj: Any) -> Event:
+    """Validate a mapping (e.g. decoded JSON) and build an :class:`Event`.
+
+    Raises :class:`EventError` naming the offending field. Unknown fields are rejected
+    so that typos in a connector's payload are noticed, not silently dropped.
+    """
+    if isinstance(obj, Event):
+        obj = asdict(obj)
+    if not isinstance(obj, Mapping):
+        raise EventError(f"event must be an object, got {type(obj).__name__}")
+    unknown = set(obj) - set(COLUMNS)
+    if unknown:
+        raise EventError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    for req in ("t", "entity", "kind", "state"):
+        if req not in obj or obj[req] is None:
+            raise EventError(f"missing field '{req}'")
+    t = _finite("t", obj["t"])
+    if t < 0:
+        raise EventError(f"field 't' must be >= 0 s, got {t}")
+    entity = obj["entity"]
+    if not isinstance(entity, str) or not entity.strip():
+        raise EventError(f"field 'entity' must be a non-empty string, got {entity!r}")
+    kind = obj["kind"]
+    if kind not in STATES:
+        raise EventError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    state = obj["state"]
+    if state not in STATES[kind]:
+        raise EventError(
+            f"unknown state {state!r} for kind {kind!r} "
+            f"(expected one of {', '.join(STATES[kind])})"
+        )
+    kw: dict[str, Any] = {}
+    for f in FLOAT_FIELDS:
+        v = obj.get(f)
+        kw[f] = None if v is None else _finite(f, v)
+    for f in REF_FIELDS:
+        v = obj.get(f, "")
+        if v is None:
+            v = ""
+        if not isinstance(v, str):
+            raise EventError(f"field '{f}' must be a string id, got {v!r}")
+        kw[f] = v
+    return Event(t=t, entity=entity, kind=kind, state=state, **kw)
