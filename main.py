@@ -1,0 +1,68 @@
+"""DMW Twin entry point: the desktop app by default, sub-commands for headless work.
+
+    python main.py                      # desktop app, live simulated machining13 shop
+    python main.py open SHIFT.twinlog   # desktop app, replaying a recording
+    python main.py simulate ...         # and the other sub-commands: see --help
+
+This module only wires things together: every sub-command is registered by the module that
+owns it (``register(subparsers)``), so each layer stays testable on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+#: Modules that contribute sub-commands, in the order they appear in --help.
+COMMAND_MODULES: tuple[str, ...] = (
+    "ui.cli",  # gui (default), open
+    "twin.sim_cli",  # simulate
+    "twin.recording_cli",  # export, info
+    "twin.verification.cli",  # verify
+    "scene.cli",  # mesh-info, screenshot
+)
+
+#: Sub-command run when none is given (``python main.py [--options]``).
+DEFAULT_COMMAND = "gui"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dmw-twin",
+        description="DMW Twin: a digital twin of a discrete manufacturing workshop.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Insert the default sub-command when the first argument is not a command."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv and (argv[0] in sub.choices or argv[0] in ("-h", "--help")):
+        return argv
+    return [DEFAULT_COMMAND, *argv] if DEFAULT_COMMAND in sub.choices else argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if not os.environ.get("DISPLAY"):
+        # No X server: let VTK render off-screen through EGL without probing X first.
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    parser = build_parser()
+    args = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv), parser))
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
