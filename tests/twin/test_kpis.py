@@ -1,0 +1,71 @@
+"""ShopKpis: WIP, time in state, utilization, throughput, breakdowns from events (no Qt)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twin.events import Event
+from twin.kpis import ShopKpis, nice_bin
+
+
+def st(t: float, sid: str, state: str) -> Event:
+    return Event(t=t, entity=sid, kind="station", state=state)
+
+
+def wip(t: float, wid: str, state: str) -> Event:
+    return Event(t=t, entity=wid, kind="wip", state=state)
+
+
+def test_time_in_state_and_utilization_so_far() -> None:
+    k = ShopKpis(["S1", "S2"])
+    k.add([st(100, "S1", "setup"), st(150, "S1", "processing"), st(450, "S1", "idle"),
+           st(500, "S1", "processing")])
+    tis = k.time_in_state("S1", 600)
+    assert tis == {"idle": 150.0, "setup": 50.0, "processing": 400.0, "blocked": 0.0, "down": 0.0}
+    assert k.utilization("S1", 600) == pytest.approx(400 / 600)
+    # mid-way through the first processing run
+    assert k.utilization("S1", 300) == pytest.approx(150 / 300)
+    # a station that never worked
+    assert k.utilization("S2", 600) == 0.0
+    ids, shares = k.state_shares(600)
+    assert ids == ["S1", "S2"]
+    assert shares.sum(axis=1) == pytest.approx([1.0, 1.0])
+
+
+def test_simultaneous_changes_keep_the_last_state() -> None:
+    k = ShopKpis(["S1"])
+    k.add([st(10, "S1", "setup"), st(10, "S1", "processing"), st(20, "S1", "idle")])
+    assert k.time_in_state("S1", 20)["processing"] == 10.0
+    assert k.time_in_state("S1", 20)["setup"] == 0.0
+
+
+def test_wip_count_follows_release_and_completion() -> None:
+    k = ShopKpis()
+    k.add([wip(0, "W1", "waiting"), wip(5, "W2", "waiting"), wip(6, "W1", "transporting"),
+           wip(9, "W1", "processing"), wip(20, "W1", "completed"), wip(30, "W2", "completed")])
+    t, n = k.wip_series()
+    assert list(zip(t.tolist(), n.tolist())) == [(0, 1), (5, 2), (20, 1), (30, 0)]
+    assert k.wip_at(19.9) == 2
+    assert k.completed_at(20) == 1
+    assert k.completed_at(29) == 1
+    assert k.completed_at(30) == 2
+
+
+def test_throughput_is_parts_per_hour_per_bin() -> None:
+    k = ShopKpis()
+    done = [wip(t, f"W{i}", "completed") for i, t in enumerate([100, 200, 1000, 2000, 2100, 2200])]
+    k.add(done)
+    starts, rate = k.throughput_series(t_end=3600, bin_s=1800)
+    assert starts.tolist() == [0, 1800]
+    assert rate.tolist() == [3 * 2.0, 3 * 2.0]
+    assert nice_bin(8 * 3600) == 900.0
+
+
+def test_breakdowns_become_downtimes() -> None:
+    k = ShopKpis(["S1", "S2"])
+    k.add([st(10, "S1", "down"), st(70, "S1", "idle"), st(80, "S2", "down")])
+    d = k.downtimes()
+    assert [(x.station, x.start, x.end) for x in d] == [("S1", 10, 70), ("S2", 80, None)]
+    assert k.time_in_state("S1", 100)["down"] == 60.0
+    assert isinstance(k.wip_series()[0], np.ndarray)
