@@ -1040,7 +1040,7 @@ def placeholder(label: str, size: tuple[float, float, float] = (1.5, 1.5, 1.8)) 
         # front face: text in the x-z plane, raised just off the +Y face
         front = glyphs.copy()
         front.points = np.column_stack([
-            np.asarray(glyphs.points)[:, 0],
+            -np.asarray(glyphs.points)[:, 0],  # seen from +Y, the reader's right is -X
             sy / 2 + np.asarray(glyphs.points)[:, 2] + 0.002,
             np.asarray(glyphs.points)[:, 1] + 0.7 * sz,
         ])
