@@ -109,39 +109,61 @@ class ShopKpis:
     def add(self, events: Iterable[Event]) -> None:
         """Account for events (in time order)."""
         for e in events:
-            self._add(e)
+            self._add(e.t, e.entity, e.kind, e.state)
 
-    def _add(self, e: Event) -> None:
-        self.events_seen += 1
-        if e.t > self.t_last:
-            self.t_last = e.t
-        kind = e.kind
+    def add_columns(self, t: np.ndarray, entity: np.ndarray, kind: np.ndarray,
+                    state: np.ndarray, strings: Sequence[str] | np.ndarray) -> None:
+        """Account for events given as columns (times, and codes into ``strings``).
+
+        The bulk path for recordings: AGV rows (most of a shift) are skipped without
+        building an event object per row.
+        """
+        strings = list(strings)
+        codes = {s: i for i, s in enumerate(strings)}
+        wanted = [codes[k] for k in ("station", "wip", "order") if k in codes]
+        n = len(t)
+        self.events_seen += n
+        if n:
+            self.t_last = max(self.t_last, float(t[-1]))
+        rows = np.flatnonzero(np.isin(kind, wanted)) if wanted else np.zeros(0, dtype=int)
+        ts = t[rows].tolist()
+        es = [strings[c] for c in entity[rows].tolist()]
+        ks = [strings[c] for c in kind[rows].tolist()]
+        ss = [strings[c] for c in state[rows].tolist()]
+        add = self._add
+        for i in range(len(rows)):
+            add(ts[i], es[i], ks[i], ss[i], count=False)
+
+    def _add(self, t: float, entity: str, kind: str, state: str, count: bool = True) -> None:
+        if count:
+            self.events_seen += 1
+            if t > self.t_last:
+                self.t_last = t
         if kind == "station":
-            track = self._stations.get(e.entity)
+            track = self._stations.get(entity)
             if track is None:
-                track = self._stations[e.entity] = _StationTrack(self.t0)
-            idx = _STATE_INDEX[e.state]
-            was_down = e.entity in self._down_open
-            if e.state == "down" and not was_down:
-                self._down_open[e.entity] = e.t
-            elif e.state != "down" and was_down:
-                start = self._down_open.pop(e.entity)
-                self._downtimes.append(Downtime(e.entity, start, e.t))
-            track.change(e.t, idx)
+                track = self._stations[entity] = _StationTrack(self.t0)
+            idx = _STATE_INDEX[state]
+            was_down = entity in self._down_open
+            if state == "down" and not was_down:
+                self._down_open[entity] = t
+            elif state != "down" and was_down:
+                start = self._down_open.pop(entity)
+                self._downtimes.append(Downtime(entity, start, t))
+            track.change(t, idx)
         elif kind == "wip":
-            w = e.entity
-            if e.state == "completed":
-                if w in self._wip_open:
-                    self._wip_open.discard(w)
-                    self._push_wip(e.t)
-                if w not in self._wip_done:
-                    self._wip_done.add(w)
-                    self._completions.append(e.t)
-            elif w not in self._wip_open and w not in self._wip_done:
-                self._wip_open.add(w)
-                self._push_wip(e.t)
-        elif kind == "order" and e.state == "completed":
-            self._orders_done.append(e.t)
+            if state == "completed":
+                if entity in self._wip_open:
+                    self._wip_open.discard(entity)
+                    self._push_wip(t)
+                if entity not in self._wip_done:
+                    self._wip_done.add(entity)
+                    self._completions.append(t)
+            elif entity not in self._wip_open and entity not in self._wip_done:
+                self._wip_open.add(entity)
+                self._push_wip(t)
+        elif kind == "order" and state == "completed":
+            self._orders_done.append(t)
 
     def _push_wip(self, t: float) -> None:
         n = len(self._wip_open)

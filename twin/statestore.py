@@ -21,11 +21,13 @@ Times are seconds since the start of the recording/shift.
 from __future__ import annotations
 
 import bisect
+import inspect
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+import numpy as np
 from psygnal import Signal
 
 from twin.events import Event
@@ -98,8 +100,13 @@ class MemoryHistory:
     def time_range(self) -> tuple[float, float]:
         return (self.t0, self.t_end)
 
-    def append(self, events: Iterable[Event]) -> int:
-        """Add events; returns how many were added."""
+    def append(self, events: Iterable[Event], extend: bool = True) -> int:
+        """Add events; returns how many were added.
+
+        ``extend``: the range grows to the last event (else only :meth:`extend_to` grows
+        it: a live source knows how far the shop has run, which may be before its last
+        event when the view stays a little behind the live edge).
+        """
         n = 0
         for e in events:
             if self._times and e.t < self._times[-1]:
@@ -117,7 +124,7 @@ class MemoryHistory:
             self._by_entity.setdefault(e.entity, []).append(idx)
             self._running.apply(e)
             n += 1
-        if self._times and self._times[-1] > self.t_end:
+        if extend and self._times and self._times[-1] > self.t_end:
             self.t_end = self._times[-1]
         return n
 
@@ -198,8 +205,10 @@ def prepare_replay(
     when ``should_abort()`` returns True between chunks.
     """
     t0, t1 = history.time_range
+    t0 = min(t0, 0.0)  # a shift starts at 0 even if the first event is later
     kpis = ShopKpis(stations, t0=t0)
     span = max(t1 - t0, 1e-9)
+    columns = getattr(history, "columns", None)
     t = t0
     first = True
     yield 0.0
@@ -207,11 +216,17 @@ def prepare_replay(
         if should_abort is not None and should_abort():
             raise Aborted("opening cancelled")
         hi = min(t + chunk_s, t1)
-        evs = history.events(t, hi)
-        if not first:
-            # events() includes both ends; the lower end was read with the last chunk
-            evs = [e for e in evs if e.t > t]
-        kpis.add(evs)
+        if columns is not None:
+            # bulk path (recordings): numpy columns, no event objects; the lower end
+            # (inclusive) was read with the last chunk
+            c = columns(t, hi)
+            lo = 0 if first else int(np.searchsorted(c.t, t, side="right"))
+            kpis.add_columns(c.t[lo:], c.entity[lo:], c.kind[lo:], c.state[lo:], c.strings)
+        else:
+            evs = history.events(t, hi)
+            if not first:
+                evs = [e for e in evs if e.t > t]
+            kpis.add(evs)
         first = False
         t = hi
         yield min((t - t0) / span, 1.0)
@@ -279,6 +294,8 @@ class StateStore:
         self._cache_rev = -1
         self._cache_n = 0  # live: events of the MemoryHistory applied to the cache
         self._events_appended = 0
+        #: events applied to the shown state by forward playback (for events/s figures)
+        self.events_applied = 0
 
     # -- sources ---------------------------------------------------------------------
     def attach(self, replay: PreparedReplay) -> None:
@@ -306,12 +323,16 @@ class StateStore:
         return hist
 
     def append(self, events: Sequence[Event], now: float | None = None) -> None:
-        """Add live events (time order) and/or move the live end to ``now`` seconds."""
+        """Add live events (time order) and/or move the live end to ``now`` seconds.
+
+        Without ``now`` the range ends at the last event; with it, at ``now`` (events
+        after ``now`` are kept and shown once the end passes them).
+        """
         hist = self._history
         if not self._live or not isinstance(hist, MemoryHistory):
             raise RuntimeError("append() needs a live session (start_live first)")
         if events:
-            hist.append(events)
+            hist.append(events, extend=now is None)
             self._kpis.add(events)
             self._events_appended += len(events)
             for e in events:
@@ -394,9 +415,13 @@ class StateStore:
         start = hist.time_range[0]
         window = 600.0
         found: list[Event] = []
+        by_entity = _accepts_entity(hist)
         while True:
             lo = max(start, t - window)
-            found = [e for e in hist.events(lo, t) if e.entity == entity and e.t <= t]
+            if by_entity:
+                found = list(hist.events(lo, t, entity=entity))  # type: ignore[call-arg]
+            else:
+                found = [e for e in hist.events(lo, t) if e.entity == entity and e.t <= t]
             if len(found) >= n or lo <= start or window > 8 * 3600:
                 return found[-n:]
             window *= 4
@@ -421,6 +446,7 @@ class StateStore:
                 j = hist.count_until(t)
                 for e in hist.slice(self._cache_n, j):
                     c.entities[e.entity] = e
+                self.events_applied += max(j - self._cache_n, 0)
                 self._cache_n = max(self._cache_n, j)
                 c.t = t
                 return c
@@ -429,6 +455,7 @@ class StateStore:
                     for e in hist.events(c.t, t):
                         if e.t > c.t:
                             c.entities[e.entity] = e
+                            self.events_applied += 1
                     c.t = t
                 return c
         snap = hist.state_at(t)
@@ -468,6 +495,14 @@ class StateStore:
         if reset:
             self._cache = None
             self.reset.emit()
+
+
+def _accepts_entity(history: History) -> bool:
+    """Whether ``history.events`` can filter by entity itself (recordings can)."""
+    try:
+        return "entity" in inspect.signature(history.events).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _lerp_angle(a: float | None, b: float | None, f: float) -> float | None:

@@ -1,0 +1,282 @@
+"""The live source: the simulated physical shop, paced at real time × factor, recorded.
+
+:class:`LiveShop` runs a :class:`~twin.simulator.Simulator` in a plain background thread,
+paced so that simulated time advances ``factor`` seconds per wall second (the same
+anchored pacing as :class:`~twin.simulator.PacedRun`, stepping the simulator with
+:meth:`~twin.simulator.Simulator.step_until` so it also knows exactly how far the shop
+has run). Every event goes to a ``.twinlog`` recording while it runs (so any moment can
+be replayed and the session reopened later) and into a queue the GUI thread drains once
+per frame (:meth:`LiveShop.drain`). Nothing here touches Qt.
+
+A live session may start with a *warm-up*: the first minutes of the shift are simulated
+at once, as when a twin connects to a shop that is already running; they are recorded
+and can be scrubbed like the rest.
+
+Times are seconds of the shift (simulated time since t = 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from twin.events import Event
+from twin.recording.writer import RecordingWriter
+from twin.scenario import Scenario
+from twin.simulator import Simulator
+from twin.workshop import Workshop
+
+log = logging.getLogger(__name__)
+
+#: Wall seconds between simulation slices of the pacing loop.
+TICK_S: float = 0.02
+
+
+@dataclass(frozen=True)
+class LiveBatch:
+    """What arrived since the last :meth:`LiveShop.drain`.
+
+    ``events`` in time order; ``reached`` = simulated time (s) up to which every event
+    has been delivered (later events all have ``t > reached``)."""
+
+    events: list[Event]
+    reached: float
+
+
+def recording_name(workshop: Workshop, when: datetime | None = None) -> str:
+    """File name of a live session's recording, e.g. ``machining13-live-20250101-063000.twinlog``."""
+    when = when or datetime.now()
+    return f"{workshop.name}-live-{when:%Y%m%d-%H%M%S}.twinlog"
+
+
+def workshop_meta(workshop: Workshop) -> dict[str, Any]:
+    """Recording metadata that lets a replay find and check its workshop."""
+    return {
+        "workshop": workshop.name,
+        "workshop_title": workshop.title,
+        "workshop_path": str(Path(workshop.path).resolve()),
+        "source_hash": workshop.source_hash,
+        "stations": list(workshop.stations),
+        "agvs": list(workshop.agvs),
+        "buffers": list(workshop.buffers),
+    }
+
+
+def find_workshop(meta: Mapping[str, Any], recording: str | Path | None = None,
+                  search: tuple[Path, ...] = ()) -> Path:
+    """The workshop file a recording belongs to, from its metadata.
+
+    Tries the recorded ``workshop_path`` as written, then the same file name next to the
+    recording, in ``search`` folders (e.g. the bundled workshops) and as
+    ``<workshop name>.toml`` there. Raises ``FileNotFoundError`` naming what was tried.
+    """
+    tried: list[str] = []
+    recorded = str(meta.get("workshop_path") or "")
+    name = str(meta.get("workshop") or "")
+    candidates: list[Path] = []
+    if recorded:
+        candidates.append(Path(recorded))
+    folders = ([Path(recording).resolve().parent] if recording is not None else []) + list(search)
+    for folder in folders:
+        if recorded:
+            candidates.append(folder / Path(recorded).name)
+        if name:
+            candidates.append(folder / f"{name}.toml")
+    for c in candidates:
+        tried.append(str(c))
+        if c.is_file():
+            return c
+    what = f"workshop {name!r}" if name else "its workshop (no workshop in the recording's meta)"
+    where = "; tried " + ", ".join(tried) if tried else ""
+    raise FileNotFoundError(f"cannot find {what}{where}")
+
+
+class LiveShop:
+    """The simulated physical shop as a paced, recorded live event source.
+
+    Args:
+        workshop: the shop to run.
+        record_to: ``.twinlog`` file to record the session into (None = do not record).
+        scenario: disturbances of the emulated physical shop.
+        seed: random seed of the simulation.
+        rule: dispatching rule.
+        factor: simulated seconds per wall second (1 = real time).
+        warmup_s: simulated seconds run at once before pacing starts.
+        meta: extra recording metadata.
+        tick_s: wall seconds between simulation slices.
+        clock: monotonic wall clock (injectable for tests).
+
+    Use :meth:`start`, then call :meth:`drain` from the consumer (GUI) thread; :meth:`stop`
+    ends the run and closes the recording (nothing recorded is lost).
+    """
+
+    def __init__(
+        self,
+        workshop: Workshop,
+        record_to: str | Path | None = None,
+        *,
+        scenario: Scenario | None = None,
+        seed: int = 0,
+        rule: str = "fifo",
+        factor: float = 1.0,
+        warmup_s: float = 0.0,
+        meta: Mapping[str, Any] | None = None,
+        tick_s: float = TICK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not (factor > 0 and math.isfinite(factor)):
+            raise ValueError(f"pace factor must be a positive number, got {factor!r}")
+        if not warmup_s >= 0:
+            raise ValueError(f"warm-up must be >= 0 s, got {warmup_s!r}")
+        self.workshop = workshop
+        self.record_to = Path(record_to) if record_to is not None else None
+        self.scenario = scenario
+        self.seed = seed
+        self.rule = rule
+        self.warmup_s = float(warmup_s)
+        self.tick_s = float(tick_s)
+        self._clock = clock
+        self._factor = float(factor)
+        self._extra_meta = dict(meta or {})
+        # the simulator is built here so a bad workshop/scenario/rule fails in the caller
+        self.simulator = Simulator(workshop, scenario, seed=seed, rule=rule)
+        self._lock = threading.Lock()
+        self._queue: list[Event] = []
+        self._reached = 0.0
+        self._anchor_wall: float | None = None
+        self._anchor_sim = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: RecordingWriter | None = None
+        self.error = ""
+        self.events_total = 0
+        self.finished = False
+
+    # -- control (any thread) --------------------------------------------------------
+    @property
+    def factor(self) -> float:
+        return self._factor
+
+    def set_factor(self, factor: float) -> None:
+        """Change the pace from now on, without a jump in simulated time."""
+        if not (factor > 0 and math.isfinite(factor)):
+            raise ValueError(f"pace factor must be a positive number, got {factor!r}")
+        with self._lock:
+            if self._anchor_wall is not None:
+                now = self._clock()
+                self._anchor_sim = self._target(now)
+                self._anchor_wall = now
+            self._factor = float(factor)
+
+    def meta(self) -> dict[str, Any]:
+        """Metadata written into the recording header."""
+        m = workshop_meta(self.workshop)
+        m.update({
+            "source": f"sim://{self.workshop.name}",
+            "mode": "live",
+            "seed": self.seed,
+            "rule": self.rule,
+            "scenario": str(getattr(self.scenario, "path", "") or "") if self.scenario else "",
+            "pace_factor": self._factor,
+            "warmup_s": self.warmup_s,
+            "started": datetime.now().isoformat(timespec="seconds"),
+        })
+        m.update(self._extra_meta)
+        return m
+
+    def start(self) -> None:
+        """Open the recording and start the pacing thread."""
+        if self._thread is not None:
+            raise RuntimeError("live shop already started")
+        if self.record_to is not None:
+            self.record_to.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = RecordingWriter(self.record_to, self.meta())
+        self._thread = threading.Thread(target=self._run, name="dmw-live-shop", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the run and close the recording (safe to call twice)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._close_writer()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def reached(self) -> float:
+        """Simulated time up to which all events have been delivered, seconds."""
+        with self._lock:
+            return self._reached
+
+    @property
+    def writer(self) -> RecordingWriter | None:
+        return self._writer
+
+    def drain(self) -> LiveBatch:
+        """Take the events queued since the last call (consumer thread)."""
+        with self._lock:
+            events, self._queue = self._queue, []
+            return LiveBatch(events, self._reached)
+
+    # -- the pacing thread -----------------------------------------------------------
+    def _target(self, wall: float) -> float:
+        assert self._anchor_wall is not None
+        return self._anchor_sim + (wall - self._anchor_wall) * self._factor
+
+    def _publish(self, events: list[Event], reached: float) -> None:
+        w = self._writer
+        if w is not None:
+            for e in events:
+                w.append(e)
+        with self._lock:
+            self._queue.extend(events)
+            self._reached = max(self._reached, reached)
+        self.events_total += len(events)
+
+    def _run(self) -> None:
+        sim = self.simulator
+        try:
+            self._publish(sim.step_until(0.0), 0.0)
+            if self.warmup_s > 0:
+                t = 0.0
+                while t < self.warmup_s and not self._stop.is_set() and not sim.finished:
+                    t = min(self.warmup_s, t + 600.0)
+                    self._publish(sim.step_until(t), t)
+            with self._lock:
+                self._anchor_wall = self._clock()
+                self._anchor_sim = self._reached
+            while not self._stop.is_set():
+                with self._lock:
+                    target = self._target(self._clock())
+                if target > self._reached:
+                    self._publish(sim.step_until(target), target)
+                if sim.finished:
+                    self.finished = True
+                    break
+                self._stop.wait(self.tick_s)
+        except Exception as exc:  # noqa: BLE001 - reported to the app, logged in full
+            self.error = f"live simulation stopped: {exc}"
+            log.error("live shop failed:\n%s", traceback.format_exc())
+        finally:
+            self._close_writer()
+
+    def _close_writer(self) -> None:
+        with self._lock:
+            w, self._writer = self._writer, None
+        if w is not None:
+            try:
+                w.close()
+            except Exception as exc:  # noqa: BLE001
+                self.error = self.error or f"closing the recording failed: {exc}"
+                log.error("closing %s failed: %s", w.path, exc)
