@@ -723,7 +723,8 @@ class _Loader:
         )
 
     def check_connected(self, ws: Workshop) -> None:
-        """Every node a station, buffer or AGV uses must be reachable from all others."""
+        """With AGVs, every aisle node (in particular those a station, buffer or AGV uses)
+        must be reachable from every other."""
         attached: list[tuple[str, str]] = (
             [(f"station {s.id}", s.node) for s in ws.stations.values()]
             + [(f"buffer {b.id}", b.node) for b in ws.buffers.values()]
@@ -739,6 +740,13 @@ class _Loader:
                     "aisles.edges",
                     f"aisle node {node!r} ({who}) is unreachable from node {first!r} "
                     f"({first_who}); connect it with an edge",
+                )
+        for node in ws.nodes:
+            if node not in reach:
+                raise self.fail(
+                    "aisles.edges",
+                    f"aisle node {node!r} is unreachable from node {first!r} ({first_who}); "
+                    "connect it with an edge or remove it",
                 )
 
 

@@ -158,6 +158,8 @@ def test_hash_changes_with_content(tmp_path: Path) -> None:
         ('edges = [["A", "B", "C"]]', 'edges = [["A", "B"]]',
          "aisle node 'C' (station S2) is unreachable from node 'B'"),
         ('node = "B"', 'node = "Z"', "station[0] (S1).node: unknown aisle node 'Z'"),
+        ("C = [10.0, 5.0]", "C = [10.0, 5.0]\nD = [20.0, 5.0]",
+         "aisles.edges: aisle node 'D' is unreachable from node 'B' (station S1)"),
         ("speed = 1.5", "speed = 0", "agv[0] (AGV1).speed: must be > 0"),
         ('route = [{ process = "turn", stations = ["S1", "S2"] }, "drill"]',
          'route = ["turn", "polish"]', "product[0] (part).route[1].process: no station offers process 'polish'"),
