@@ -254,26 +254,35 @@ def _unit_name(metres_per_unit: float) -> str:
 
 
 def parse_up_axis(axis: str) -> str:
-    """Normalise 'y', 'Y_UP', '+Y', 'y-up' ... to 'X', 'Y' or 'Z'."""
-    key = axis.strip().upper().replace("-", "_").lstrip("+")
-    key = key.removesuffix("_UP").removesuffix("UP").rstrip("_")
+    """Normalise 'y', 'Y_UP', '+Y', 'y-up', '-z' ... to 'X', 'Y', 'Z', '-X', '-Y' or '-Z'."""
+    key = axis.strip().upper().replace(" ", "")
+    sign = ""
+    if key[:1] in ("+", "-"):
+        sign, key = ("-" if key[0] == "-" else ""), key[1:]
+    key = key.replace("-", "_").removesuffix("_UP").removesuffix("UP").rstrip("_")
     if key not in ("X", "Y", "Z"):
-        raise ValueError(f"unknown up axis {axis!r} (use X, Y or Z)")
-    return key
+        raise ValueError(f"unknown up axis {axis!r} (use X, Y, Z, -X, -Y or -Z)")
+    return sign + key
 
 
 def _to_z_up(points: np.ndarray, up_axis: str) -> np.ndarray:
-    """Rotate points so that ``up_axis`` becomes +Z (proper rotations, no mirroring).
+    """Rotate points so that ``up_axis`` becomes +Z (proper rotations, never mirrored).
 
     Y up -> Z up is +90 deg about X: (x, y, z) -> (x, -z, y), so a glTF model's front
-    (+Z) ends up facing -Y. X up -> Z up is -90 deg about Y: (x, y, z) -> (-z, y, x).
+    (+Z) ends up facing -Y. X up is -90 deg about Y: (x, y, z) -> (-z, y, x). The negative
+    axes: -Z is 180 deg about X (x, -y, -z); -Y is -90 deg about X (x, z, -y); -X is
+    +90 deg about Y (z, y, -x).
     """
-    if up_axis == "Z":
-        return points
     x, y, z = points[:, 0], points[:, 1], points[:, 2]
-    if up_axis == "Y":
-        return np.column_stack([x, -z, y])
-    return np.column_stack([-z, y, x])
+    turned = {
+        "Z": None,
+        "Y": (x, -z, y),
+        "X": (-z, y, x),
+        "-Z": (x, -y, -z),
+        "-Y": (x, z, -y),
+        "-X": (z, y, -x),
+    }[up_axis]
+    return points if turned is None else np.column_stack(turned)
 
 
 # --------------------------------------------------------------------------------------
@@ -508,13 +517,17 @@ def _raw_parts(path: Path, scene: Any, warnings: list[str], missing: set[str]) -
             if image is None:
                 image = getattr(material, "image", None)
             texture = _texture_array(image)
-            if visual.uv is not None and len(visual.uv) == len(points) and texture is not None:
+            has_uv = visual.uv is not None and len(visual.uv) == len(points)
+            if has_uv and texture is not None:
                 uv = np.asarray(visual.uv, dtype=np.float32)
                 sampled = _sample_texture(texture, uv).astype(np.float32)
                 vertex_rgb = np.clip(sampled * np.asarray(rgb), 0, 255).astype(np.uint8)
                 rgb = tuple(float(c) for c in vertex_rgb.mean(axis=0) / 255.0)  # type: ignore[assignment]
             else:
                 texture = None
+                if has_uv and min(rgb) > 0.99:
+                    # meant to be textured, texture missing, plain white factor: neutral grey
+                    rgb = DEFAULT_RGB
         elif visual.kind in ("vertex", "face"):
             colours = np.asarray(visual.vertex_colors)[:, :3].astype(np.uint8)
             if len(colours) == len(points):
@@ -559,8 +572,10 @@ def _read(path: Path, fmt: str, data: bytes) -> tuple[list[_RawPart], _Declared,
         if fmt == "step":
             scene = _load_step_scene(path, data)
         else:
+            # OBJ: one part per object ("o body"), as modellers name them
+            extra = {"split_objects": True, "group_material": False} if fmt == "obj" else {}
             with _quiet_trimesh():
-                scene = trimesh.load(str(path), file_type=fmt, force="scene")
+                scene = trimesh.load(str(path), file_type=fmt, force="scene", **extra)
     except AssetError:
         raise
     except Exception as exc:  # noqa: BLE001 - every parser has its own exceptions

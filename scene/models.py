@@ -806,7 +806,7 @@ def _testing(m: _Model) -> None:
     test chamber, instrument rack, monitor and keyboard shelf."""
     m.box(-1.0, 0.3, -0.6, 0.55, 0.0, 1.9, S.BODY, detail=_SILHOUETTE)  # chamber cabinet
     _sliding_door(m, -0.9, 0.2, 0.55, 0.6, 1.8)
-    m.box(0.3, 1.0, -0.6, 0.55, 0.0, 2.0, S.PANEL, (60, 64, 70), detail=_SILHOUETTE)  # rack
+    m.box(0.3, 1.0, -0.6, 0.55, 0.0, 2.0, S.BODY, (60, 64, 70), detail=_SILHOUETTE)  # instrument rack
     for i in range(5):
         m.box(0.35, 0.95, 0.55, 0.58, 0.3 + i * 0.3, 0.5 + i * 0.3, S.MECHANISM,
               (110 + 10 * (i % 2), 114, 120), detail=_FINE)
