@@ -14,7 +14,7 @@ import sys
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the scene's sub-commands (mesh-info, screenshot) to ``main.py``'s CLI."""
     _register_mesh_info(subparsers)
-    # --- screenshot: registered by the scene helper below this line (scene/cli.py) ---
+    _register_screenshot(subparsers)
 
 
 # ======================================================================================
@@ -92,3 +92,156 @@ def _mesh_info(args: argparse.Namespace) -> int:
 # ======================================================================================
 # screenshot (the scene: scene helper appends its register function and handler here)
 # ======================================================================================
+
+
+def _register_screenshot(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "screenshot",
+        help="render the 3D workshop (optionally at a moment of a recording) to a PNG",
+        description=(
+            "Render the 3D workshop off-screen (no display needed) and write a PNG: the "
+            "layout alone, or the state of the shop at a moment of a recording, coloured by "
+            "station state or by per-station consistency score."
+        ),
+    )
+    p.add_argument("--workshop", required=True, metavar="W",
+                   help="workshop file (.toml or job-shop text)")
+    p.add_argument("--recording", metavar="R", help="recording (.twinlog) to take the state from")
+    p.add_argument("--at", metavar="T",
+                   help="moment of the recording: seconds (e.g. 5400) or HH:MM:SS "
+                        "(default: the end of the recording)")
+    p.add_argument("--overlay", choices=("state", "consistency"), default="state",
+                   help="colour stations by state (default) or by consistency score")
+    p.add_argument("--scores", metavar="FILE.json",
+                   help='per-station consistency scores in [0, 1], e.g. {"S01": 0.93, "S03": 0.41}')
+    p.add_argument("--camera", choices=("iso", "top"), default="iso",
+                   help="3/4 view from the south (default) or plan view")
+    p.add_argument("--size", default="1280x720", metavar="WxH",
+                   help="image size in pixels (default 1280x720)")
+    p.add_argument("--out", required=True, metavar="PNG", help="image file to write")
+    p.set_defaults(func=_screenshot)
+
+
+def parse_time(text: str) -> float:
+    """``"5400"``, ``"5400.5"``, ``"1:30:00"`` or ``"90:00"`` -> seconds. ValueError if not."""
+    s = text.strip()
+    if ":" in s:
+        parts = s.split(":")
+        if len(parts) > 3 or not all(p.strip().replace(".", "", 1).isdigit() for p in parts):
+            raise ValueError(f"time must be seconds or HH:MM:SS, got {text!r}")
+        values = [float(p) for p in parts]
+        if any(v >= 60 for v in values[1:]):
+            raise ValueError(f"minutes and seconds must be below 60 in {text!r}")
+        seconds = 0.0
+        for v in values:
+            seconds = seconds * 60 + v
+        return seconds
+    try:
+        value = float(s)
+    except ValueError:
+        raise ValueError(f"time must be seconds or HH:MM:SS, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"time must be a non-negative number of seconds, got {text!r}")
+    return value
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` -> (1280, 720); ValueError if not WxH with 16..8192 pixels each."""
+    parts = text.lower().replace("*", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, got {text!r}")
+    w, h = int(parts[0]), int(parts[1])
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise ValueError(f"size must be between 16 and 8192 pixels each way, got {text!r}")
+    return w, h
+
+
+def load_scores(path: str, station_ids: list[str] | None = None) -> dict[str, float]:
+    """Read ``{station_id: score}`` (scores in [0, 1]) from a JSON file; ValueError naming the
+    file and the problem (missing, not JSON, not an object, bad score, unknown station)."""
+    from scene.palette import validate_scores
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: scores file not found") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read scores file: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: scores must be a JSON object like {{"S01": 0.93}}, '
+                         f"got {type(data).__name__}")
+    try:
+        scores = validate_scores(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if station_ids is not None:
+        unknown = sorted(set(scores) - set(station_ids))
+        if unknown:
+            raise ValueError(f"{path}: unknown station(s) {', '.join(unknown)} "
+                             f"(the workshop has {', '.join(station_ids)})")
+    return scores
+
+
+def _screenshot(args: argparse.Namespace) -> int:
+    import os
+
+    def fail(message: str) -> int:
+        print(f"screenshot: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        size = parse_size(args.size)
+        at = parse_time(args.at) if args.at is not None else None
+    except ValueError as exc:
+        return fail(str(exc))
+    if at is not None and not args.recording:
+        return fail("--at needs --recording")
+    if args.overlay == "consistency" and not args.scores:
+        return fail("--overlay consistency needs --scores FILE.json")
+
+    from twin.workshop import WorkshopError, load_workshop
+
+    try:
+        workshop = load_workshop(args.workshop)
+    except WorkshopError as exc:
+        return fail(str(exc))
+    scores = None
+    if args.scores:
+        try:
+            scores = load_scores(args.scores, list(workshop.stations))
+        except ValueError as exc:
+            return fail(str(exc))
+    snapshot = None
+    if args.recording:
+        from twin.recording import RecordingError, open_recording
+
+        try:
+            with open_recording(args.recording) as rec:
+                for warning in rec.warnings:
+                    print(f"screenshot: warning: {warning}", file=sys.stderr)
+                t0, t1 = rec.time_range
+                t = t1 if at is None else at
+                if at is not None and not t0 <= at <= t1:
+                    print(f"screenshot: warning: --at {args.at} is outside the recording "
+                          f"({t0:.0f}-{t1:.0f} s)", file=sys.stderr)
+                snapshot = rec.state_at(t)
+        except (RecordingError, OSError, ValueError) as exc:
+            return fail(str(exc))
+
+    # headless: render off-screen through EGL unless told otherwise
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    from scene.workshop_scene import render_screenshot
+
+    try:
+        render_screenshot(workshop, snapshot, overlay=args.overlay, scores=scores, size=size,
+                          camera=args.camera, out=args.out)
+    except OSError as exc:
+        return fail(f"{args.out}: cannot write image: {exc.strerror or exc}")
+    except ValueError as exc:
+        return fail(str(exc))
+    when = "" if snapshot is None else f" at t={snapshot.t:.0f} s"
+    print(f"wrote {args.out} ({size[0]}x{size[1]}, {workshop.name}{when}, overlay {args.overlay})")
+    return 0

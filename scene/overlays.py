@@ -1,0 +1,282 @@
+"""2D/3D overlays of the workshop scene: labels, legends, colour bar, selection outline, trails.
+
+Every overlay is created once and then only updated in place (text, points, visibility), so
+the scene never adds actors while it is running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyvista as pv
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints, vtkStringArray
+from vtkmodules.vtkCommonDataModel import vtkPolyData
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkActor2D,
+    vtkPolyDataMapper,
+    vtkTextProperty,
+)
+from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
+from vtkmodules.vtkRenderingLabel import vtkLabelPlacementMapper, vtkPointSetToLabelHierarchy
+
+from scene import palette
+
+# --- labels --------------------------------------------------------------------------------
+
+
+class LabelLayer:
+    """Text labels at fixed 3D points (station ids, scores) with a light rounded background.
+
+    Labels that would overlap are thinned out by VTK's label placement (higher ``priority``
+    wins), so a big shop stays readable. Texts can be changed in place with :meth:`set_texts`.
+    """
+
+    def __init__(
+        self,
+        points: np.ndarray,
+        texts: Sequence[str],
+        *,
+        font_size: int = 13,
+        bold: bool = True,
+        priority: np.ndarray | None = None,
+        place_all: bool = False,
+    ) -> None:
+        self.poly = vtkPolyData()
+        pts = vtkPoints()
+        pts.SetData(numpy_to_vtk(np.ascontiguousarray(points, dtype=np.float64), deep=True))
+        self.poly.SetPoints(pts)
+        self._texts = vtkStringArray()
+        self._texts.SetName("labels")
+        for t in texts:
+            self._texts.InsertNextValue(str(t))
+        self.poly.GetPointData().AddArray(self._texts)
+        self.hier = vtkPointSetToLabelHierarchy()
+        self.hier.SetInputData(self.poly)
+        self.hier.SetLabelArrayName("labels")
+        if priority is not None and len(priority):
+            pr = numpy_to_vtk(np.asarray(priority, dtype=np.float64), deep=True)
+            pr.SetName("priority")
+            self.poly.GetPointData().AddArray(pr)
+            self.hier.SetPriorityArrayName("priority")
+        tp = vtkTextProperty()
+        tp.SetFontSize(font_size)
+        tp.SetBold(bold)
+        tp.SetColor(*palette.rgb_float(palette.LABEL_TEXT))
+        tp.SetFontFamilyToArial()
+        self.hier.SetTextProperty(tp)
+        self.mapper = vtkLabelPlacementMapper()
+        self.mapper.SetInputConnection(self.hier.GetOutputPort())
+        self.mapper.SetShapeToRoundedRect()
+        self.mapper.SetStyleToFilled()
+        self.mapper.SetBackgroundColor(1.0, 1.0, 1.0)
+        self.mapper.SetBackgroundOpacity(0.82)
+        self.mapper.SetMargin(3)
+        self.mapper.SetPlaceAllLabels(place_all)
+        self.mapper.UseDepthBufferOff()
+        self.actor = vtkActor2D()
+        self.actor.SetMapper(self.mapper)
+        self.actor.PickableOff()
+
+    def set_texts(self, texts: Sequence[str]) -> None:
+        """Replace every label's text (same count and order as the points)."""
+        for i, t in enumerate(texts):
+            self._texts.SetValue(i, str(t))
+        self._texts.Modified()
+        self.poly.Modified()
+
+    def text(self, i: int) -> str:
+        return self._texts.GetValue(i)
+
+    def set_visible(self, on: bool) -> None:
+        self.actor.SetVisibility(bool(on))
+
+
+# --- legends -------------------------------------------------------------------------------
+
+
+def state_legend(
+    entries: Sequence[tuple[str, palette.RGB]],
+    *,
+    position: tuple[float, float] = (0.012, 0.02),
+    size: tuple[float, float] = (0.13, 0.2),
+) -> vtkLegendBoxActor:
+    """A legend box with one coloured square per entry (normalised viewport position/size)."""
+    legend = vtkLegendBoxActor()
+    legend.SetNumberOfEntries(len(entries))
+    for i, (label, rgb) in enumerate(entries):
+        # the square carries its colour as scalars; entry colour -1 keeps the text dark
+        square = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float),
+                             faces=[4, 0, 1, 2, 3])
+        square.cell_data["rgb"] = np.array([rgb], np.uint8)
+        square.set_active_scalars("rgb", preference="cell")
+        legend.SetEntry(i, square, label, (-1.0, -1.0, -1.0))
+    legend.ScalarVisibilityOn()
+    legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPositionCoordinate().SetValue(*position)
+    legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPosition2Coordinate().SetValue(*size)
+    legend.UseBackgroundOn()
+    legend.SetBackgroundColor(1.0, 1.0, 1.0)
+    legend.SetBackgroundOpacity(0.85)
+    legend.BorderOff()
+    legend.SetPadding(6)
+    tp = legend.GetEntryTextProperty()
+    tp.SetColor(*palette.rgb_float(palette.LABEL_TEXT))
+    tp.SetFontSize(14)
+    tp.SetBold(False)
+    tp.SetShadow(False)
+    tp.SetFontFamilyToArial()
+    legend.PickableOff()
+    return legend
+
+
+def consistency_lookup_table(n: int = 256) -> vtkLookupTable:
+    """The consistency colour scale (0 = inconsistent ... 1 = consistent) as a VTK table."""
+    lut = vtkLookupTable()
+    lut.SetNumberOfTableValues(n)
+    lut.SetRange(0.0, 1.0)
+    table = palette.consistency_table(n)
+    for i in range(n):
+        lut.SetTableValue(i, *(table[i, :3] / 255.0), 1.0)
+    lut.Build()
+    return lut
+
+
+def score_bar(title: str = "Consistency score") -> vtkScalarBarActor:
+    """Horizontal colour bar of the consistency scale, bottom-right, ticks 0 / 0.5 / 1."""
+    bar = vtkScalarBarActor()
+    bar.SetLookupTable(consistency_lookup_table())
+    bar.SetTitle(title)
+    bar.SetOrientationToHorizontal()
+    bar.SetTextPositionToPrecedeScalarBar()  # tick labels under the bar, title above
+    bar.SetNumberOfLabels(3)
+    bar.SetLabelFormat("%.1f")
+    bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    bar.GetPositionCoordinate().SetValue(0.74, 0.025)
+    bar.SetWidth(0.24)
+    bar.SetHeight(0.105)
+    bar.SetBarRatio(0.3)
+    bar.DrawBackgroundOn()
+    bar.GetBackgroundProperty().SetColor(1.0, 1.0, 1.0)
+    bar.GetBackgroundProperty().SetOpacity(0.85)
+    bar.SetTextPad(3)
+    bar.UnconstrainedFontSizeOn()
+    for tp in (bar.GetTitleTextProperty(), bar.GetLabelTextProperty()):
+        tp.SetColor(*palette.rgb_float(palette.LABEL_TEXT))
+        tp.SetShadow(False)
+        tp.SetItalic(False)
+        tp.SetFontFamilyToArial()
+    bar.GetTitleTextProperty().SetFontSize(14)
+    bar.GetTitleTextProperty().SetBold(True)
+    bar.GetLabelTextProperty().SetFontSize(12)
+    bar.GetLabelTextProperty().SetBold(False)
+    bar.PickableOff()
+    return bar
+
+
+# --- selection outline ---------------------------------------------------------------------
+
+_BOX_EDGES = np.array(
+    [[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]]
+)
+
+
+def box_corners(centre: np.ndarray, half: np.ndarray, heading_deg: float) -> np.ndarray:
+    """The 8 corners (bottom ring, then top ring) of a box rotated ``heading_deg`` about Z."""
+    sx = np.array([-1, 1, 1, -1, -1, 1, 1, -1], dtype=np.float64) * half[0]
+    sy = np.array([-1, -1, 1, 1, -1, -1, 1, 1], dtype=np.float64) * half[1]
+    sz = np.array([-1, -1, -1, -1, 1, 1, 1, 1], dtype=np.float64) * half[2]
+    h = np.radians(heading_deg)
+    c, s = np.cos(h), np.sin(h)
+    return np.stack([centre[0] + c * sx - s * sy, centre[1] + s * sx + c * sy, centre[2] + sz], 1)
+
+
+class OutlineLayer:
+    """The selection outline: a bright wire box around one entity (hidden when none)."""
+
+    def __init__(self, line_width: float = 3.0) -> None:
+        self.poly = pv.PolyData()
+        self.poly.points = np.zeros((8, 3))
+        lines = np.hstack([np.full((12, 1), 2), _BOX_EDGES]).ravel()
+        self.poly.lines = lines
+        self.mapper = vtkPolyDataMapper()
+        self.mapper.SetInputData(self.poly)
+        self.mapper.ScalarVisibilityOff()
+        self.actor = vtkActor()
+        self.actor.SetMapper(self.mapper)
+        prop = self.actor.GetProperty()
+        prop.SetColor(*palette.rgb_float(palette.HIGHLIGHT))
+        prop.SetLineWidth(line_width)
+        prop.LightingOff()
+        self.actor.PickableOff()
+        self.actor.VisibilityOff()
+
+    def show_box(self, centre: np.ndarray, half: np.ndarray, heading_deg: float) -> None:
+        self.poly.points = box_corners(centre, half, heading_deg)
+        self.poly.Modified()
+        self.actor.VisibilityOn()
+
+    def hide(self) -> None:
+        self.actor.VisibilityOff()
+
+
+# --- AGV trails ----------------------------------------------------------------------------
+
+
+class TrailLayer:
+    """Recent path of every AGV as a polyline of its last ``length`` positions.
+
+    One merged line mesh; each update shifts the history by one sample (numpy, in place).
+    """
+
+    def __init__(self, n_agvs: int, length: int = 60, z: float = 0.02) -> None:
+        self.length = max(2, int(length))
+        self.n = n_agvs
+        self.z = z
+        self.history = np.zeros((n_agvs, self.length, 3), dtype=np.float32)
+        self.history[:, :, 2] = z
+        self.poly = pv.PolyData()
+        pts = vtkPoints()
+        # the VTK array shares the numpy buffer: push() writes in place, then Modified()
+        pts.SetData(numpy_to_vtk(self.history.reshape(-1, 3), deep=False))
+        self.poly.SetPoints(pts)
+        if n_agvs:
+            idx = np.arange(n_agvs * self.length).reshape(n_agvs, self.length)
+            cells = np.hstack([np.full((n_agvs, 1), self.length), idx]).ravel()
+            self.poly.lines = cells
+        self._primed = False
+        self.mapper = vtkPolyDataMapper()
+        self.mapper.SetInputData(self.poly)
+        self.mapper.ScalarVisibilityOff()
+        self.actor = vtkActor()
+        self.actor.SetMapper(self.mapper)
+        prop = self.actor.GetProperty()
+        prop.SetColor(*palette.rgb_float(palette.TRAIL))
+        prop.SetOpacity(1.0)
+        prop.SetLineWidth(2.0)
+        prop.LightingOff()
+        self.actor.PickableOff()
+        self.actor.VisibilityOff()
+
+    def push(self, xy: np.ndarray) -> None:
+        """Append the current AGV positions ``(n, 2)`` metres to every trail."""
+        if self.n == 0:
+            return
+        if not self._primed:
+            self.history[:, :, 0] = xy[:, None, 0]
+            self.history[:, :, 1] = xy[:, None, 1]
+            self._primed = True
+        else:
+            self.history[:, :-1, :2] = self.history[:, 1:, :2]
+            self.history[:, -1, :2] = xy
+        self.poly.GetPoints().Modified()
+        self.poly.Modified()
+
+    def reset(self) -> None:
+        self._primed = False
+
+    def set_visible(self, on: bool) -> None:
+        self.actor.SetVisibility(bool(on))
