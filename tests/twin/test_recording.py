@@ -191,6 +191,19 @@ def test_keyframes_hold_each_entitys_latest_event_before_their_time(shift_file: 
         assert rec.keyframe_snapshot(i).entities == naive_state(shift[:before], math.inf)
 
 
+def test_keyframes_stay_a_small_part_of_a_shop_with_many_quiet_entities(tmp_path: Path) -> None:
+    many = tuple((f"W{i:04d}", "wip") for i in range(300)) + (("AGV1", "agv"),)
+    events = make_shift(6000, seed=4, entities=many)
+    write(tmp_path / "k.twinlog", events, keyframe_interval_s=10.0)
+    rec = open_recording(tmp_path / "k.twinlog")
+    sizes = [len(rec.keyframe_snapshot(i)) for i in range(len(rec.keyframes))]
+    assert len(sizes) >= 2  # still there to seek from...
+    # ...but each one only after the shop wrote 4x its size in events (not every 10 s)
+    assert sum(sizes) * writer_module.KEYFRAME_MIN_EVENTS_PER_ENTITY <= len(events)
+    for i, (t_kf, before) in enumerate(rec.keyframes):
+        assert rec.keyframe_snapshot(i).entities == naive_state(events[:before], math.inf)
+
+
 def test_columns_hold_the_same_events_without_event_objects(shift_file: Path, shift: list[Event]) -> None:
     rec = open_recording(shift_file)
     cols = rec.columns()
@@ -443,6 +456,25 @@ def test_refresh_picks_up_what_a_live_writer_flushes(tmp_path: Path) -> None:
     for t in (events[10].t, events[449].t, events[520].t, events[-1].t):
         assert rec.state_at(t).entities == naive_state(events, t)
     assert rec.entities == {e.entity: e.kind for e in events}
+
+
+def test_a_writer_left_open_is_flushed_and_closed_when_the_program_exits(tmp_path: Path) -> None:
+    path = tmp_path / "forgotten.twinlog"
+    code = (
+        "import sys\n"
+        "from twin.recording import RecordingWriter\n"
+        "w = RecordingWriter(sys.argv[1], flush_interval_s=60.0)\n"
+        "for i in range(1000):\n"
+        "    w.append({'t': i * 0.5, 'entity': 'S01', 'kind': 'station', 'state': 'idle', 'queue': float(i)})\n"
+        "w.annotate(1.0, 'not closed by the program')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    rec = open_recording(path)
+    assert rec.complete and rec.warnings == []
+    assert [e.queue for e in rec.events()] == [float(i) for i in range(1000)]
+    assert [a.label for a in rec.annotations()] == ["not closed by the program"]
 
 
 CHILD = r"""

@@ -28,6 +28,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ if COLUMN_NAMES != COLUMNS:  # pragma: no cover - guards a change of the Event c
 
 # dtype codes of stored columns
 _U1, _U2, _U4, _F8_SHUFFLED = 1, 2, 4, 24
-_INT_DTYPES = {_U1: np.dtype("<u1"), _U2: np.dtype("<u2"), _U4: np.dtype("<u4")}
+_INT_DTYPES: dict[int, np.dtype[Any]] = {_U1: np.dtype("<u1"), _U2: np.dtype("<u2"), _U4: np.dtype("<u4")}
 
 
 class Damaged(Exception):

@@ -77,7 +77,8 @@ class EventColumns:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Strings for an array of codes (object array)."""
-        return self.strings[codes]
+        out: np.ndarray = self.strings[codes]
+        return out
 
 
 class _Columns:
@@ -231,6 +232,8 @@ class Recording:
                     if code is None:
                         return []
                     rows = rows[self._store.view(name, lo, hi)[rows - lo] == code]
+            if len(rows) <= self._cache_size // 10:
+                return self._cached_events(rows)  # a playing timeline asks overlapping windows
             return self._materialize(self._store.arrays, rows)
 
     def state_at(self, t: float) -> Snapshot:
@@ -554,7 +557,7 @@ class Recording:
             return self._materialize(self._store.arrays, rows)
         cache = self._cache
         wanted = rows.tolist()
-        missing = list(set(wanted).difference(cache.keys()))
+        missing = list(set(wanted).difference(cache))  # dict argument: O(len(wanted))
         if missing:
             if len(cache) + len(missing) > self._cache_size:
                 cache.clear()

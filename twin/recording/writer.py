@@ -16,6 +16,7 @@ import json
 import math
 import os
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -31,6 +32,10 @@ from twin.recording.model import Annotation, RecordingError, make_annotation
 MAX_REASONS = 32
 OTHER_REASONS = "(other reasons)"
 OUT_OF_ORDER = "out of order (earlier than the previous event)"
+#: A keyframe is skipped unless at least this many events per entity were written since the
+#: previous one: replaying those few events is cheaper than storing every entity again, and
+#: it keeps keyframes a small part of the file however many entities the shop has.
+KEYFRAME_MIN_EVENTS_PER_ENTITY = 4
 
 _Row = tuple[Any, ...]
 
@@ -49,6 +54,9 @@ class RecordingWriter:
         meta: JSON-serialisable dict stored in the header (workshop name, path,
             ``source_hash``, station ids...); paths are stored as strings.
         keyframe_interval_s: shift time (seconds) between keyframes; ``math.inf`` for none.
+            A keyframe is written at the first event past each multiple of the interval,
+            unless fewer than :data:`KEYFRAME_MIN_EVENTS_PER_ENTITY` x (entities so far)
+            events came since the previous keyframe.
         flush_interval_s: wall time (seconds) after which buffered events reach the file.
         overwrite: replace an existing file (default) or raise :class:`RecordingError`.
         compress_level: zlib level of event chunks (1 = fastest).
@@ -115,6 +123,8 @@ class RecordingWriter:
         self._strings: list[str] = [""]
         self._strings_on_disk = 1
         self._events_on_disk = 0
+        self._events_at_keyframe = 0
+        self._flushed_at = time.monotonic()
         self._t_first: float | None = None
         self._last_t = -math.inf
         self._next_keyframe_t = self.keyframe_interval_s
@@ -187,6 +197,8 @@ class RecordingWriter:
             self.events_written += 1
             if len(self._pending) >= self.max_batch_rows:
                 self._flush_events()
+            if time.monotonic() - self._flushed_at >= self.flush_interval_s:
+                self._flush_all()  # a busy source flushes itself; the timer covers quiet ones
             return True
 
     def annotate(self, t: float, label: str, entity: str = "", kind: str = "note") -> None:
@@ -316,6 +328,7 @@ class RecordingWriter:
         except OSError as exc:
             self._error = RecordingError(f"{self.path}: cannot write ({exc.strerror or exc})")
             raise self._error from None
+        self._flushed_at = time.monotonic()
 
     def _write_keyframe(self, t_event: float) -> None:
         """Keyframe at boundary ``b`` (a multiple of the interval, <= t_event): the latest
@@ -325,8 +338,10 @@ class RecordingWriter:
         self._next_keyframe_t = boundary + interval
         while self._next_keyframe_t <= t_event:
             self._next_keyframe_t += interval
-        if not self._latest:
+        since = self.events_written - self._events_at_keyframe
+        if not self._latest or since < KEYFRAME_MIN_EVENTS_PER_ENTITY * len(self._latest):
             return
+        self._events_at_keyframe = self.events_written
         self._flush_events()
         rows = [self._latest[k] for k in sorted(self._latest)]
         body = codec.encode_batch(list(zip(*rows)), len(self._strings), [], self.compress_level)
