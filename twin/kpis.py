@@ -29,6 +29,8 @@ from twin.events import STATES, Event
 STATION_STATES: tuple[str, ...] = STATES["station"]
 _STATE_INDEX = {s: i for i, s in enumerate(STATION_STATES)}
 _IDLE = _STATE_INDEX["idle"]
+#: Shortest bin of the throughput series, seconds.
+MIN_THROUGHPUT_BIN_S = 900.0
 _PROCESSING = _STATE_INDEX["processing"]
 
 
@@ -223,16 +225,21 @@ class ShopKpis:
                           ) -> tuple[np.ndarray, np.ndarray]:
         """Completed parts per hour, binned: (bin start times [s], parts/h).
 
-        ``bin_s`` defaults to a round width giving about 16–40 bins over the shift.
+        ``bin_s`` defaults to a round width giving about 16–40 bins over the shift, and
+        at least 15 min (shorter bins make a rate of a few parts per hour meaningless).
+        The last bin may be cut short by ``t_end``: its rate is over the part elapsed
+        (at least a quarter of a bin, so one early part does not look like a surge).
         """
         t_end = self.t_last if t_end is None else t_end
         span = max(t_end - self.t0, 1.0)
         if bin_s is None:
-            bin_s = nice_bin(span)
-        n = max(1, math.ceil(span / bin_s))
+            bin_s = max(nice_bin(span), MIN_THROUGHPUT_BIN_S)
+        n = max(1, math.ceil(span / bin_s - 1e-9))
         edges = self.t0 + bin_s * np.arange(n + 1)
         counts, _ = np.histogram(np.asarray(self._completions, dtype=float), bins=edges)
-        return edges[:-1], counts * (3600.0 / bin_s)
+        widths = np.full(n, float(bin_s))
+        widths[-1] = max(min(bin_s, t_end - edges[-2]), bin_s / 4)
+        return edges[:-1], counts * (3600.0 / widths)
 
     def downtimes(self) -> list[Downtime]:
         """Breakdowns in order of their start; one still in progress has ``end`` None."""

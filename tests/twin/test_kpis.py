@@ -69,3 +69,11 @@ def test_breakdowns_become_downtimes() -> None:
     assert [(x.station, x.start, x.end) for x in d] == [("S1", 10, 70), ("S2", 80, None)]
     assert k.time_in_state("S1", 100)["down"] == 60.0
     assert isinstance(k.wip_series()[0], np.ndarray)
+
+
+def test_throughput_of_a_running_shift_rates_the_partial_last_bin() -> None:
+    k = ShopKpis()
+    k.add([wip(t, f"W{i}", "completed") for i, t in enumerate([100, 1000, 1900, 2000])])
+    starts, rate = k.throughput_series(t_end=2250)  # 15-min bins, the last one 450 s long
+    assert starts.tolist() == [0, 900, 1800]
+    assert rate.tolist() == [4.0, 4.0, pytest.approx(2 * 3600 / 450)]

@@ -1,0 +1,385 @@
+"""Left dock panels: the workshop tree and the inspector of the selected entity.
+
+Both observe the :class:`~twin.timecursor.TimeCursor`, the
+:class:`~twin.statestore.StateStore` and the shared :class:`~ui.selection.Selection`;
+they refresh at most a few times a second while the cursor moves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from scene.palette import AGV_STATE_HEX, NO_DATA_HEX, STATION_STATE_HEX
+from twin.events import Event
+from twin.statestore import StateStore
+from twin.timecursor import TimeCursor, format_clock
+from twin.workshop import Workshop
+from ui.selection import Selection
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+PANEL_REFRESH_S = 0.25
+
+STATION_TYPE_NAMES = {
+    "lathe": "CNC lathe", "machining_centre": "Machining centre", "drill": "Drilling machine",
+    "grinder": "Grinder", "deburring": "Deburring cell", "washer": "Parts washer",
+    "inspection": "CMM / inspection", "assembly": "Assembly station", "press": "Press",
+    "screwing": "Screwing station", "testing": "Test stand", "packing": "Packing station",
+}
+BUFFER_KIND_NAMES = {"raw": "Raw-material warehouse", "finished": "Finished-goods store",
+                     "buffer": "Buffer"}
+
+_icon_cache: dict[str, QIcon] = {}
+
+
+def state_colour(kind: str, state: str | None) -> str:
+    if state is None:
+        return NO_DATA_HEX
+    table = AGV_STATE_HEX if kind == "agv" else STATION_STATE_HEX
+    return table.get(state, NO_DATA_HEX)
+
+
+def dot_icon(hex_colour: str, size: int = 12) -> QIcon:
+    """A filled round status lamp of ``hex_colour``."""
+    icon = _icon_cache.get(hex_colour)
+    if icon is None:
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setBrush(QColor(hex_colour))
+        p.setPen(QColor(0, 0, 0, 90))
+        p.drawEllipse(1, 1, size - 2, size - 2)
+        p.end()
+        icon = _icon_cache[hex_colour] = QIcon(pm)
+    return icon
+
+
+def entity_kind(workshop: Workshop, entity: str) -> str:
+    if entity in workshop.stations:
+        return "station"
+    if entity in workshop.agvs:
+        return "agv"
+    if entity in workshop.buffers:
+        return "buffer"
+    return ""
+
+
+# --------------------------------------------------------------------------------------
+class QtWorkshopTree(QTreeWidget):
+    """Stations (by type), AGVs and storage of the workshop, with live state lamps."""
+
+    def __init__(self, workshop: Workshop, cursor: TimeCursor, store: StateStore,
+                 selection: Selection, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cursor, self.store, self.selection = cursor, store, selection
+        self.setObjectName("workshopTree")
+        self.setColumnCount(2)
+        self.setHeaderLabels(["Entity", "State"])
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(False)
+        self.setUniformRowHeights(True)
+        self.setIconSize(QSize(12, 12))
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.set_workshop(workshop)
+        self.itemSelectionChanged.connect(self._on_tree_selection)
+        selection.changed.connect(self._on_selection)
+        cursor.t_changed.connect(self._mark)
+        store.reset.connect(self._mark)
+        store.appended.connect(self._mark)
+        self._dirty = True
+        self._last = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._refresh_if_due)
+        self._timer.start()
+
+    def set_workshop(self, workshop: Workshop) -> None:
+        self.workshop = workshop
+        self.blockSignals(True)
+        self.clear()
+        self.items = {}
+        bold = QFont(self.font())
+        bold.setBold(True)
+
+        def group(title: str) -> QTreeWidgetItem:
+            g = QTreeWidgetItem(self, [title])
+            g.setFont(0, bold)
+            g.setFlags(g.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+            g.setExpanded(True)
+            return g
+
+        stations = group(f"Stations ({len(workshop.stations)})")
+        for s in workshop.stations.values():
+            it = QTreeWidgetItem(stations, [f"{s.id}  {s.name}", "—"])
+            it.setData(0, ID_ROLE, s.id)
+            it.setToolTip(0, f"{STATION_TYPE_NAMES.get(s.type, s.type)}, "
+                             f"processes: {', '.join(s.processes)}")
+            self.items[s.id] = it
+        if workshop.agvs:
+            agvs = group(f"AGVs ({len(workshop.agvs)})")
+            for a in workshop.agvs.values():
+                it = QTreeWidgetItem(agvs, [f"{a.id}  {a.name}", "—"])
+                it.setData(0, ID_ROLE, a.id)
+                it.setToolTip(0, f"AGV, {a.speed:g} m/s")
+                self.items[a.id] = it
+        if workshop.buffers:
+            bufs = group(f"Storage ({len(workshop.buffers)})")
+            for b in workshop.buffers.values():
+                it = QTreeWidgetItem(bufs, [f"{b.id}  {b.name}", ""])
+                it.setData(0, ID_ROLE, b.id)
+                it.setToolTip(0, BUFFER_KIND_NAMES.get(b.kind, b.kind))
+                self.items[b.id] = it
+        self.blockSignals(False)
+        self._dirty = True
+
+    def _mark(self, *_: object) -> None:
+        self._dirty = True
+
+    def _refresh_if_due(self) -> None:
+        now = time.monotonic()
+        if self._dirty and now - self._last >= PANEL_REFRESH_S:
+            self._last = now
+            self._dirty = False
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Update every state lamp for the cursor time."""
+        snap = self.store.state_at(self.cursor.t)
+        for eid, it in self.items.items():
+            kind = entity_kind(self.workshop, eid)
+            if kind == "buffer":
+                continue
+            e = snap.entities.get(eid)
+            state = e.state if e is not None else None
+            text = state or "—"
+            if it.text(1) != text:
+                it.setText(1, text)
+                it.setIcon(1, dot_icon(state_colour(kind, state)))
+
+    def _on_tree_selection(self) -> None:
+        items = self.selectedItems()
+        self.selection.select(items[0].data(0, ID_ROLE) if items else "")
+
+    def _on_selection(self, entity: str) -> None:
+        it = self.items.get(entity)
+        self.blockSignals(True)
+        self.clearSelection()
+        if it is not None:
+            it.setSelected(True)
+            self.setCurrentItem(it)
+            self.scrollToItem(it)
+        self.blockSignals(False)
+
+
+# --------------------------------------------------------------------------------------
+class QtInspector(QWidget):
+    """What the selected entity is doing at the cursor time, and what it did before."""
+
+    N_EVENTS = 10
+
+    def __init__(self, workshop: Workshop, cursor: TimeCursor, store: StateStore,
+                 selection: Selection, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.workshop, self.cursor, self.store, self.selection = workshop, cursor, store, selection
+        self.setObjectName("inspector")
+        self.title = QLabel("Nothing selected", self)
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() + 2)
+        f.setBold(True)
+        self.title.setFont(f)
+        self.subtitle = QLabel("Click a station or AGV in the 3D view or the tree.", self)
+        self.subtitle.setWordWrap(True)
+        self.subtitle.setStyleSheet("color: #57606A;")
+        self.state = QLabel("", self)
+        self.state.setObjectName("stateChip")
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setHorizontalSpacing(10)
+        form.setVerticalSpacing(3)
+        for key, label in (("state", "State"), ("since", "Since"), ("wip", "Current WIP"),
+                           ("order", "Order"), ("process", "Process"), ("queue", "Queue"),
+                           ("where", "Position"), ("util", "Utilization so far")):
+            lab = QLabel("—", self)
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[key] = lab
+            form.addRow(label, lab)
+        self.util_bar = QProgressBar(self)
+        self.util_bar.setRange(0, 1000)
+        self.util_bar.setTextVisible(False)
+        self.util_bar.setFixedHeight(8)
+        self.util_bar.setStyleSheet(
+            "QProgressBar { border: 1px solid #C9CFD6; border-radius: 3px; background: #EEF0F2; }"
+            f"QProgressBar::chunk {{ background: {STATION_STATE_HEX['processing']}; }}")
+        form.addRow("", self.util_bar)
+        self.breakdown = QLabel("", self)
+        self.breakdown.setStyleSheet("color: #57606A;")
+        self.breakdown.setWordWrap(True)
+        form.addRow("", self.breakdown)
+        self.events = QTableWidget(0, 3, self)
+        self.events.setHorizontalHeaderLabels(["Time", "State", "Detail"])
+        self.events.verticalHeader().setVisible(False)
+        self.events.horizontalHeader().setStretchLastSection(True)
+        self.events.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.events.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.events.setShowGrid(False)
+        self.events.setAlternatingRowColors(True)
+        self.events.verticalHeader().setDefaultSectionSize(20)
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setStyleSheet("color: #D0D7DE;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.addWidget(self.title)
+        lay.addWidget(self.subtitle)
+        lay.addLayout(form)
+        lay.addWidget(line)
+        self.events_title = QLabel("<b>Last events</b>", self)
+        lay.addWidget(self.events_title)
+        lay.addWidget(self.events, 1)
+
+        selection.changed.connect(self._on_selection)
+        cursor.t_changed.connect(self._mark)
+        store.reset.connect(self._mark)
+        store.appended.connect(self._mark)
+        self._dirty = True
+        self._last = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._refresh_if_due)
+        self._timer.start()
+        self.refresh()
+
+    def set_workshop(self, workshop: Workshop) -> None:
+        self.workshop = workshop
+        self.refresh()
+
+    def _mark(self, *_: object) -> None:
+        self._dirty = True
+
+    def _on_selection(self, entity: str) -> None:
+        self.refresh()
+
+    def _refresh_if_due(self) -> None:
+        now = time.monotonic()
+        if self._dirty and now - self._last >= PANEL_REFRESH_S:
+            self._last = now
+            self.refresh()
+
+    # -- content ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Show the selected entity at the cursor time."""
+        self._dirty = False
+        eid = self.selection.entity
+        kind = entity_kind(self.workshop, eid) if eid else ""
+        for lab in self.fields.values():
+            lab.setText("—")
+        self.breakdown.setText("")
+        self.util_bar.setValue(0)
+        if not kind:
+            self.title.setText("Nothing selected")
+            self.subtitle.setText("Click a station or AGV in the 3D view or the tree.")
+            self.events.setRowCount(0)
+            return
+        t = self.cursor.t
+        snap = self.store.state_at(t)
+        e = snap.entities.get(eid)
+        recent = self.store.last_events(eid, t, 40) if kind != "buffer" else []
+        if kind == "station":
+            s = self.workshop.stations[eid]
+            self.title.setText(f"{s.id}  {s.name}")
+            mtbf = "never fails" if math.isinf(s.mtbf_h) else f"MTBF {s.mtbf_h:g} h"
+            self.subtitle.setText(
+                f"{STATION_TYPE_NAMES.get(s.type, s.type)} · {mtbf} · "
+                f"processes: " + ", ".join(f"{p} {c / 60:g} min" for p, c in s.processes.items()))
+            self._station_fields(eid, e, t)
+        elif kind == "agv":
+            a = self.workshop.agvs[eid]
+            self.title.setText(f"{a.id}  {a.name}")
+            self.subtitle.setText(f"AGV · {a.speed:g} m/s · load {a.load_s:g} s / "
+                                  f"unload {a.unload_s:g} s · home {a.home}")
+            if e is not None and e.x is not None:
+                self.fields["where"].setText(f"x {e.x:.1f} m, y {e.y or 0:.1f} m")
+        else:
+            b = self.workshop.buffers[eid]
+            self.title.setText(f"{b.id}  {b.name}")
+            cap = "unlimited" if b.capacity == 0 else f"{b.capacity} parts"
+            self.subtitle.setText(f"{BUFFER_KIND_NAMES.get(b.kind, b.kind)} · capacity {cap}")
+            self.fields["where"].setText(f"x {b.x:.1f} m, y {b.y:.1f} m")
+        if e is not None and kind != "buffer":
+            colour = state_colour(kind, e.state)
+            self.fields["state"].setText(
+                f"<span style='color:{colour}; font-size:14pt'>●</span> <b>{e.state}</b>")
+            self.fields["since"].setText(self._since(recent, e, t))
+            self.fields["wip"].setText(e.wip or "—")
+            self.fields["order"].setText(e.order or "—")
+            self.fields["process"].setText(e.process or "—")
+            if e.queue is not None:
+                self.fields["queue"].setText(f"{e.queue:g} parts waiting")
+        elif kind != "buffer":
+            self.fields["state"].setText("no data yet")
+        self._fill_events(recent[-self.N_EVENTS:], kind)
+
+    def _station_fields(self, eid: str, e: Event | None, t: float) -> None:
+        k = self.store.kpis
+        u = k.utilization(eid, t)
+        self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> processing since "
+                                    f"{format_clock(k.t0)}")
+        self.util_bar.setValue(int(round(u * 1000)))
+        tis = k.time_in_state(eid, t)
+        parts = [f"{s} {v / 60:.0f} min" for s, v in tis.items() if v >= 30]
+        self.breakdown.setText(" · ".join(parts))
+
+    @staticmethod
+    def _since(recent: list[Event], e: Event, t: float) -> str:
+        start = e.t
+        for ev in reversed(recent):
+            if ev.state != e.state:
+                break
+            start = ev.t
+        return f"{format_clock(start)}  ({_duration(t - start)})"
+
+    def _fill_events(self, events: list[Event], kind: str) -> None:
+        self.events.setRowCount(len(events))
+        for row, ev in enumerate(reversed(events)):
+            detail = ", ".join(x for x in (ev.wip, ev.order, ev.process,
+                                           ev.agv if kind != "agv" else "",
+                                           ev.station if kind != "station" else "") if x)
+            cells = [format_clock(ev.t), ev.state, detail]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 1:
+                    item.setIcon(dot_icon(state_colour(kind, ev.state)))
+                    item.setForeground(QBrush(QColor("#1F2328")))
+                self.events.setItem(row, col, item)
+        self.events.resizeColumnToContents(0)
+        self.events.resizeColumnToContents(1)
+
+
+def _duration(s: float) -> str:
+    s = max(int(s), 0)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s // 60 % 60:02d} min"
