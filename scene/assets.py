@@ -315,6 +315,11 @@ def _fail(path: Path, problem: str) -> AssetError:
     return AssetError(f"{path}: {problem}")
 
 
+def _polydata(points: Any, faces: Any) -> pv.PolyData:
+    """A triangle mesh from (N, 3) points and (M, 3) vertex indices."""
+    return pv.PolyData.from_regular_faces(points, faces)
+
+
 def _declared_dae(path: Path) -> _Declared:
     """``<asset><unit meter=..>`` and ``<up_axis>`` of a COLLADA file (spec defaults: None)."""
     declared = _Declared()
@@ -505,7 +510,7 @@ def _raw_parts(path: Path, scene: Any, warnings: list[str], missing: set[str]) -
         vertex_rgb = None
         uv = None
         texture = None
-        visual = geom.visual
+        visual: Any = geom.visual
         if visual.kind == "texture":
             material = visual.material
             factor = getattr(material, "baseColorFactor", None)
@@ -573,7 +578,8 @@ def _read(path: Path, fmt: str, data: bytes) -> tuple[list[_RawPart], _Declared,
             scene = _load_step_scene(path, data)
         else:
             # OBJ: one part per object ("o body"), as modellers name them
-            extra = {"split_objects": True, "group_material": False} if fmt == "obj" else {}
+            extra: dict[str, Any] = (
+                {"split_objects": True, "group_material": False} if fmt == "obj" else {})
             with _quiet_trimesh():
                 scene = trimesh.load(str(path), file_type=fmt, force="scene", **extra)
     except AssetError:
@@ -641,7 +647,7 @@ def _decimate(points: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.nd
     n = len(faces)
     if target >= n:
         return points, faces
-    mesh = pv.PolyData.from_regular_faces(points, faces)
+    mesh = _polydata(points, faces)
     filt = vtk.vtkQuadricDecimation()
     filt.SetInputData(mesh)
     filt.SetTargetReduction(1.0 - target / n)
@@ -666,9 +672,30 @@ class _Part:
     uv: np.ndarray | None
     texture: np.ndarray | None
 
+    def welded(self) -> _Part:
+        """Shared corners merged (CAD tessellators and STL writers often repeat them per
+        face), so decimation sees one connected surface instead of loose facets. Parts
+        with texture coordinates keep their seams."""
+        if self.uv is not None:
+            return self
+        unique, first, inverse = np.unique(
+            self.points, axis=0, return_index=True, return_inverse=True)
+        if len(unique) == len(self.points):
+            return self
+        faces = inverse.reshape(-1)[self.faces]
+        faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
+                      & (faces[:, 0] != faces[:, 2])]
+        return _Part(self.name, unique, faces, self.rgb, self.vertex_rgb[first], None, self.texture)
+
     def reduced(self, target: int) -> _Part:
         if target >= len(self.faces):
             return self
+        source = self.welded()
+        if target >= len(source.faces):
+            return source
+        return source._decimated(target)
+
+    def _decimated(self, target: int) -> _Part:
         points, faces = _decimate(self.points, self.faces, target)
         if len(points) == len(self.points) and len(faces) == len(self.faces):
             return self
@@ -685,7 +712,7 @@ def _merge(parts: Sequence[_Part]) -> pv.PolyData:
     offsets = np.cumsum([0] + [len(p.points) for p in parts])
     points = np.concatenate([p.points for p in parts]).astype(np.float32)
     faces = np.concatenate([p.faces + off for p, off in zip(parts, offsets[:-1])])
-    mesh = pv.PolyData.from_regular_faces(points, faces)
+    mesh = _polydata(points, faces)
     mesh.point_data["rgb"] = np.concatenate([p.vertex_rgb for p in parts]).astype(np.uint8)
     mesh.point_data["part"] = np.concatenate(
         [np.full(len(p.points), i, dtype=np.uint16) for i, p in enumerate(parts)]
@@ -735,7 +762,7 @@ def _split_parts(
     for i, name in enumerate(names):
         sel = faces[part_of_face == i]
         used, inverse = np.unique(sel.ravel(), return_inverse=True)
-        sub = pv.PolyData.from_regular_faces(
+        sub = _polydata(
             np.asarray(merged.points)[used], inverse.reshape(-1, 3)
         ) if len(sel) else pv.PolyData()
         for key in merged.point_data.keys():
@@ -808,7 +835,7 @@ def _read_cache(source: Path, target: Path) -> tuple[dict[str, Any], list[pv.Pol
                     return None
             lods = []
             for i in range(int(meta["levels"])):
-                mesh = pv.PolyData.from_regular_faces(
+                mesh = _polydata(
                     npz[f"lod{i}_points"], npz[f"lod{i}_faces"].astype(np.int64)
                 )
                 for key in ("rgb", "part", "Normals", "uv"):
@@ -927,19 +954,21 @@ def load_asset(
         report("cache", 0.0)
         hit = _read_cache(src, cache_path)
         if hit is not None:
-            meta, lods, textures = hit
-            parts = _split_parts(lods[0], meta["part_names"], meta["part_rgb"], textures)
-            warnings = list(meta["warnings"]) + _size_warnings(
-                src, role, meta["extents_m"], meta["metres_per_unit"])
+            meta, cached_lods, cached_textures = hit
             report("done", 1.0)
             return LoadedAsset(
-                path=str(src), format=fmt, parts=parts, units=meta["units"],
-                up_axis=meta["up_axis"], triangles_before=int(meta["triangles_before"]),
-                triangles_after=int(lods[0].n_cells),
-                extents_m=tuple(meta["extents_m"]),  # type: ignore[arg-type]
-                warnings=warnings, seconds=time.perf_counter() - started, lods=lods,
+                path=str(src), format=fmt,
+                parts=_split_parts(cached_lods[0], meta["part_names"], meta["part_rgb"],
+                                   cached_textures),
+                units=meta["units"], up_axis=meta["up_axis"],
+                triangles_before=int(meta["triangles_before"]),
+                triangles_after=int(cached_lods[0].n_cells),
+                extents_m=tuple(meta["extents_m"]),
+                warnings=list(meta["warnings"]) + _size_warnings(
+                    src, role, meta["extents_m"], meta["metres_per_unit"]),
+                seconds=time.perf_counter() - started, lods=cached_lods,
                 from_cache=True, cache_path=str(cache_path),
-                lod_triangles=[int(m.n_cells) for m in lods],
+                lod_triangles=[int(m.n_cells) for m in cached_lods],
             )
 
     report("import", 0.05)

@@ -147,6 +147,7 @@ def station_yaw_deg(heading_deg: float) -> float:
 # --------------------------------------------------------------------------------------
 
 _Geom = tuple[np.ndarray, np.ndarray, np.ndarray]  # points (N,3), triangles (M,3), normals (N,3)
+_Vec = Sequence[float] | np.ndarray  # a 3D point or direction
 
 
 def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float) -> _Geom:
@@ -177,7 +178,7 @@ def _box(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float) -> _G
     return points, triangles, np.concatenate(normals)
 
 
-def _frame(direction: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _frame(direction: _Vec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit axis ``w`` along ``direction`` and two unit vectors ``u``, ``v`` across it."""
     w = np.asarray(direction, dtype=float)
     w = w / np.linalg.norm(w)
@@ -187,7 +188,7 @@ def _frame(direction: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return u, np.cross(w, u), w
 
 
-def _cylinder(center: Sequence[float], direction: Sequence[float], radius: float, height: float,
+def _cylinder(center: _Vec, direction: _Vec, radius: float, height: float,
               res: int, caps: bool = True, radius_top: float | None = None,
               arc: tuple[float, float] = (0.0, 360.0)) -> _Geom:
     """Cylinder (or frustum with ``radius_top``; or a sector with ``arc`` degrees) along
@@ -278,7 +279,7 @@ def _prism(profile: Sequence[tuple[float, float]], axis: int, start: float, end:
     return np.concatenate(points), np.asarray(tris), np.concatenate(normals)
 
 
-def _sphere(center: Sequence[float], radius: float, res: int) -> _Geom:
+def _sphere(center: _Vec, radius: float, res: int) -> _Geom:
     mesh = pv.Sphere(radius=radius, center=tuple(center), theta_resolution=res,
                      phi_resolution=max(4, res // 2))
     pts = np.asarray(mesh.points, dtype=float)
@@ -287,7 +288,7 @@ def _sphere(center: Sequence[float], radius: float, res: int) -> _Geom:
     return pts, mesh.faces.reshape(-1, 4)[:, 1:], normals
 
 
-def _rotate_z(geom: _Geom, deg: float, pivot: Sequence[float] = (0.0, 0.0, 0.0)) -> _Geom:
+def _rotate_z(geom: _Geom, deg: float, pivot: _Vec = (0.0, 0.0, 0.0)) -> _Geom:
     pts, tris, nrm = geom
     a = math.radians(deg)
     rot = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
@@ -295,7 +296,7 @@ def _rotate_z(geom: _Geom, deg: float, pivot: Sequence[float] = (0.0, 0.0, 0.0))
     return (pts - piv) @ rot.T + piv, tris, nrm @ rot.T
 
 
-def _rotate_x(geom: _Geom, deg: float, pivot: Sequence[float] = (0.0, 0.0, 0.0)) -> _Geom:
+def _rotate_x(geom: _Geom, deg: float, pivot: _Vec = (0.0, 0.0, 0.0)) -> _Geom:
     pts, tris, nrm = geom
     a = math.radians(deg)
     rot = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
@@ -331,7 +332,7 @@ class _Model:
             part: StationPart, rgb: tuple[int, int, int] | None = None, detail: int = _FINE) -> None:
         self.add(_box(x0, x1, y0, y1, z0, z1), part, rgb, detail)
 
-    def cyl(self, center: Sequence[float], direction: Sequence[float], radius: float,
+    def cyl(self, center: _Vec, direction: _Vec, radius: float,
             height: float, part: StationPart, rgb: tuple[int, int, int] | None = None,
             detail: int = _FINE, res: int | None = None, **kw: object) -> None:
         if not self.shows(detail):
@@ -339,7 +340,7 @@ class _Model:
         n = min(res or self.res, self.res) if res else self.res
         self.add(_cylinder(center, direction, radius, height, n, **kw), part, rgb, detail)  # type: ignore[arg-type]
 
-    def link(self, a: Sequence[float], b: Sequence[float], radius: float, part: StationPart,
+    def link(self, a: _Vec, b: _Vec, radius: float, part: StationPart,
              rgb: tuple[int, int, int] | None = None, detail: int = _FINE) -> None:
         """A round bar from point ``a`` to point ``b``."""
         pa, pb = np.asarray(a, float), np.asarray(b, float)
@@ -365,7 +366,8 @@ class _Model:
             part.append(np.full(len(pts), int(prt), dtype=np.uint8))
             offset += len(pts)
         mesh = pv.PolyData.from_regular_faces(
-            np.concatenate(points).astype(np.float32), np.concatenate(tris).astype(np.int64))
+            np.concatenate(points).astype(np.float32),  # type: ignore[arg-type]
+            np.concatenate(tris).astype(np.int64))  # type: ignore[arg-type]
         mesh.point_data["rgb"] = np.concatenate(rgb)
         mesh.point_data["part"] = np.concatenate(part)
         mesh.point_data["Normals"] = np.concatenate(normals).astype(np.float32)
