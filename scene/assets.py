@@ -546,7 +546,7 @@ def _raw_parts(path: Path, scene: Any, warnings: list[str], missing: set[str]) -
 
 
 def _read(path: Path, fmt: str, data: bytes) -> tuple[list[_RawPart], _Declared, list[str], list[str]]:
-    """Read a mesh file: (parts, what it declares, side files used, warnings)."""
+    """Read a mesh file: (parts, what it declares, side files it refers to, warnings)."""
     import trimesh
 
     warnings: list[str] = []
@@ -593,8 +593,7 @@ def _read(path: Path, fmt: str, data: bytes) -> tuple[list[_RawPart], _Declared,
     for part in parts:
         if not np.all(np.isfinite(part.points)):
             raise _fail(path, f"part {part.name!r} has non-finite coordinates (corrupt file)")
-    used = [r for r in refs if r not in missing]
-    return parts, declared, used, warnings
+    return parts, declared, refs, warnings
 
 
 @contextlib.contextmanager
@@ -790,6 +789,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _side_file_hashes(source: Path, refs: Sequence[str]) -> dict[str, str | None]:
+    """SHA-256 of each side file (texture, material library) by reference; None for one
+    that is missing, so that its later arrival invalidates the cache entry too."""
+    hashes: dict[str, str | None] = {}
+    for ref in refs:
+        try:
+            hashes[ref] = _sha256((source.parent / ref).read_bytes())
+        except OSError:
+            hashes[ref] = None
+    return hashes
+
+
 def _cache_key(data: bytes, params: dict[str, Any]) -> str:
     digest = hashlib.sha256(data)
     digest.update(json.dumps(params, sort_keys=True).encode())
@@ -831,7 +842,10 @@ def _read_cache(source: Path, target: Path) -> tuple[dict[str, Any], list[pv.Pol
             meta = json.loads(bytes(npz["meta"]).decode())
             for ref, digest in meta.get("side_files", {}).items():
                 side = source.parent / ref
-                if not side.is_file() or _sha256(side.read_bytes()) != digest:
+                if digest is None:
+                    if side.is_file():  # was missing, has arrived
+                        return None
+                elif not side.is_file() or _sha256(side.read_bytes()) != digest:
                     return None
             lods = []
             for i in range(int(meta["levels"])):
@@ -1029,7 +1043,7 @@ def load_asset(
         "levels": len(lods),
         "part_names": names,
         "part_rgb": [list(c) for c in rgbs],
-        "side_files": {ref: _sha256((src.parent / ref).read_bytes()) for ref in side_files},
+        "side_files": _side_file_hashes(src, side_files),
     }
     if use_cache:
         report("cache", 0.95)

@@ -110,6 +110,21 @@ def test_missing_texture_is_a_warning_and_the_material_colour(cache):
     assert asset.extents_m == pytest.approx((2.0, 1.0, 0.5), abs=1e-4)
 
 
+def test_missing_material_library_warns_and_its_arrival_refreshes_the_cache(cache, tmp_path):
+    work = tmp_path / "obj"
+    work.mkdir()
+    shutil.copy(FIXTURES / "two_parts.obj", work / "two_parts.obj")
+    bare = load_asset(work / "two_parts.obj", cache_dir=cache)
+    assert len(bare.warnings) == 1 and "two_parts.mtl" in bare.warnings[0]
+    assert all(p.rgb == pytest.approx(assets.DEFAULT_RGB, abs=0.01) for p in bare.parts)
+    assert load_asset(work / "two_parts.obj", cache_dir=cache).from_cache
+    shutil.copy(FIXTURES / "two_parts.mtl", work / "two_parts.mtl")
+    coloured = load_asset(work / "two_parts.obj", cache_dir=cache)
+    assert not coloured.from_cache
+    assert coloured.warnings == []
+    assert {p.name: p.rgb for p in coloured.parts}["body"] == pytest.approx((0.8, 0.1, 0.1), abs=0.01)
+
+
 def test_millimetre_cad_read_as_metres_is_flagged_for_its_role(cache):
     wrong = load_asset(FIXTURES / "box_mm_binary.stl", role="station", cache_dir=cache)
     assert max(wrong.extents_m) == pytest.approx(400.0)
@@ -318,7 +333,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
         cases[name] = (path, expected)
 
     put("empty.stl", b"", "empty file")
-    put("noise.stl", rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), "")
+    put("noise.stl", rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), "binary STL")
     put("truncated.stl", MIR100.read_bytes()[:40_000], "truncated binary STL")
     put("noise.obj", b"hello\nthis is not a mesh\n", "no triangles")
     put("broken.dae", b"<COLLADA><asset", "COLLADA")
