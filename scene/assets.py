@@ -59,6 +59,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1082,11 +1083,13 @@ def placeholder(label: str, size: tuple[float, float, float] = (1.5, 1.5, 1.8)) 
     """A stand-in for an entity whose asset failed: an orange box of ``size`` (x, y, z
     metres, footprint centred on the origin, on the floor) with ``label`` written in 3D
     on its front (+Y) face and on its top. Point arrays: ``rgb``, ``part`` (0 box, 1
-    label), ``Normals``; field data ``label``."""
+    label), ``Normals``; field data ``label`` (the ASCII text drawn, at most 24 characters)."""
     sx, sy, sz = (float(s) for s in size)
     box = pv.Box(bounds=(-sx / 2, sx / 2, -sy / 2, sy / 2, 0.0, sz)).triangulate()
     pieces = [(box, _PLACEHOLDER_RGB, 0)]
-    text = (label or "?")[:24]
+    # VTK's vector font and string arrays are ASCII only: "Drehmaschine Ü" -> "Drehmaschine U"
+    ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    text = (ascii_label.strip() or "?")[:24]
     glyphs = pv.Text3D(text, depth=0.02 * min(sx, sy))
     if glyphs.n_points:
         glyphs = glyphs.triangulate()

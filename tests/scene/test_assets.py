@@ -377,6 +377,10 @@ def test_placeholder_is_a_labelled_box_of_the_requested_size():
     assert list(box.field_data["label"]) == ["S07 lathe"]
     # the label makes it more than a plain 12-triangle box
     assert box.n_cells > 100
+    # any label works (VTK's font is ASCII): accents are dropped, other scripts become '?'
+    assert list(placeholder("Drehmaschine Ü").field_data["label"]) == ["Drehmaschine U"]
+    assert list(placeholder("车床").field_data["label"]) == ["?"]
+    assert list(placeholder("x" * 60).field_data["label"]) == ["x" * 24]
 
 
 # ---------------------------------------------------------------------------------------
