@@ -12,8 +12,9 @@ point arrays are ready to draw in one actor:
 Supported files: STL (binary and ASCII), OBJ (+MTL), PLY, glTF/GLB, COLLADA (.dae) and STEP
 (.step/.stp, tessellated by OpenCASCADE through ``cascadio``).
 
-Units and up axis, from the file when it declares them, else the format's convention, else
-an override (``units=``/``scale=``/``up_axis=``, e.g. from a workshop ``MeshRef``):
+Units and up axis: an override (``units=``/``scale=``/``up_axis=``, e.g. from a workshop
+``MeshRef``; up axes X, Y, Z, -X, -Y, -Z) wins, else what the file declares, else the
+format's convention:
 
 ======  ==========================================  =================================
 format  units                                       up axis
@@ -32,14 +33,17 @@ A ``units`` override says what the file's numbers *are* (it replaces the declare
 when a ``role`` is given an implausible size is reported in :attr:`LoadedAsset.warnings`
 ("looks like millimetres read as metres? try units='mm'") rather than passing silently.
 
-Lightweighting: every part is decimated with VTK's quadric edge collapse (volume
+Lightweighting: every part (shared corners welded first, so a triangle soup from a CAD
+tessellator decimates as one surface) is decimated with VTK's quadric edge collapse (volume
 preserving) to its share of a triangle budget; the level-of-detail meshes repeat that at
 ``budget * fraction``. Quadric decimation lands on the requested count and keeps the
 silhouette best at low counts (measured on the MiR100 chassis, 37.6 k triangles: at 300
 triangles the worst deviation is 69 mm against 325 mm for ``decimate_pro``;
 ``fast_simplification`` stalled at 8.4 k triangles whatever the target). Results are
 cached on disk as compressed ``.npz`` (no pickle) keyed by the file's SHA-256 and every
-parameter that changes the geometry, so a second load skips import and decimation.
+parameter that changes the geometry, so a second load skips import and decimation; an
+entry also records its side files (textures, .mtl, .bin) and is rebuilt when one changes,
+disappears or arrives.
 
 A bad file raises :class:`AssetError` naming the file and the problem; the caller draws
 :func:`placeholder` instead and carries on. A missing texture is only a warning: the part
