@@ -28,10 +28,11 @@ from scene import palette
 
 
 class LabelLayer:
-    """Text labels at fixed 3D points (station ids, scores) with a light rounded background.
+    """Text labels at fixed 3D points (station ids, scores) on a light rounded background.
 
-    Labels that would overlap are thinned out by VTK's label placement (higher ``priority``
-    wins), so a big shop stays readable. Texts can be changed in place with :meth:`set_texts`.
+    All labels are known up front; :meth:`show_only` picks which of them are drawn (the
+    scene shows the labels of entities big enough on screen, so a big shop does not turn
+    into a carpet of text). Texts change in place with :meth:`set_texts`.
     """
 
     def __init__(
@@ -41,26 +42,18 @@ class LabelLayer:
         *,
         font_size: int = 13,
         bold: bool = True,
-        priority: np.ndarray | None = None,
-        place_all: bool = False,
     ) -> None:
+        self._points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+        self._all = [str(t) for t in texts]
+        self._shown = np.arange(len(self._all))
         self.poly = vtkPolyData()
-        pts = vtkPoints()
-        pts.SetData(numpy_to_vtk(np.ascontiguousarray(points, dtype=np.float64), deep=True))
-        self.poly.SetPoints(pts)
+        self.poly.SetPoints(vtkPoints())
         self._texts = vtkStringArray()
         self._texts.SetName("labels")
-        for t in texts:
-            self._texts.InsertNextValue(str(t))
         self.poly.GetPointData().AddArray(self._texts)
         self.hier = vtkPointSetToLabelHierarchy()
         self.hier.SetInputData(self.poly)
         self.hier.SetLabelArrayName("labels")
-        if priority is not None and len(priority):
-            pr = numpy_to_vtk(np.asarray(priority, dtype=np.float64), deep=True)
-            pr.SetName("priority")
-            self.poly.GetPointData().AddArray(pr)
-            self.hier.SetPriorityArrayName("priority")
         tp = vtkTextProperty()
         tp.SetFontSize(font_size)
         tp.SetBold(bold)
@@ -74,21 +67,40 @@ class LabelLayer:
         self.mapper.SetBackgroundColor(1.0, 1.0, 1.0)
         self.mapper.SetBackgroundOpacity(0.82)
         self.mapper.SetMargin(3)
-        self.mapper.SetPlaceAllLabels(place_all)
         self.mapper.UseDepthBufferOff()
         self.actor = vtkActor2D()
         self.actor.SetMapper(self.mapper)
         self.actor.PickableOff()
+        self._sync()
 
-    def set_texts(self, texts: Sequence[str]) -> None:
-        """Replace every label's text (same count and order as the points)."""
-        for i, t in enumerate(texts):
-            self._texts.SetValue(i, str(t))
+    def _sync(self) -> None:
+        idx = self._shown
+        self.poly.GetPoints().SetData(numpy_to_vtk(self._points[idx], deep=True))
+        self._texts.SetNumberOfValues(len(idx))
+        for k, i in enumerate(idx):
+            self._texts.SetValue(k, self._all[i])
         self._texts.Modified()
         self.poly.Modified()
 
+    def set_texts(self, texts: Sequence[str]) -> None:
+        """Replace every label's text (same count and order as the points)."""
+        self._all = [str(t) for t in texts]
+        self._sync()
+
+    def show_only(self, indices: np.ndarray) -> None:
+        """Draw only the labels with these indices (no-op when unchanged)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if np.array_equal(idx, self._shown):
+            return
+        self._shown = idx
+        self._sync()
+
+    @property
+    def shown(self) -> list[int]:
+        return [int(i) for i in self._shown]
+
     def text(self, i: int) -> str:
-        return self._texts.GetValue(i)
+        return self._all[i]
 
     def set_visible(self, on: bool) -> None:
         self.actor.SetVisibility(bool(on))

@@ -67,6 +67,9 @@ AISLE_WIDTH = 2.0
 #: Smallest on-screen radius [px] at which level 0 (full model) and level 1 (silhouette)
 #: are worth drawing; smaller entities are drawn as blocks.
 LEVEL_MIN_PX: tuple[float, ...] = (26.0, 8.0)
+#: Smallest on-screen radius [px] of a station that gets its label; at most this many labels.
+LABEL_MIN_PX = 14.0
+MAX_LABELS = 80
 #: WIP totes shown per station queue / per storage, at most.
 STATION_WIP_SLOTS = (2, 4)  # rows x columns
 BUFFER_WIP_SLOTS = (3, 4)
@@ -245,7 +248,7 @@ class WorkshopScene:
                 others = [o for o in adj.get(node, []) if float(np.dot(o, direction)) < 0.999]
                 if not others:
                     return w, -w  # dead end: extend the surface, markings run to the end
-                if all(abs(float(np.cross(o, direction))) < 1e-3 for o in others):
+                if all(abs(float(o[0] * direction[1] - o[1] * direction[0])) < 1e-3 for o in others):
                     return 0.0, 0.0  # straight through: continuous markings
                 return w, w  # junction: open the markings
 
@@ -295,6 +298,8 @@ class WorkshopScene:
         self._st_state: list[str | None] = [None] * n
         self._st_rgb = np.tile(np.array(palette.NO_DATA, np.uint8), (n, 1))
         self._st_level = np.full(n, -1, np.int64)  # level of detail drawn per station
+        self._st_px = np.zeros(n)  # on-screen radius [px] and camera distance [m], per view
+        self._st_dist = np.zeros(n)
         self._st_ranges = np.zeros((n, 2), np.int64)
         self._st_status_rgb = np.zeros((0, 3), np.uint8)
         self._st_tris = 0
@@ -738,6 +743,10 @@ class WorkshopScene:
         if force or not np.array_equal(st_level, self._st_level):
             self._rebuild_stations(st_level)
         self._set_agv_levels(agv_level)
+        # labels for the stations big enough on screen, nearest first
+        big = np.nonzero(self._st_px >= LABEL_MIN_PX)[0]
+        big = big[np.argsort(self._st_dist[big], kind="stable")][:MAX_LABELS]
+        self._labels.show_only(np.sort(big))
 
     def _choose_levels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per station and AGV: the finest level that is worth it on screen, nearest to the
@@ -770,6 +779,8 @@ class WorkshopScene:
         else:
             px = radius / np.maximum(dist * math.tan(math.radians(cam.GetViewAngle()) / 2),
                                      1e-9) * (h / 2)
+        self._st_px = np.where(inside, px, 0.0)[:n_st]
+        self._st_dist = dist[:n_st]
         want = np.full(len(cost), last, np.int64)
         for lv in range(min(last, len(LEVEL_MIN_PX)) - 1, -1, -1):
             want[px >= LEVEL_MIN_PX[lv]] = lv
