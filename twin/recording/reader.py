@@ -33,7 +33,7 @@ from twin.snapshot import Snapshot
 #: Most events between two checkpoints of the seek index.
 CHECKPOINT_EVENTS = 4096
 #: Events kept materialised for state_at (consecutive queries share most entities' rows).
-DEFAULT_EVENT_CACHE = 200_000
+DEFAULT_EVENT_CACHE = 100_000
 
 _STRING_DTYPE = np.int32
 _FLOAT_DTYPE = np.float64
@@ -91,21 +91,23 @@ class _Columns:
             for name, typ in codec.FORMAT_COLUMNS
         }
 
-    def extend(self, batches: list[dict[str, np.ndarray]]) -> None:
-        m = sum(len(b["t"]) for b in batches)
-        if not m:
-            return
-        need = self.n + m
+    def reserve(self, need: int) -> None:
+        """Make room for ``need`` rows (exactly on open, growing by half while live)."""
         cap = len(self.arrays["t"])
-        if need > cap:
-            new_cap = need if cap == 0 else max(need, cap * 2)
-            for name, a in self.arrays.items():
-                grown = np.empty(new_cap, a.dtype)
-                grown[: self.n] = a[: self.n]
-                self.arrays[name] = grown
+        if need <= cap:
+            return
+        new_cap = need if self.n == 0 else max(need, cap + cap // 2)
         for name, a in self.arrays.items():
-            a[self.n: need] = np.concatenate([b[name] for b in batches]) if len(batches) > 1 else batches[0][name]
-        self.n = need
+            grown = np.empty(new_cap, a.dtype)
+            grown[: self.n] = a[: self.n]
+            self.arrays[name] = grown
+
+    def append(self, batch: Mapping[str, np.ndarray]) -> None:
+        m = len(batch["t"])
+        self.reserve(self.n + m)
+        for name, a in self.arrays.items():
+            a[self.n: self.n + m] = batch[name]
+        self.n += m
 
     def view(self, name: str, lo: int = 0, hi: int | None = None) -> np.ndarray:
         return self.arrays[name][lo: self.n if hi is None else hi]
@@ -359,8 +361,8 @@ class Recording:
         self._fh.seek(self._offset)
         data = self._fh.read()
         buf = memoryview(data)
-        staged: list[dict[str, np.ndarray]] = []
-        state = _ScanState(count=self._store.n, last_t=self._last_t())
+        self._store.reserve(self._store.n + _event_rows_ahead(buf))
+        first_new = self._store.n
         pos, reason = 0, None
         while pos < len(buf):
             if len(buf) - pos < codec.CHUNK_HEAD_SIZE:
@@ -379,14 +381,13 @@ class Recording:
                 reason = f"checksum mismatch in {name!r} chunk"
                 break
             try:
-                self._apply_chunk(kind, buf[start:end], self._offset + start, staged, state)
+                self._apply_chunk(kind, buf[start:end], self._offset + start)
             except codec.Damaged as exc:
                 reason = f"{name!r} chunk: {exc}"
                 break
             pos = end
         self._offset += pos
-        if staged:
-            self._store.extend(staged)
+        if self._store.n > first_new:
             self._strings_arr = np.array(self._strings, dtype=object)
             self._extend_index()
         if reason is None and not self._has_meta:
@@ -410,8 +411,6 @@ class Recording:
         kind: bytes,
         payload: memoryview,
         offset: int,
-        staged: list[dict[str, np.ndarray]],
-        state: _ScanState,
     ) -> None:
         """Decode one intact chunk and take it in; raises Damaged (taking nothing) if it
         does not make sense."""
@@ -427,14 +426,14 @@ class Recording:
             self.meta = {**head.get("meta", {}), "format_version": self.format_version, "created": self.created}
             self._has_meta = True
         elif kind == codec.EVENTS:
-            staged.append(self._decode_events(payload, state))
+            self._store.append(self._decode_events(payload))
         elif kind == codec.KEYFRAME:
             try:
                 before, t, rows = codec.KEYFRAME_PREFIX.unpack_from(payload, 0)
             except Exception:
                 raise codec.Damaged("keyframe prefix cut short") from None
-            if before != state.count or not math.isfinite(t) or rows > len(self._strings):
-                raise codec.Damaged(f"keyframe inconsistent with the events before it ({before} != {state.count})")
+            if before != self._store.n or not math.isfinite(t) or rows > len(self._strings):
+                raise codec.Damaged(f"keyframe inconsistent with the events before it ({before} != {self._store.n})")
             self._keyframes.append(_Keyframe(t, before, rows, offset, len(payload)))
         elif kind == codec.NOTES:
             items = codec.decode_json(payload, "annotations")
@@ -455,7 +454,7 @@ class Recording:
             key = kind.decode("latin-1")
             self._unknown_chunks[key] = self._unknown_chunks.get(key, 0) + 1
 
-    def _decode_events(self, payload: memoryview, state: _ScanState) -> dict[str, np.ndarray]:
+    def _decode_events(self, payload: memoryview) -> dict[str, np.ndarray]:
         try:
             n, t_first, t_last = codec.EVENTS_PREFIX.unpack_from(payload, 0)
         except Exception:
@@ -472,7 +471,7 @@ class Recording:
             raise codec.Damaged("string defined twice")
         c = batch.columns
         t = c["t"]
-        if not np.isfinite(t).all() or t[0] < state.last_t or (np.diff(t) < 0).any() or t[0] < 0:
+        if not np.isfinite(t).all() or (self._store.n and t[0] < self._last_t()) or (np.diff(t) < 0).any() or t[0] < 0:
             raise codec.Damaged("event times not finite and non-decreasing")
         if float(t[0]) != t_first or float(t[-1]) != t_last:
             raise codec.Damaged("event times disagree with the chunk prefix")
@@ -492,8 +491,6 @@ class Recording:
         for s in batch.new_strings:
             self._codes[s] = len(self._strings)
             self._strings.append(s)
-        state.count += n
-        state.last_t = float(t[-1])
         return {
             name: c[name].astype(_FLOAT_DTYPE if typ == "f" else _STRING_DTYPE, copy=False)
             for name, typ in codec.FORMAT_COLUMNS
@@ -590,10 +587,17 @@ class Recording:
         return list(map(Event, *fields))
 
 
-@dataclass
-class _ScanState:
-    count: int
-    last_t: float
+def _event_rows_ahead(buf: memoryview) -> int:
+    """Rows announced by the event chunks in ``buf`` (heads only, unchecked): lets the
+    reader size its columns once instead of growing them chunk by chunk. Only a hint,
+    bounded by the bytes at hand so a hostile file cannot make it reserve gigabytes."""
+    pos, rows = 0, 0
+    while pos + codec.CHUNK_HEAD_SIZE + codec.EVENTS_PREFIX.size <= len(buf):
+        kind, length, _crc = codec.CHUNK_HEAD.unpack_from(buf, pos)
+        if kind == codec.EVENTS:
+            rows += codec.EVENTS_PREFIX.unpack_from(buf, pos + codec.CHUNK_HEAD_SIZE)[0]
+        pos += codec.CHUNK_HEAD_SIZE + length
+    return min(rows, len(buf) // 2)
 
 
 def _apply_window(latest: np.ndarray, entity: np.ndarray, lo: int, hi: int) -> None:
