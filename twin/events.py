@@ -94,7 +94,7 @@ def parse_event(obj: Any) -> Event:
     so that typos in a connector's payload are noticed, not silently dropped.
     """
     if isinstance(obj, Event):
-        obj = asdict(obj)
+        obj = {name: getattr(obj, name) for name in COLUMNS}  # asdict() deep-copies: slow
     if not isinstance(obj, Mapping):
         raise EventError(f"event must be an object, got {type(obj).__name__}")
     unknown = set(obj) - set(COLUMNS)
