@@ -11,16 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import pyvista as pv
 from vtkmodules.util.numpy_support import numpy_to_vtk
-from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints, vtkStringArray
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkPolyData
-from vtkmodules.vtkRenderingCore import (
-    vtkActor,
-    vtkActor2D,
-    vtkPolyDataMapper,
-    vtkTextProperty,
-)
+from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
-from vtkmodules.vtkRenderingLabel import vtkLabelPlacementMapper, vtkPointSetToLabelHierarchy
 
 from scene import palette
 
@@ -28,11 +22,12 @@ from scene import palette
 
 
 class LabelLayer:
-    """Text labels at fixed 3D points (station ids, scores) on a light rounded background.
+    """Text labels anchored at 3D points (station ids, scores) on a light background.
 
-    All labels are known up front; :meth:`show_only` picks which of them are drawn (the
-    scene shows the labels of entities big enough on screen, so a big shop does not turn
-    into a carpet of text). Texts change in place with :meth:`set_texts`.
+    A fixed pool of ``vtkTextActor`` s positioned in world coordinates (cheap to draw; the
+    label placement mapper cost ~8 ms per frame on the software renderer). All label texts
+    are known up front; :meth:`show_only` picks which of them are drawn, so a big shop shows
+    the labels of entities big enough on screen instead of a carpet of text.
     """
 
     def __init__(
@@ -42,45 +37,39 @@ class LabelLayer:
         *,
         font_size: int = 13,
         bold: bool = True,
+        pool: int = 80,
     ) -> None:
         self._points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
         self._all = [str(t) for t in texts]
-        self._shown = np.arange(len(self._all))
-        self.poly = vtkPolyData()
-        self.poly.SetPoints(vtkPoints())
-        self._texts = vtkStringArray()
-        self._texts.SetName("labels")
-        self.poly.GetPointData().AddArray(self._texts)
-        self.hier = vtkPointSetToLabelHierarchy()
-        self.hier.SetInputData(self.poly)
-        self.hier.SetLabelArrayName("labels")
-        tp = vtkTextProperty()
-        tp.SetFontSize(font_size)
-        tp.SetBold(bold)
-        tp.SetColor(*palette.rgb_float(palette.LABEL_TEXT))
-        tp.SetFontFamilyToArial()
-        self.hier.SetTextProperty(tp)
-        self.mapper = vtkLabelPlacementMapper()
-        self.mapper.SetInputConnection(self.hier.GetOutputPort())
-        self.mapper.SetShapeToRoundedRect()
-        self.mapper.SetStyleToFilled()
-        self.mapper.SetBackgroundColor(1.0, 1.0, 1.0)
-        self.mapper.SetBackgroundOpacity(0.82)
-        self.mapper.SetMargin(3)
-        self.mapper.UseDepthBufferOff()
-        self.actor = vtkActor2D()
-        self.actor.SetMapper(self.mapper)
-        self.actor.PickableOff()
-        self._sync()
+        self._visible = True
+        self.actors: list[vtkTextActor] = []
+        for _ in range(min(pool, len(self._all))):
+            ta = vtkTextActor()
+            tp = ta.GetTextProperty()
+            tp.SetFontSize(font_size)
+            tp.SetBold(bold)
+            tp.SetFontFamilyToArial()
+            tp.SetColor(*palette.rgb_float(palette.LABEL_TEXT))
+            tp.SetBackgroundColor(1.0, 1.0, 1.0)
+            tp.SetBackgroundOpacity(0.85)
+            tp.SetJustificationToCentered()
+            tp.SetVerticalJustificationToBottom()
+            ta.GetPositionCoordinate().SetCoordinateSystemToWorld()
+            ta.PickableOff()
+            ta.VisibilityOff()
+            self.actors.append(ta)
+        self._shown = np.zeros(0, np.int64)
+        self.show_only(np.arange(min(len(self.actors), len(self._all))))
 
     def _sync(self) -> None:
-        idx = self._shown
-        self.poly.GetPoints().SetData(numpy_to_vtk(self._points[idx], deep=True))
-        self._texts.SetNumberOfValues(len(idx))
-        for k, i in enumerate(idx):
-            self._texts.SetValue(k, self._all[i])
-        self._texts.Modified()
-        self.poly.Modified()
+        for k, ta in enumerate(self.actors):
+            if k < len(self._shown):
+                i = int(self._shown[k])
+                ta.SetInput(f" {self._all[i]} ")
+                ta.GetPositionCoordinate().SetValue(*self._points[i])
+                ta.SetVisibility(self._visible)
+            else:
+                ta.VisibilityOff()
 
     def set_texts(self, texts: Sequence[str]) -> None:
         """Replace every label's text (same count and order as the points)."""
@@ -88,8 +77,9 @@ class LabelLayer:
         self._sync()
 
     def show_only(self, indices: np.ndarray) -> None:
-        """Draw only the labels with these indices (no-op when unchanged)."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        """Draw only the labels with these indices (at most the pool size; no-op when
+        unchanged)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)[:len(self.actors)]
         if np.array_equal(idx, self._shown):
             return
         self._shown = idx
@@ -103,7 +93,8 @@ class LabelLayer:
         return self._all[i]
 
     def set_visible(self, on: bool) -> None:
-        self.actor.SetVisibility(bool(on))
+        self._visible = bool(on)
+        self._sync()
 
 
 # --- legends -------------------------------------------------------------------------------

@@ -83,11 +83,11 @@ STATION_STATE_LABELS: dict[str, str] = {
 }
 
 # --- the shop's neutrals -----------------------------------------------------------------
-BACKGROUND_TOP = hex_rgb("#F4F6F8")
-BACKGROUND_BOTTOM = hex_rgb("#C9CFD6")
-FLOOR = hex_rgb("#D4D7DB")  # sealed concrete, light grey
-FLOOR_GRID = hex_rgb("#B8BCC2")  # 1 m / 5 m grid lines
-AISLE = hex_rgb("#AEB4BA")  # aisle surface, a shade darker than the floor
+BACKGROUND = hex_rgb("#E4E8EC")
+FLOOR = hex_rgb("#C9CDD2")  # sealed concrete, light grey (drawn unlit)
+FLOOR_GRID = hex_rgb("#B4B9BF")  # 1 m grid lines
+FLOOR_GRID_MAJOR = hex_rgb("#A3A9B0")  # every 5 m
+AISLE = hex_rgb("#A4AAB1")  # aisle surface, a shade darker than the floor
 AISLE_MARKING = hex_rgb("#FAFAFA")  # white painted aisle edge lines
 WALL = hex_rgb("#E3E6EA")
 RACK_FRAME = hex_rgb("#2F6FB0")  # pallet-rack uprights, blue

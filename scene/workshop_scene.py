@@ -38,6 +38,7 @@ from vtkmodules.vtkCommonDataModel import vtkPolyData
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkGlyph3DMapper,
+    vtkLight,
     vtkPolyDataMapper,
     vtkWindowToImageFilter,
 )
@@ -125,8 +126,10 @@ class WorkshopScene:
         self._agv_index = {aid: i for i, aid in enumerate(self._agv_ids)}
         self._models = ModelProvider(self.model_warnings)
 
-        plotter.set_background(palette.rgb_float(palette.BACKGROUND_BOTTOM),
-                               top=palette.rgb_float(palette.BACKGROUND_TOP))
+        # flat background and two lights: a gradient costs ~4 ms and the default five-light
+        # kit ~3 ms per frame on the software renderer
+        plotter.set_background(palette.rgb_float(palette.BACKGROUND))
+        _studio_lights(self.renderer)
         self._build_floor()
         self._build_stations()
         self._build_buffers()
@@ -185,7 +188,7 @@ class WorkshopScene:
         _direct_rgb(mapper)
         actor = vtkActor()
         actor.SetMapper(mapper)
-        _matte(actor, ambient=0.35, diffuse=0.65)
+        actor.GetProperty().LightingOff()  # a flat floor: lighting would only cost fill rate
         self._add(actor, "floor")
 
         # grid lines: 1 m (5 m on big floors), every 5th (25th) darker
@@ -195,7 +198,7 @@ class WorkshopScene:
         ys = np.arange(math.ceil(y0 / step) * step, y1 + 1e-6, step)
         z = 0.002
         pts, cols, lines = [], [], []
-        major = palette.hex_rgb("#A9AEB5")
+        major = palette.FLOOR_GRID_MAJOR
         for x in xs:
             pts += [(x, y0, z), (x, y1, z)]
             c = major if abs(x / (5 * step) - round(x / (5 * step))) < 1e-6 else palette.FLOOR_GRID
@@ -581,15 +584,17 @@ class WorkshopScene:
         if n:  # station labels float just above the machine
             lp[:, :2] = self._st_centre[:, :2]
             lp[:, 2] = self._st_centre[:, 2] + self._st_half[:, 2] + 0.6
-        self._labels = LabelLayer(lp, self._station_ids, font_size=13)
-        self._add(self._labels.actor, "station-labels")
+        self._labels = LabelLayer(lp, self._station_ids, font_size=13, pool=MAX_LABELS)
+        for k, ta in enumerate(self._labels.actors):
+            self._add(ta, f"station-label-{k}")
         nb = len(self._buffers)
         bp = self._buf_centre.copy()
         if nb:
             bp[:, 2] = self._buf_centre[:, 2] + self._buf_half[:, 2] + 0.6
         self._buf_labels = LabelLayer(bp, [b.name or b.id for b in self._buffers],
                                       font_size=12, bold=False)
-        self._add(self._buf_labels.actor, "storage-labels")
+        for k, ta in enumerate(self._buf_labels.actors):
+            self._add(ta, f"storage-label-{k}")
         entries = [(label, palette.STATION_STATE_COLOURS[s])
                    for s, label in palette.STATION_STATE_LABELS.items()]
         entries += [("AGV moving", palette.AGV_STATE_COLOURS["moving"]),
@@ -1047,6 +1052,22 @@ def _direct_rgb(mapper: vtkPolyDataMapper) -> None:
     mapper.SetScalarModeToUsePointFieldData()
     mapper.SelectColorArray("rgb")
     mapper.SetColorModeToDirectScalars()
+
+
+def _studio_lights(renderer: Any) -> None:
+    """A key light from above the south-west plus a soft headlight (fill)."""
+    renderer.RemoveAllLights()
+    key = vtkLight()
+    key.SetLightTypeToSceneLight()
+    key.SetPositional(False)
+    key.SetPosition(-0.45, -0.75, 1.0)
+    key.SetFocalPoint(0.0, 0.0, 0.0)
+    key.SetIntensity(0.72)
+    renderer.AddLight(key)
+    fill = vtkLight()
+    fill.SetLightTypeToHeadlight()
+    fill.SetIntensity(0.32)
+    renderer.AddLight(fill)
 
 
 def _matte(actor: vtkActor, ambient: float = 0.3, diffuse: float = 0.7,
