@@ -160,7 +160,7 @@ def score_bar(title: str = "Consistency score") -> vtkScalarBarActor:
     bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     bar.GetPositionCoordinate().SetValue(0.74, 0.025)
     bar.SetWidth(0.24)
-    bar.SetHeight(0.105)
+    bar.SetHeight(0.09)
     bar.SetBarRatio(0.3)
     bar.DrawBackgroundOn()
     bar.GetBackgroundProperty().SetColor(1.0, 1.0, 1.0)

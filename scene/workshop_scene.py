@@ -75,6 +75,8 @@ MAX_LABELS = 80
 STATION_WIP_SLOTS = (2, 4)  # rows x columns
 BUFFER_WIP_SLOTS = (3, 4)
 WIP_SIZE = (0.36, 0.30, 0.22)  # a tote / part carrier [m]
+#: A WIP event without a station but within this distance [m] of a storage is at that storage.
+BUFFER_SNAP_M = 1.5
 #: Recompute the AGVs' level of detail every this many applied frames (they move).
 AGV_LOD_EVERY = 16
 
@@ -686,14 +688,22 @@ class WorkshopScene:
             self._lod_key = None  # AGVs drive in and out of the detailed range
 
     def _wip_holder_of(self, ev: Any) -> str | None:
-        """Where a WIP is shown: on its AGV, at the station/storage it waits at, or
-        nowhere (inside the machine while processed, gone when completed elsewhere)."""
+        """Where a WIP is shown: on its AGV, at the station or storage it waits at (a
+        storage is also recognised by the event's position), or nowhere (inside the
+        machine while processed; completed parts are shown at the finished-goods store)."""
         if ev.state == "transporting":
             return ev.agv or None
-        if ev.state == "waiting":
-            return ev.station or None
-        if ev.state == "completed" and ev.station in self._buf_index:
-            return ev.station
+        if ev.state == "processing":
+            return None
+        if ev.station:
+            if ev.state == "waiting" or ev.station in self._buf_index:
+                return ev.station
+            return None
+        if ev.x is not None and ev.y is not None and len(self._buffers):
+            d = np.hypot(self._buf_xy[:, 0] - ev.x, self._buf_xy[:, 1] - ev.y)
+            k = int(np.argmin(d))
+            if d[k] <= BUFFER_SNAP_M:
+                return self._buffer_ids[k]
         return None
 
     def _move_wip(self, wip: str, holder: str | None) -> None:
@@ -1021,12 +1031,14 @@ class WorkshopScene:
         self._frame_box(d, up, box=box, margin=1.0)
 
     def screenshot(self, path: str | os.PathLike[str] | None = None,
-                   size: tuple[int, int] = (1280, 720)) -> np.ndarray:
-        """Render at ``size`` (w, h px) and return the image (h, w, 3) uint8, top row first;
-        also write it as PNG to ``path`` when given."""
-        w, h = int(size[0]), int(size[1])
-        if tuple(self.plotter.window_size) != (w, h):
-            self.plotter.window_size = [w, h]
+                   size: tuple[int, int] | None = (1280, 720)) -> np.ndarray:
+        """Render and return the image (h, w, 3) uint8, top row first; also write it as PNG
+        to ``path`` when given. ``size`` (w, h px) resizes the render window first; None
+        keeps the current size (what an interactive widget should pass)."""
+        if size is not None:
+            w, h = int(size[0]), int(size[1])
+            if tuple(self.plotter.window_size) != (w, h):
+                self.plotter.window_size = [w, h]
         self.render()
         img = grab_image(self.plotter)
         if path is not None:

@@ -417,3 +417,33 @@ def test_a_big_shop_stays_within_the_triangle_budget(workshop):
         sc.close()
     finally:
         plotter.close()
+
+
+def test_raw_material_and_finished_parts_show_at_their_storage(scene, workshop):
+    raw, fg = workshop.buffers["RAW"], workshop.buffers["FG"]
+    snap = shop_state(workshop)
+    for k in range(2):  # released, waiting in the warehouse (events carry its position)
+        snap.apply(Event(t=5.0, entity=f"M{k}", kind="wip", state="waiting", x=raw.x, y=raw.y))
+    snap.apply(Event(t=5.0, entity="F0", kind="wip", state="completed", x=fg.x, y=fg.y))
+    snap.apply(Event(t=5.0, entity="X0", kind="wip", state="completed", x=20.0, y=12.5))
+    scene.apply(snap)
+    pts = scene.wip_positions()
+    near_raw = np.hypot(pts[:, 0] - raw.x, pts[:, 1] - raw.y) < 3.0
+    near_fg = np.hypot(pts[:, 0] - fg.x, pts[:, 1] - fg.y) < 3.0
+    assert near_raw.sum() == 2 and near_fg.sum() == 1 and len(pts) == 3
+
+
+def test_agv_trails_follow_the_vehicles(scene, workshop):
+    snap = shop_state(workshop)
+    scene.apply(snap)
+    scene.set_trails(True)
+    for k in range(5):
+        snap = snap.copy()
+        snap.apply(Event(t=200.0 + k, entity="AGV1", kind="agv", state="moving",
+                         x=10.0 + k, y=12.5, heading=0.0))
+        scene.apply(snap)
+    trail = scene._trails.history[scene._agv_index["AGV1"]]
+    assert np.allclose(trail[-5:, 0], [10, 11, 12, 13, 14]) and np.allclose(trail[-5:, 1], 12.5)
+    assert scene._trails.actor.GetVisibility()
+    scene.set_trails(False)
+    assert not scene._trails.actor.GetVisibility()
