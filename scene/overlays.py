@@ -12,7 +12,6 @@ import numpy as np
 import pyvista as pv
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
-from vtkmodules.vtkCommonDataModel import vtkPolyData
 from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 

@@ -223,8 +223,10 @@ class WorkshopScene:
         self._grid_actor = self._add(ga, "floor-grid")
 
     def _aisle_geoms(self) -> list[Geom]:
+        """Aisle surfaces with white edge lines (open at junctions). A shop without transport
+        (a job-shop instance: parts move instantly) has no aisles to draw."""
         ws = self.workshop
-        if not ws.edges:
+        if not ws.edges or not getattr(ws, "transport", True):
             return []
         w = AISLE_WIDTH / 2.0
         adj: dict[str, list[np.ndarray]] = {}
@@ -905,7 +907,7 @@ class WorkshopScene:
                             np.array(cam.GetViewUp()))
 
     def _frame_box(self, direction: np.ndarray, up: np.ndarray, box: np.ndarray | None = None,
-                   margin: float = 1.03) -> None:
+                   margin: float = 1.05) -> None:
         """Look along ``direction`` so that ``box`` (corner points, default: the floor up to
         the tallest machine) fills the view, centred, with ``margin`` (1 = touching)."""
         cam = self.renderer.GetActiveCamera()
