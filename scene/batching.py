@@ -118,22 +118,26 @@ def rotate_z(points: np.ndarray, yaw: float) -> np.ndarray:
 # --- primitives ----------------------------------------------------------------------------
 
 
-def box_geom(lo: Sequence[float], hi: Sequence[float], rgb: RGB) -> Geom:
-    """An axis-aligned box from corner ``lo`` to corner ``hi`` (12 triangles, flat faces)."""
+def box_geom(lo: Sequence[float], hi: Sequence[float], rgb: RGB,
+             omit: Sequence[str] = ()) -> Geom:
+    """An axis-aligned box from corner ``lo`` to corner ``hi`` (12 triangles, flat faces);
+    ``omit`` drops faces that can never be seen (``"bottom"``, ``"top"``)."""
     x0, y0, z0 = lo
     x1, y1, z1 = hi
-    quads = [
-        [(x0, y0, z0), (x0, y1, z0), (x1, y1, z0), (x1, y0, z0)],  # bottom
-        [(x0, y0, z1), (x1, y0, z1), (x1, y1, z1), (x0, y1, z1)],  # top
-        [(x0, y0, z0), (x1, y0, z0), (x1, y0, z1), (x0, y0, z1)],  # -y
-        [(x1, y1, z0), (x0, y1, z0), (x0, y1, z1), (x1, y1, z1)],  # +y
-        [(x0, y1, z0), (x0, y0, z0), (x0, y0, z1), (x0, y1, z1)],  # -x
-        [(x1, y0, z0), (x1, y1, z0), (x1, y1, z1), (x1, y0, z1)],  # +x
-    ]
-    pts = np.array([p for q in quads for p in q], dtype=np.float32)
-    faces = np.array([[4 * k, 4 * k + 1, 4 * k + 2] for k in range(6)]
-                     + [[4 * k, 4 * k + 2, 4 * k + 3] for k in range(6)], np.int64)
-    return Geom(pts, faces, np.tile(np.array(rgb, np.uint8), (24, 1)))
+    quads = {
+        "bottom": [(x0, y0, z0), (x0, y1, z0), (x1, y1, z0), (x1, y0, z0)],
+        "top": [(x0, y0, z1), (x1, y0, z1), (x1, y1, z1), (x0, y1, z1)],
+        "-y": [(x0, y0, z0), (x1, y0, z0), (x1, y0, z1), (x0, y0, z1)],
+        "+y": [(x1, y1, z0), (x0, y1, z0), (x0, y1, z1), (x1, y1, z1)],
+        "-x": [(x0, y1, z0), (x0, y0, z0), (x0, y0, z1), (x0, y1, z1)],
+        "+x": [(x1, y0, z0), (x1, y1, z0), (x1, y1, z1), (x1, y0, z1)],
+    }
+    kept = [q for name, q in quads.items() if name not in omit]
+    pts = np.array([p for q in kept for p in q], dtype=np.float32)
+    n = len(kept)
+    faces = np.array([[4 * k, 4 * k + 1, 4 * k + 2] for k in range(n)]
+                     + [[4 * k, 4 * k + 2, 4 * k + 3] for k in range(n)], np.int64)
+    return Geom(pts, faces, np.tile(np.array(rgb, np.uint8), (4 * n, 1)))
 
 
 def quad_geom(corners: np.ndarray, rgb: RGB) -> Geom:
@@ -286,15 +290,17 @@ class EntityModel:
     """A model at several levels of detail (finest first), front facing +X, origin at the
     footprint centre on the floor. The last level is a block of a few dozen triangles.
 
-    ``lo``/``hi`` are the local bounds of level 0 [m]; ``anchor`` the top of its status part
-    (where the state colour shows: the front of the floor zone, else the top of the status
-    part; used for screen positions, tests and picking).
+    ``lo``/``hi`` are the local bounds of level 0 [m]. ``anchor`` is where the state colour
+    shows on the detailed levels (the front of the floor zone, else the top of the status
+    part), ``block_anchor`` where it shows on the block (the front of its roof); used for
+    screen positions, tests and picking.
     """
 
     levels: list[Level]
     lo: np.ndarray
     hi: np.ndarray
     anchor: np.ndarray
+    block_anchor: np.ndarray
 
     @property
     def half(self) -> np.ndarray:
@@ -342,14 +348,17 @@ def beacon_geom(lo: np.ndarray, hi: np.ndarray) -> Geom:
     return prism_geom((x, y), 0.07, top, top + 0.45, STATUS_WHITE)
 
 
-def block_level(lo: np.ndarray, hi: np.ndarray, body_rgb: RGB, *, status_slab: bool) -> Level:
-    """~24-triangle stand-in: the bounding box in the body colour, a status slab on top."""
+def block_level(lo: np.ndarray, hi: np.ndarray, body_rgb: RGB, *, status_roof: bool) -> Level:
+    """The far stand-in, 10 triangles: the bounding box's four sides in the body colour and
+    its roof in the status colour (what a far view of a shop needs to show)."""
     top = float(hi[2])
-    if not status_slab:
-        return Level(box_geom((lo[0], lo[1], 0.0), (hi[0], hi[1], top), body_rgb), Geom.empty())
-    slab = max(0.12, 0.08 * top)
-    return Level(box_geom((lo[0], lo[1], 0.0), (hi[0], hi[1], top - slab), body_rgb),
-                 box_geom((lo[0], lo[1], top - slab), (hi[0], hi[1], top), STATUS_WHITE))
+    if not status_roof:
+        return Level(box_geom((lo[0], lo[1], 0.0), (hi[0], hi[1], top), body_rgb,
+                              omit=("bottom",)), Geom.empty())
+    roof = quad_geom(np.array([[lo[0], lo[1], top], [hi[0], lo[1], top], [hi[0], hi[1], top],
+                               [lo[0], hi[1], top]]), STATUS_WHITE)
+    return Level(box_geom((lo[0], lo[1], 0.0), (hi[0], hi[1], top), body_rgb,
+                          omit=("bottom", "top")), roof)
 
 
 #: Floor zone around a station: gap to the footprint, band width, height above the floor [m].
@@ -394,10 +403,14 @@ def build_entity_model(
     if block:
         body_rgb = tuple(int(v) for v in np.median(first.body.rgb, axis=0)) \
             if len(first.body.rgb) else (150, 150, 150)
-        levels.append(block_level(lo, hi, body_rgb, status_slab=has_status))  # type: ignore[arg-type]
-    if zone:
+        levels.append(block_level(lo, hi, body_rgb, status_roof=has_status))  # type: ignore[arg-type]
+    if zone:  # on every level but the block (too thin to see from afar)
         band = floor_zone(lo, hi)
-        levels = [Level(lv.body, Geom.concat([lv.status, band])) for lv in levels]
+        last = len(levels) - 1 if block else len(levels)
+        levels = [Level(lv.body, Geom.concat([lv.status, band])) if k < last else lv
+                  for k, lv in enumerate(levels)]
+    # the front part of the block's roof (labels float over the rear)
+    block_anchor = np.array([hi[0] - 0.25 * (hi[0] - lo[0]), (lo[1] + hi[1]) / 2, hi[2]])
     if zone:
         # the middle of the front band: visible from above and from the aisle side
         anchor = np.array([hi[0] + ZONE_MARGIN - ZONE_WIDTH / 2, (lo[1] + hi[1]) / 2, ZONE_Z])
@@ -408,4 +421,4 @@ def build_entity_model(
             top = float(top_of.points[:, 2].max())
             near_top = top_of.points[top_of.points[:, 2] >= top - 0.02]
             anchor = np.array([near_top[:, 0].mean(), near_top[:, 1].mean(), top])
-    return EntityModel(levels, lo, hi, anchor)
+    return EntityModel(levels, lo, hi, anchor, block_anchor if block else anchor)

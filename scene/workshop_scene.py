@@ -145,6 +145,7 @@ class WorkshopScene:
         self._observer: int | None = self.renderer.AddObserver(
             vtkCommand.StartEvent, self._on_render_start)
         self.set_camera("iso")
+        self._update_lod(force=True)
 
     # ------------------------------------------------------------------------------------
     # building (once)
@@ -295,6 +296,9 @@ class WorkshopScene:
         models = [self._kinds[k] for k in kind_of]
         self._st_centre = self._place(self._st_xy, self._st_yaw, [m.centre for m in models])
         self._st_anchor = self._place(self._st_xy, self._st_yaw, [m.anchor for m in models])
+        self._st_block_anchor = self._place(self._st_xy, self._st_yaw,
+                                            [m.block_anchor for m in models])
+        self._st_last_level = np.array([len(m.levels) - 1 for m in models], np.int64)
         self._st_half = np.array([m.half for m in models]).reshape(n, 3)
         self._st_radius = np.array([m.radius for m in models]).reshape(n)
         n_levels = max((len(m.levels) for m in self._kinds), default=1)
@@ -585,9 +589,11 @@ class WorkshopScene:
     def _build_overlays(self) -> None:
         n = len(self._stations)
         lp = np.zeros((n, 3))
-        if n:  # station labels float just above the machine
-            lp[:, :2] = self._st_centre[:, :2]
-            lp[:, 2] = self._st_centre[:, 2] + self._st_half[:, 2] + 0.6
+        if n:  # station labels float above the rear of the machine, clear of its front
+            models = [self._kinds[k] for k in self._kind_of]
+            rear = [np.array([m.lo[0] + 0.2 * (m.hi[0] - m.lo[0]), m.centre[1], m.hi[2] + 0.5])
+                    for m in models]
+            lp = self._place(self._st_xy, self._st_yaw, rear)
         self._labels = LabelLayer(lp, self._station_ids, font_size=13, pool=MAX_LABELS)
         for k, ta in enumerate(self._labels.actors):
             self._add(ta, f"station-label-{k}")
@@ -971,16 +977,22 @@ class WorkshopScene:
         raise KeyError(f"unknown entity {entity_id!r}")
 
     def entity_anchor(self, entity_id: str) -> np.ndarray:
-        """World point [m] that stands for the entity on screen: the front of a station's
-        floor zone (painted in its state colour), the top centre of storage and AGVs."""
+        """World point [m] that stands for the entity on screen: where a station shows its
+        state colour (the front of its floor zone; the roof when drawn as a far block), the
+        top centre of storage and AGVs."""
         if entity_id in self._st_index:
-            return self._st_anchor[self._st_index[entity_id]].copy()
+            i = self._st_index[entity_id]
+            if self._st_level[i] >= self._st_last_level[i]:
+                return self._st_block_anchor[i].copy()
+            return self._st_anchor[i].copy()
         c, half, _ = self._entity_box(entity_id)
         return np.array([c[0], c[1], c[2] + half[2]])
 
     def entity_screen_position(self, entity_id: str) -> tuple[int, int]:
         """Display pixel (x, y; origin bottom-left) of :meth:`entity_anchor` in the current
         view. Raises KeyError for an unknown id."""
+        if entity_id in self._st_index:
+            self._update_lod()  # the anchor depends on the level of detail drawn
         x, y, _ = world_to_display(self.renderer, self.entity_anchor(entity_id))
         return int(round(x)), int(round(y))
 

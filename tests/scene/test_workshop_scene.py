@@ -447,3 +447,47 @@ def test_agv_trails_follow_the_vehicles(scene, workshop):
     assert scene._trails.actor.GetVisibility()
     scene.set_trails(False)
     assert not scene._trails.actor.GetVisibility()
+
+
+def test_far_blocks_show_the_state_on_their_roof(workshop):
+    shop = grid_workshop(workshop, 3, 5)
+    plotter = offscreen_plotter((960, 540))
+    try:
+        sc = WorkshopScene(shop, plotter, lod_budget_triangles=1)  # no room: all blocks
+        snap = Snapshot(5.0)
+        for i, sid in enumerate(shop.stations):
+            snap.apply(Event(t=5.0, entity=sid, kind="station", state=STATES[i % 5]))
+        sc.apply(snap)
+        sc.set_camera("top")
+        img = sc.screenshot(size=(960, 540))
+        assert set(sc.station_levels.values()) == {2}
+        for i, sid in enumerate(shop.stations):
+            xy = sc.entity_screen_position(sid)
+            assert state_seen(img, xy) == STATES[i % 5], sid
+            assert sc.pick(*xy) == sid
+        sc.close()
+    finally:
+        plotter.close()
+
+
+def test_a_broken_station_mesh_is_named_and_drawn_as_a_placeholder(tmp_path, workshop):
+    from twin.workshop import MeshRef
+
+    broken = tmp_path / "spindle_head.stl"
+    broken.write_bytes(b"solid nothing\nthis is not an STL\n")
+    stations = dict(workshop.stations)
+    stations["S03"] = dataclasses.replace(stations["S03"], mesh=MeshRef(path=broken, units="mm"))
+    shop = dataclasses.replace(workshop, stations=stations)
+    plotter = offscreen_plotter((960, 540))
+    try:
+        sc = WorkshopScene(shop, plotter)
+        assert any("spindle_head.stl" in w and "S03" in w for w in sc.model_warnings)
+        sc.apply(shop_state(shop, S03="down"))
+        sc.set_camera("top")
+        img = sc.screenshot(size=(960, 540))
+        xy = sc.entity_screen_position("S03")
+        assert state_seen(img, xy) == "down"
+        assert sc.pick(*xy) == "S03"
+        sc.close()
+    finally:
+        plotter.close()
