@@ -77,6 +77,9 @@ BUFFER_WIP_SLOTS = (3, 4)
 WIP_SIZE = (0.36, 0.30, 0.22)  # a tote / part carrier [m]
 #: A WIP event without a station but within this distance [m] of a storage is at that storage.
 BUFFER_SNAP_M = 1.5
+#: AGV trails: one sample per this many seconds of shift time, this many samples.
+TRAIL_STEP_S = 2.0
+TRAIL_SAMPLES = 90
 #: Recompute the AGVs' level of detail every this many applied frames (they move).
 AGV_LOD_EVERY = 16
 
@@ -615,7 +618,8 @@ class WorkshopScene:
         self._bar.VisibilityOff()
         self._outline = OutlineLayer()
         self._add(self._outline.actor, "selection")
-        self._trails = TrailLayer(len(self._agvs))
+        self._trails = TrailLayer(len(self._agvs), length=TRAIL_SAMPLES)
+        self._trail_t: float | None = None  # shift time of the last trail sample [s]
         self._add(self._trails.actor, "agv-trails")
 
     # ------------------------------------------------------------------------------------
@@ -684,7 +688,7 @@ class WorkshopScene:
         if agv_moved:
             self._write_agv_points()
             if self._trails.actor.GetVisibility():
-                self._trails.push(self._agv_xy)
+                self._sample_trails(snapshot.t)
             if self._selected in agv_index:
                 self._show_outline(self._selected)
         if lamp_changed:
@@ -879,9 +883,20 @@ class WorkshopScene:
             self._legend.VisibilityOn()
             self._bar.VisibilityOff()
 
+    def _sample_trails(self, t: float) -> None:
+        """One trail point per TRAIL_STEP_S of shift time (a seek back starts afresh)."""
+        if self._trail_t is not None and t < self._trail_t:
+            self._trails.reset()
+            self._trail_t = None
+        if self._trail_t is None or t - self._trail_t >= TRAIL_STEP_S:
+            self._trails.push(self._agv_xy)
+            self._trail_t = t
+
     def set_trails(self, on: bool) -> None:
-        """Show the recent path of every AGV (extended by :meth:`apply`)."""
+        """Show the recent path of every AGV: the last TRAIL_SAMPLES positions, one per
+        TRAIL_STEP_S seconds of shift time (extended by :meth:`apply`)."""
         self._trails.reset()
+        self._trail_t = None
         if on:
             self._trails.push(self._agv_xy)
         self._trails.set_visible(on)

@@ -437,13 +437,20 @@ def test_agv_trails_follow_the_vehicles(scene, workshop):
     snap = shop_state(workshop)
     scene.apply(snap)
     scene.set_trails(True)
-    for k in range(5):
+    for k in range(9):  # one position per second; the trail keeps one per 2 s
         snap = snap.copy()
         snap.apply(Event(t=200.0 + k, entity="AGV1", kind="agv", state="moving",
                          x=10.0 + k, y=12.5, heading=0.0))
         scene.apply(snap)
     trail = scene._trails.history[scene._agv_index["AGV1"]]
-    assert np.allclose(trail[-5:, 0], [10, 11, 12, 13, 14]) and np.allclose(trail[-5:, 1], 12.5)
+    assert np.allclose(trail[-5:, 0], [10, 12, 14, 16, 18]) and np.allclose(trail[-5:, 1], 12.5)
+    # seeking back in time starts the trail afresh at the AGV
+    back = shop_state(workshop, t=100.0)
+    back.apply(Event(t=100.0, entity="AGV1", kind="agv", state="moving", x=30.0, y=12.5,
+                     heading=0.0))
+    scene.apply(back)
+    trail = scene._trails.history[scene._agv_index["AGV1"]]
+    assert np.allclose(trail[:, 0], 30.0)
     assert scene._trails.actor.GetVisibility()
     scene.set_trails(False)
     assert not scene._trails.actor.GetVisibility()
