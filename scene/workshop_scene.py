@@ -349,9 +349,10 @@ class WorkshopScene:
         fill_polydata(self._st_body, p, f, c, e)
         tris = len(f)
         p, f, c, e, ranges = merge_instances(status_groups, self._st_xy, self._st_yaw, n)
-        for i in np.nonzero(ranges[:, 1])[0]:  # each station's range in its current colour
-            s0, cnt = ranges[i]
-            c[s0:s0 + cnt] = self._st_rgb[i]
+        drawn = np.nonzero(ranges[:, 1])[0]  # paint each station's points its current colour
+        drawn = drawn[np.argsort(ranges[drawn, 0])]
+        if len(drawn):
+            c = np.repeat(self._st_rgb[drawn], ranges[drawn, 1], axis=0)
         fill_polydata(self._st_status, p, f, c, e)
         arr = self._st_status.GetPointData().GetArray("rgb")
         self._st_status_rgb = vtk_to_numpy(arr) if arr is not None else np.zeros((0, 3), np.uint8)
