@@ -14,13 +14,14 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from scene.palette import STATION_STATE_HEX
 from twin.statestore import StateStore
 from twin.timecursor import TimeCursor, format_clock
+from ui.frameclock import FrameClock
 
 #: Stacking order of the time-in-state bars, productive first.
 BAR_STATES: tuple[str, ...] = ("processing", "setup", "blocked", "down", "idle")
@@ -76,10 +77,11 @@ class QtShopCharts(QWidget):
     """Three synchronized charts of the shift shown by the store, with a cursor line."""
 
     def __init__(self, cursor: TimeCursor, store: StateStore,
-                 parent: QWidget | None = None) -> None:
+                 clock: FrameClock | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cursor = cursor
         self.store = store
+        self.clock = clock or FrameClock(parent=self)
         self.setObjectName("shopCharts")
         self.view = pg.GraphicsLayoutWidget(self)
         self.view.setBackground("w")
@@ -160,10 +162,7 @@ class QtShopCharts(QWidget):
         self._bars_dirty = True
         self._last_data = 0.0
         self._last_bars = 0.0
-        self._timer = QTimer(self)
-        self._timer.setInterval(40)
-        self._timer.timeout.connect(self._refresh)
-        self._timer.start()
+        self.clock.tick.connect(self._refresh)
         cursor.t_changed.connect(self._on_t)
         store.reset.connect(self._on_reset)
         store.appended.connect(self._on_appended)

@@ -73,6 +73,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="window size in pixels (default: as last time)")
     p.add_argument("--fresh", action="store_true",
                    help="ignore the saved window layout")
+    p.add_argument("--select", metavar="ID", default=None,
+                   help="select a station or AGV at start (e.g. S04), shown in the inspector")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -140,6 +142,14 @@ def _run(args: argparse.Namespace, start) -> int:  # noqa: ANN001 - start(window
     problem = start(window)
     if problem:
         failure.append(problem)
+    if args.select:
+        def select() -> None:
+            if window.workshop is not None:
+                window.selection.select(args.select)
+            else:  # the recording is still being read
+                window.recording_opened.connect(lambda _: window.selection.select(args.select))
+
+        QTimer.singleShot(0, select)
     if args.quit_after is not None:
         def finish() -> None:
             if args.screenshot is not None and not window.save_screenshot(args.screenshot):

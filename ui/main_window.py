@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -61,6 +61,7 @@ from twin.timecursor import CursorMode, TimeCursor, format_clock
 from twin.workshop import Workshop, load_workshop
 from ui.about import APP_NAME, QtAboutDialog
 from ui.charts import QtShopCharts
+from ui.frameclock import FRAME_MS, FrameClock
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.selection import Selection
 from ui.settings import AppSettings, recordings_dir
@@ -73,8 +74,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_WORKSHOPS = ROOT / "assets" / "workshops"
 DEFAULT_WORKSHOP = BUNDLED_WORKSHOPS / "machining13.toml"
 VERSION = "0.1.0"
-#: Frame clock period, ms (~30 fps at most).
-FRAME_MS = 33
 #: While following live, the view stays this many simulated seconds behind the newest
 #: data, so AGV motion can be interpolated between position reports (1 report/s).
 FOLLOW_DELAY_S = 1.0
@@ -166,13 +165,17 @@ class MainWindow(QMainWindow):
         self.centre.addWidget(self.welcome)
         self.setCentralWidget(self.centre)
 
+        # one heartbeat for everything that draws (see ui.frameclock)
+        self.clock = FrameClock(FRAME_MS, self, start=False)
+        self.clock.tick.connect(self.on_frame)  # first in each tick: data in, cursor on
+
         # docks
-        self.timeline = QtTimeline(self.cursor, self.store, self)
+        self.timeline = QtTimeline(self.cursor, self.store, self.clock, self)
         self.timeline_dock = self._dock("Timeline", "timelineDock", self.timeline,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.timeline_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.timeline_dock.setTitleBarWidget(QWidget(self.timeline_dock))
-        self.charts = QtShopCharts(self.cursor, self.store, self)
+        self.charts = QtShopCharts(self.cursor, self.store, self.clock, self)
         self.charts_dock = self._dock("Charts", "chartsDock", self.charts,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.tree_holder = QWidget(self)
@@ -201,15 +204,10 @@ class MainWindow(QMainWindow):
         self._stats_appended = 0
         self.fps = 0.0
         self.events_per_s = 0.0
-        self.frame_timer = QTimer(self)
-        self.frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.frame_timer.setInterval(FRAME_MS)
-        self.frame_timer.timeout.connect(self.on_frame)
-        self.frame_timer.start()
-        self.status_timer = QTimer(self)
-        self.status_timer.setInterval(500)
-        self.status_timer.timeout.connect(self._update_status)
-        self.status_timer.start()
+        self._status_due = 0.0
+        self.clock.tick.connect(self._status_if_due)
+        self.frame_timer = self.clock.timer
+        self.clock.timer.start()
 
         self.cursor.mode_changed.connect(self._on_mode)
         self.cursor.speed_changed.connect(self._on_speed)
@@ -419,9 +417,11 @@ class MainWindow(QMainWindow):
             self.view = QtWorkshopView(workshop, self.cursor, self.store, self.selection, self)
             self.view.set_overlay(self.settings.overlay)
             self.centre.addWidget(self.view)
-            self.tree = QtWorkshopTree(workshop, self.cursor, self.store, self.selection, self)
+            self.tree = QtWorkshopTree(workshop, self.cursor, self.store, self.selection,
+                                       self.clock, self)
             self.tree_holder.layout().addWidget(self.tree)
-            self.inspector = QtInspector(workshop, self.cursor, self.store, self.selection, self)
+            self.inspector = QtInspector(workshop, self.cursor, self.store, self.selection,
+                                         self.clock, self)
             self.inspector_holder.layout().addWidget(self.inspector)
         else:
             self.view.set_workshop(workshop)
@@ -543,7 +543,10 @@ class MainWindow(QMainWindow):
         worker.start()
 
     def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
+        value = int(fraction * 1000)
+        if abs(value - self.progress.value()) >= 10 or value >= 1000:
+            # (each setValue repaints the window at once: keep it to 1 % steps)
+            self.progress.setValue(value)
         if message:
             self.progress.setToolTip(message)
 
@@ -563,6 +566,13 @@ class MainWindow(QMainWindow):
         self.worker = None
 
     def _on_opened(self, result: OpenedRecording, at: float | None, play: bool) -> None:
+        try:
+            self._show_recording(result, at, play)
+        except Exception as exc:  # noqa: BLE001 - e.g. a workshop the scene cannot draw
+            log.exception("showing %s failed", result.path)
+            self._on_open_failed(result.path, f"{result.path}: {readable_error(exc)}")
+
+    def _show_recording(self, result: OpenedRecording, at: float | None, play: bool) -> None:
         self.stop_live()
         self.set_workshop(result.workshop)
         self.store.attach(result.prepared)
@@ -669,6 +679,11 @@ class MainWindow(QMainWindow):
         self.cursor.tick()
         if self.view is not None:
             self.view.render_frame()
+
+    def _status_if_due(self) -> None:
+        if time.monotonic() >= self._status_due:
+            self._status_due = time.monotonic() + 0.5
+            self._update_status()
 
     def _update_status(self) -> None:
         now = time.monotonic()

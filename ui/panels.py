@@ -10,15 +10,15 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QFrame,
     QHeaderView,
     QLabel,
-    QProgressBar,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -32,6 +32,7 @@ from twin.events import Event
 from twin.statestore import StateStore
 from twin.timecursor import TimeCursor, format_clock
 from twin.workshop import Workshop
+from ui.frameclock import FrameClock
 from ui.selection import Selection
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -87,9 +88,11 @@ class QtWorkshopTree(QTreeWidget):
     """Stations (by type), AGVs and storage of the workshop, with live state lamps."""
 
     def __init__(self, workshop: Workshop, cursor: TimeCursor, store: StateStore,
-                 selection: Selection, parent: QWidget | None = None) -> None:
+                 selection: Selection, clock: FrameClock | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cursor, self.store, self.selection = cursor, store, selection
+        self.clock = clock or FrameClock(parent=self)
         self.setObjectName("workshopTree")
         self.setColumnCount(2)
         self.setHeaderLabels(["Entity", "State"])
@@ -108,10 +111,7 @@ class QtWorkshopTree(QTreeWidget):
         store.appended.connect(self._mark)
         self._dirty = True
         self._last = 0.0
-        self._timer = QTimer(self)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self._refresh_if_due)
-        self._timer.start()
+        self.clock.tick.connect(self._refresh_if_due)
 
     def set_workshop(self, workshop: Workshop) -> None:
         self.workshop = workshop
@@ -192,15 +192,55 @@ class QtWorkshopTree(QTreeWidget):
 
 
 # --------------------------------------------------------------------------------------
+class QtShareBar(QWidget):
+    """A thin bar showing a share 0..1 (utilization). Painted on the next frame like any
+    widget: ``QProgressBar.setValue`` repaints synchronously, which with the 3D view in
+    the window means composing the whole window on the spot (tens of ms)."""
+
+    def __init__(self, colour: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._share = 0.0
+        self._colour = QColor(colour)
+        self.setFixedHeight(8)
+        self.setMinimumWidth(60)
+
+    @property
+    def share(self) -> float:
+        return self._share
+
+    def set_share(self, share: float) -> None:
+        share = min(max(float(share), 0.0), 1.0)
+        if abs(share - self._share) * max(self.width(), 1) >= 0.5 or (share == 0) != (
+                self._share == 0):
+            self._share = share
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = self.rect().adjusted(0, 0, -1, -1)
+        p.setPen(QColor("#C9CFD6"))
+        p.setBrush(QColor("#EEF0F2"))
+        p.drawRoundedRect(r, 3, 3)
+        if self._share > 0:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(self._colour)
+            p.drawRoundedRect(r.adjusted(1, 1, int(-(r.width() - 2) * (1 - self._share)), -1), 2, 2)
+        p.end()
+
+
+# --------------------------------------------------------------------------------------
 class QtInspector(QWidget):
     """What the selected entity is doing at the cursor time, and what it did before."""
 
     N_EVENTS = 10
 
     def __init__(self, workshop: Workshop, cursor: TimeCursor, store: StateStore,
-                 selection: Selection, parent: QWidget | None = None) -> None:
+                 selection: Selection, clock: FrameClock | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workshop, self.cursor, self.store, self.selection = workshop, cursor, store, selection
+        self.clock = clock or FrameClock(parent=self)
         self.setObjectName("inspector")
         self.title = QLabel("Nothing selected", self)
         f = QFont(self.font())
@@ -221,16 +261,11 @@ class QtInspector(QWidget):
                            ("order", "Order"), ("process", "Process"), ("queue", "Queue"),
                            ("where", "Position"), ("util", "Utilization so far")):
             lab = QLabel("—", self)
+            lab.setWordWrap(True)
             lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[key] = lab
             form.addRow(label, lab)
-        self.util_bar = QProgressBar(self)
-        self.util_bar.setRange(0, 1000)
-        self.util_bar.setTextVisible(False)
-        self.util_bar.setFixedHeight(8)
-        self.util_bar.setStyleSheet(
-            "QProgressBar { border: 1px solid #C9CFD6; border-radius: 3px; background: #EEF0F2; }"
-            f"QProgressBar::chunk {{ background: {STATION_STATE_HEX['processing']}; }}")
+        self.util_bar = QtShareBar(STATION_STATE_HEX["processing"], self)
         form.addRow("", self.util_bar)
         self.breakdown = QLabel("", self)
         self.breakdown.setStyleSheet("color: #57606A;")
@@ -248,7 +283,9 @@ class QtInspector(QWidget):
         line = QFrame(self)
         line.setFrameShape(QFrame.Shape.HLine)
         line.setStyleSheet("color: #D0D7DE;")
-        lay = QVBoxLayout(self)
+        # everything scrolls when the dock is short, instead of squeezing rows together
+        content = QWidget(self)
+        lay = QVBoxLayout(content)
         lay.setContentsMargins(8, 6, 8, 6)
         lay.addWidget(self.title)
         lay.addWidget(self.subtitle)
@@ -256,7 +293,16 @@ class QtInspector(QWidget):
         lay.addWidget(line)
         self.events_title = QLabel("<b>Last events</b>", self)
         lay.addWidget(self.events_title)
+        self.events.setMinimumHeight(22 + 20 * 6)
         lay.addWidget(self.events, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
         selection.changed.connect(self._on_selection)
         cursor.t_changed.connect(self._mark)
@@ -264,10 +310,7 @@ class QtInspector(QWidget):
         store.appended.connect(self._mark)
         self._dirty = True
         self._last = 0.0
-        self._timer = QTimer(self)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self._refresh_if_due)
-        self._timer.start()
+        self.clock.tick.connect(self._refresh_if_due)
         self.refresh()
 
     def set_workshop(self, workshop: Workshop) -> None:
@@ -295,11 +338,11 @@ class QtInspector(QWidget):
         for lab in self.fields.values():
             lab.setText("—")
         self.breakdown.setText("")
-        self.util_bar.setValue(0)
+        self.util_bar.set_share(0.0)
         if not kind:
             self.title.setText("Nothing selected")
             self.subtitle.setText("Click a station or AGV in the 3D view or the tree.")
-            self.events.setRowCount(0)
+            self._fill_events([], "")
             return
         t = self.cursor.t
         snap = self.store.state_at(t)
@@ -329,7 +372,7 @@ class QtInspector(QWidget):
         if e is not None and kind != "buffer":
             colour = state_colour(kind, e.state)
             self.fields["state"].setText(
-                f"<span style='color:{colour}; font-size:14pt'>●</span> <b>{e.state}</b>")
+                f"<span style='color:{colour}'>●</span> <b>{e.state}</b>")
             self.fields["since"].setText(self._since(recent, e, t))
             self.fields["wip"].setText(e.wip or "—")
             self.fields["order"].setText(e.order or "—")
@@ -343,9 +386,8 @@ class QtInspector(QWidget):
     def _station_fields(self, eid: str, e: Event | None, t: float) -> None:
         k = self.store.kpis
         u = k.utilization(eid, t)
-        self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> processing since "
-                                    f"{format_clock(k.t0)}")
-        self.util_bar.setValue(int(round(u * 1000)))
+        self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> processing")
+        self.util_bar.set_share(u)
         tis = k.time_in_state(eid, t)
         parts = [f"{s} {v / 60:.0f} min" for s, v in tis.items() if v >= 30]
         self.breakdown.setText(" · ".join(parts))
@@ -357,23 +399,40 @@ class QtInspector(QWidget):
             if ev.state != e.state:
                 break
             start = ev.t
-        return f"{format_clock(start)}  ({_duration(t - start)})"
+        return f"{format_clock(start)} ({_duration(t - start)})"
 
     def _fill_events(self, events: list[Event], kind: str) -> None:
-        self.events.setRowCount(len(events))
-        for row, ev in enumerate(reversed(events)):
+        """Write the events into the table's fixed rows (items are created once and then
+        updated: replacing table items on every refresh churns wrapper objects)."""
+        table = self.events
+        if table.rowCount() != self.N_EVENTS:
+            table.setRowCount(self.N_EVENTS)
+            for row in range(self.N_EVENTS):
+                for col in range(3):
+                    table.setItem(row, col, QTableWidgetItem(""))
+        rows = list(reversed(events))
+        for row in range(self.N_EVENTS):
+            if row >= len(rows):
+                table.setRowHidden(row, True)
+                continue
+            ev = rows[row]
+            table.setRowHidden(row, False)
             detail = ", ".join(x for x in (ev.wip, ev.order, ev.process,
                                            ev.agv if kind != "agv" else "",
                                            ev.station if kind != "station" else "") if x)
-            cells = [format_clock(ev.t), ev.state, detail]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 1:
-                    item.setIcon(dot_icon(state_colour(kind, ev.state)))
-                    item.setForeground(QBrush(QColor("#1F2328")))
-                self.events.setItem(row, col, item)
-        self.events.resizeColumnToContents(0)
-        self.events.resizeColumnToContents(1)
+            for col, text in enumerate((format_clock(ev.t), ev.state, detail)):
+                item = table.item(row, col)
+                if item.text() != text:
+                    item.setText(text)
+                    if col == 1:
+                        item.setIcon(dot_icon(state_colour(kind, ev.state)))
+        table.resizeColumnToContents(0)
+        table.resizeColumnToContents(1)
+
+    @property
+    def events_shown(self) -> int:
+        """Rows of the last-events table in use."""
+        return sum(not self.events.isRowHidden(r) for r in range(self.events.rowCount()))
 
 
 def _duration(s: float) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from scene.palette import STATION_STATE_HEX
 from twin.statestore import Marker, StateStore
 from twin.timecursor import SPEED_STEPS, CursorMode, TimeCursor, format_clock
+from ui.frameclock import FrameClock
 
 BREAKDOWN = QColor(STATION_STATE_HEX["down"])
 ANNOTATION = QColor("#0072B2")
@@ -203,10 +204,11 @@ class QtTimeline(QWidget):
     """Transport bar bound to a :class:`TimeCursor` and the store's markers."""
 
     def __init__(self, cursor: TimeCursor, store: StateStore,
-                 parent: QWidget | None = None) -> None:
+                 clock: FrameClock | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.cursor = cursor
         self.store = store
+        self.clock_source = clock or FrameClock(parent=self)
         self.setObjectName("timeline")
         style = self.style()
 
@@ -284,12 +286,9 @@ class QtTimeline(QWidget):
         self.live_button.clicked.connect(self._on_live_clicked)
         self.loop_button.toggled.connect(lambda on: setattr(cursor, "loop", on))
         self.scrub.seek_requested.connect(cursor.seek)
-        # cursor/store -> widgets (the clock is refreshed at most ~20 times a second)
+        # cursor/store -> widgets (redrawn on the frame clock, when something changed)
         self._t_dirty = True
-        self._repaint = QTimer(self)
-        self._repaint.setInterval(50)
-        self._repaint.timeout.connect(self._refresh_time)
-        self._repaint.start()
+        self.clock_source.tick.connect(self._refresh_time)
         cursor.t_changed.connect(self._on_t)
         cursor.mode_changed.connect(self._on_mode)
         cursor.speed_changed.connect(self._on_speed)
@@ -298,7 +297,6 @@ class QtTimeline(QWidget):
         cursor.live_changed.connect(self._on_live)
         store.reset.connect(self._on_markers)
         store.appended.connect(self._on_appended)
-        self._markers_rev = -1
         self._on_mode(cursor.mode)
         self._on_speed(cursor.speed)
         self._on_range(*cursor.range)

@@ -1,0 +1,216 @@
+"""Desktop app replay benchmark: an 8 h shift at 1x, 60x and 1000x (prints figures).
+
+For each speed the app plays the recorded machining13 shift in its real main window (3D
+view, charts, tree, inspector with a station selected, timeline) and measures:
+
+* achieved frame rate (VTK renders per wall second),
+* the longest GUI-thread stall: the largest gap between ticks of a 5 ms probe timer
+  (minus its period), i.e. how long the window could not react to input,
+* cursor drift: |cursor time - (start + elapsed wall time x speed)| at every frame
+  (the cursor is anchored on the wall clock, so this should be 0),
+* display lag: how far behind the wall clock the frame on screen was when it finished
+  rendering (simulated seconds), i.e. whether frames keep up or are skipped.
+
+Targets (issue 4): no stall > 50 ms, drift 0 up to 1000x.
+
+Runs under a virtual X server by itself when no display is set (needs xvfb-run).
+Usage: python benchmarks/bench_app.py [--seconds S] [--size WxH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _reexec_under_xvfb() -> None:
+    if os.environ.get("DISPLAY") or os.environ.get("DMW_BENCH_NO_XVFB"):
+        return
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        sys.exit("bench_app: no DISPLAY and no xvfb-run (apt-get install xvfb)")
+    os.environ["DMW_BENCH_NO_XVFB"] = "1"
+    os.execv(xvfb, [xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable,
+                    str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def make_recording(folder: Path, hours: float = 8.0) -> tuple[Path, int, float]:
+    from twin.live import workshop_meta
+    from twin.recording import RecordingWriter
+    from twin.simulator import Simulator
+    from twin.workshop import load_workshop
+
+    ws = load_workshop(ROOT / "assets" / "workshops" / "machining13.toml")
+    path = folder / "machining13-8h.twinlog"
+    t = time.perf_counter()
+    n = 0
+    with RecordingWriter(path, meta=dict(workshop_meta(ws), source="bench")) as w:
+        for e in Simulator(ws, seed=1).step_until(hours * 3600.0):
+            w.append(e)
+            n += 1
+    return path, n, time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=12.0,
+                    help="wall seconds per speed (1000x always plays the whole shift)")
+    ap.add_argument("--size", default="1600x1000", help="window size WxH")
+    args = ap.parse_args()
+    _reexec_under_xvfb()
+
+    tmp = Path(tempfile.mkdtemp(prefix="dmw-bench-app-"))
+    os.environ["XDG_DATA_HOME"] = str(tmp / "data")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
+
+    import numpy as np
+    import pyvista as pv
+    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+
+    from twin.timecursor import CursorMode
+    from ui.main_window import MainWindow, application
+    from ui.settings import AppSettings
+
+    path, n_events, sim_s = make_recording(tmp)
+    print(f"recording: 8 h of machining13, {n_events:,} events, "
+          f"{path.stat().st_size / 1e6:.1f} MB (simulated + written in {sim_s:.1f} s)")
+    try:
+        print(f"machine: {os.cpu_count()} cores, load average "
+              f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    except OSError:
+        pass
+
+    pv.global_theme.multi_samples = 0
+    app = application()
+    settings = AppSettings(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings, restore_layout=False)
+    width, height = (int(v) for v in args.size.split("x"))
+    w.resize(width, height)
+    w.show()
+
+    def spin(seconds: float) -> None:
+        """Run the event loop for ``seconds``. (Not a processEvents() loop: in PySide6
+        6.12 every processEvents() call drops a reference to None, and a few tens of
+        thousands of calls crash the interpreter.)"""
+        loop = QEventLoop()
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
+
+    opened: list[float] = []
+    t0 = time.perf_counter()
+    w.recording_opened.connect(lambda _p: opened.append(time.perf_counter() - t0))
+    w.open_recording(path)
+    while not opened and time.perf_counter() - t0 < 120:
+        spin(0.05)
+    if not opened:
+        print("could not open the recording", file=sys.stderr)
+        return 1
+    print(f"open (read + KPIs, off the GUI thread): {opened[0] * 1000:.0f} ms")
+    w.selection.select("S05")  # the inspector refreshes while playing, as in real use
+    spin(1.0)
+
+    # GUI-thread responsiveness probe
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    probe_timer = QTimer()
+    probe_timer.setTimerType(Qt.TimerType.PreciseTimer)
+    probe_timer.setInterval(5)
+    probe_timer.timeout.connect(probe)
+    probe_timer.start()
+
+    # per-frame measurements
+    view = w.view
+    shown_lag: list[float] = []  # shift seconds between the wall clock and the frame shown
+    drift: list[float] = []  # |cursor - (start + wall x speed)| at every tick
+    ref: dict[str, float] = {}
+
+    def expected(now: float) -> float:
+        return min(ref["t"] + (now - ref["wall"]) * ref["speed"], w.cursor.range[1])
+
+    def on_render_end(*_: object) -> None:
+        if ref and view.shown_t is not None:
+            shown_lag.append(max(0.0, expected(time.monotonic()) - view.shown_t))
+
+    view.plotter.render_window.AddObserver("EndEvent", on_render_end)
+    orig_tick = w.cursor.tick
+
+    def tick(now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        moved = orig_tick(now)
+        if ref and w.cursor.mode is CursorMode.PLAYING:
+            drift.append(abs(w.cursor.t - expected(now)))
+        return moved
+
+    w.cursor.tick = tick  # type: ignore[method-assign]
+
+    t_end = w.cursor.range[1]
+    print()
+    print(f"{'speed':>7} {'wall s':>7} {'shift shown':>12} {'fps':>6} {'render ms':>10} "
+          f"{'stall max ms':>13} {'stall p99 ms':>13} {'stalls>50ms':>12} "
+          f"{'drift max s':>12} {'lag p50 s':>10} {'lag max s':>10}")
+    results = []
+    for speed in (1.0, 60.0, 1000.0):
+        w.cursor.pause()
+        w.cursor.speed = speed
+        w.cursor.seek(0.0)
+        spin(0.5)
+        wall = t_end / speed + 0.5 if speed >= 1000 else args.seconds  # 1000x: the whole shift
+        shown_lag.clear()
+        drift.clear()
+        gaps.clear()
+        render_ms: list[float] = []
+        frames0 = view.frames
+        rec = view.plotter.render_window.AddObserver(
+            "EndEvent", lambda *_: render_ms.append(view.last_render_s * 1000))
+        # an independent reference clock, read just before the cursor anchors itself
+        ref.update(t=w.cursor.t, wall=time.monotonic(), speed=speed)
+        w.cursor.play()
+        last[0] = time.perf_counter()
+        start = time.perf_counter()
+        spin(wall)
+        elapsed = time.perf_counter() - start
+        view.plotter.render_window.RemoveObserver(rec)
+        shown = w.cursor.t
+        ref.clear()
+        w.cursor.pause()
+        frames = view.frames - frames0
+        g = np.array(gaps[2:]) * 1000 - 5.0 if len(gaps) > 2 else np.array([0.0])
+        row = (speed, elapsed, shown / 3600, frames / elapsed,
+               float(np.median(render_ms)) if render_ms else float("nan"),
+               float(g.max()), float(np.percentile(g, 99)), int((g > 50).sum()),
+               max(drift) if drift else 0.0,
+               float(np.median(shown_lag)) if shown_lag else 0.0,
+               max(shown_lag) if shown_lag else 0.0)
+        results.append(row)
+        print(f"{row[0]:>6g}x {row[1]:>7.1f} {row[2]:>10.2f} h {row[3]:>6.1f} {row[4]:>10.1f} "
+              f"{row[5]:>13.1f} {row[6]:>13.1f} {row[7]:>12d} {row[8]:>12.3g} "
+              f"{row[9]:>10.2f} {row[10]:>10.2f}")
+    probe_timer.stop()
+    print()
+    print("stall = longest time the GUI thread did not serve a 5 ms timer (minus 5 ms);")
+    print("drift = |cursor - (start + wall time x speed)| at every frame tick, against an")
+    print("        independent clock read just before play (target 0);")
+    print("lag = shift time on the wall clock when a frame finished rendering - the time")
+    print("      that frame shows (how stale the picture is; frames are skipped, not queued).")
+    w.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
