@@ -1,0 +1,188 @@
+"""Consistency of physical and virtual characteristics (paper §4.2), per station.
+
+The paper's rule: a characteristic is *consistent* when ``|£ − £*| <= threshold``; the share
+of consistent characteristics is Δ (Δ_SF for the spatial ones, Δ_TF for the temporal ones);
+the DT model passes when both Δ reach the overall threshold (paper: 0.05 spatial, 0.1
+temporal per characteristic, 90 % overall).
+
+Beyond the paper this module turns the same differences into a score per station in [0, 1]
+(1 = consistent) and holds the report the CLI prints and the app shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Paper mode: fixed per-characteristic thresholds and the overall share to reach.
+PAPER_SPATIAL_THRESHOLD = 0.05
+PAPER_TEMPORAL_THRESHOLD = 0.1
+PAPER_OVERALL_THRESHOLD = 0.9
+
+
+def consistency_fraction(
+    phys: Sequence[float], virt: Sequence[float], threshold: float | Sequence[float]
+) -> float:
+    """Δ of the paper: share of characteristics with ``|phys − virt| <= threshold``.
+
+    ``threshold`` is one value for all characteristics or one per characteristic.
+    Example (paper §4.2): ``[0.052, 0.038, 0.022]`` vs ``[0.005, 0.018, 0.102]`` at 0.05
+    gives 2/3. Raises ValueError for empty or mismatched inputs.
+    """
+    p = np.asarray(phys, dtype=float).ravel()
+    v = np.asarray(virt, dtype=float).ravel()
+    if p.size == 0:
+        raise ValueError("no characteristics to compare")
+    if p.shape != v.shape:
+        raise ValueError(f"{p.size} physical but {v.size} virtual characteristics")
+    thr = np.broadcast_to(np.asarray(threshold, dtype=float), p.shape)
+    # A tiny tolerance so that a difference equal to the threshold counts as consistent
+    # despite binary floating point (|0.15 - 0.1| is 0.04999999999999999 or 0.05000000000000002).
+    ok = np.abs(p - v) <= thr + 1e-12
+    return float(np.count_nonzero(ok)) / p.size
+
+
+def station_score(ratios: np.ndarray) -> float:
+    """Score in [0, 1] from one station's ``|£ − £*| / threshold`` ratios.
+
+    The root mean square ratio r maps to ``1 / (1 + r²)``: 1 for identical characteristics,
+    0.5 when the characteristics sit on average exactly at their threshold, → 0 as they
+    depart. Stations without characteristics score 1 (nothing contradicts the model).
+    """
+    r = np.asarray(ratios, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return 1.0
+    rms = float(np.sqrt(np.mean(r * r)))
+    return 1.0 / (1.0 + rms * rms)
+
+
+@dataclass
+class ConsistencyResult:
+    """Consistency of one kind of characteristics (spatial £ or temporal λ).
+
+    Attributes:
+        delta: Δ, share of consistent characteristics (0..1).
+        threshold: the per-characteristic threshold (paper mode: the fixed value; calibrated
+            mode: the median of the calibrated per-characteristic thresholds).
+        overall_threshold: Δ must reach this to pass.
+        passed: ``delta >= overall_threshold``.
+        per_station: station id -> score in [0, 1] (1 = consistent).
+        physical / virtual: station id -> its characteristics (£ / £*, λ / λ*), in the
+            order of ``names``.
+        per_char_thresholds: station id -> the threshold of each characteristic.
+        names: what each characteristic of a station is (e.g. ``"gcn:cycle_ratio"``).
+    """
+
+    delta: float
+    threshold: float
+    overall_threshold: float
+    passed: bool
+    per_station: dict[str, float]
+    physical: dict[str, list[float]]
+    virtual: dict[str, list[float]]
+    per_char_thresholds: dict[str, list[float]] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+
+    def consistent(self, station: str) -> list[bool]:
+        """Per characteristic of ``station``: is it within its threshold?"""
+        p = np.asarray(self.physical[station])
+        v = np.asarray(self.virtual[station])
+        t = np.asarray(self.per_char_thresholds.get(station, [self.threshold] * len(p)))
+        return [bool(x) for x in np.abs(p - v) <= t + 1e-12]
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON shape: delta, threshold, passed, per_station, characteristics."""
+        stations = list(self.physical)
+        return {
+            "delta": _num(self.delta),
+            "threshold": _num(self.threshold),
+            "passed": bool(self.passed),
+            "per_station": {s: _num(v) for s, v in self.per_station.items()},
+            "characteristics": {
+                "physical": [_num(x) for s in stations for x in self.physical[s]],
+                "virtual": [_num(x) for s in stations for x in self.virtual[s]],
+            },
+        }
+
+
+@dataclass
+class ConsistencyReport:
+    """Verification of a virtual shop against a physical one.
+
+    ``per_station`` combines the spatial and the temporal score of each station (geometric
+    mean, in [0, 1], 1 = consistent); ``passed`` needs both the spatial and the temporal
+    result to pass. ``seconds`` is the wall time of the verification (training included).
+    """
+
+    spatial: ConsistencyResult
+    temporal: ConsistencyResult
+    per_station: dict[str, float]
+    passed: bool
+    seconds: float
+    mode: str = "calibrated"
+    window_min: float = 0.0
+    reused_models: bool = False
+
+    def ranking(self) -> list[tuple[str, float]]:
+        """Stations from the least to the most consistent (ties by station id)."""
+        return sorted(self.per_station.items(), key=lambda kv: (kv[1], kv[0]))
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"spatial": {...}, "temporal": {...}, "per_station", "passed", "seconds"}``."""
+        return {
+            "spatial": self.spatial.to_json(),
+            "temporal": self.temporal.to_json(),
+            "per_station": {s: _num(v) for s, v in self.per_station.items()},
+            "passed": bool(self.passed),
+            "seconds": _num(self.seconds),
+        }
+
+
+def evaluate(
+    physical: Mapping[str, Sequence[float]],
+    virtual: Mapping[str, Sequence[float]],
+    thresholds: Mapping[str, Sequence[float]],
+    overall_threshold: float,
+    names: Sequence[str],
+    *,
+    summary_threshold: float | None = None,
+) -> ConsistencyResult:
+    """Apply the paper's rule to per-station characteristics with per-characteristic
+    thresholds and score each station."""
+    stations = list(physical)
+    p = np.concatenate([np.asarray(physical[s], float) for s in stations])
+    v = np.concatenate([np.asarray(virtual[s], float) for s in stations])
+    t = np.concatenate([np.asarray(thresholds[s], float) for s in stations])
+    delta = consistency_fraction(p, v, t)
+    per_station = {}
+    for s in stations:
+        ps, vs, ts = (np.asarray(d[s], float) for d in (physical, virtual, thresholds))
+        per_station[s] = station_score(np.abs(ps - vs) / np.maximum(ts, 1e-12))
+    thr = float(np.median(t)) if summary_threshold is None else float(summary_threshold)
+    return ConsistencyResult(
+        delta=delta,
+        threshold=thr,
+        overall_threshold=float(overall_threshold),
+        passed=delta >= overall_threshold,
+        per_station=per_station,
+        physical={s: [float(x) for x in physical[s]] for s in stations},
+        virtual={s: [float(x) for x in virtual[s]] for s in stations},
+        per_char_thresholds={s: [float(x) for x in thresholds[s]] for s in stations},
+        names=list(names),
+    )
+
+
+def combine_scores(spatial: Mapping[str, float], temporal: Mapping[str, float]) -> dict[str, float]:
+    """Per-station score from the spatial and temporal scores (geometric mean)."""
+    return {s: math.sqrt(spatial[s] * temporal.get(s, 1.0)) for s in spatial}
+
+
+def _num(x: float) -> float | None:
+    """JSON-safe float (NaN/inf -> None), rounded for readable output."""
+    x = float(x)
+    return round(x, 6) if math.isfinite(x) else None

@@ -1,0 +1,175 @@
+"""Production-process graphs per time window (paper §4.2 (1)-(2), Definition 3).
+
+For each window of the shift one graph: nodes are the stations, the processes, the AGVs
+and the orders and WIP active in the window; edges are the relations active in it:
+
+* WIP *processed in* station (an operation of the WIP at the station overlaps the window),
+* WIP *transported by* AGV, WIP *belongs to* order,
+* station *has process* (the station did that process in the window),
+* station → station *material flow* (a part finished at one was delivered to the other).
+
+Station nodes come first, in a fixed order, so that node ``i < n_stations`` is always the
+same station. A station node carries its context: the work delivered to it in the
+window, the parts it had waiting when the window began (its backlog; standardised with the
+*physical* run's scale) and its reference cycle time — never its own response in the
+window (state shares, queue, cycle ratio): that is what the GCN has to infer from the graph. Edges are stored in both directions
+(GCNConv adds self-loops and normalises with the degree matrix, D^-½ A D^-½).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from twin.verification.data import ShopRun
+from twin.verification.series import CycleReference
+
+NODE_TYPES: tuple[str, ...] = ("station", "process", "agv", "order", "wip")
+#: Station block: delivered work, backlog at the window start, log reference cycle time.
+STATION_BLOCK = 3
+#: Width of the generic block (process / AGV / order / WIP features).
+GENERIC = 5
+#: Node feature width: type one-hot + station block + generic block.
+NODE_DIM = len(NODE_TYPES) + STATION_BLOCK + GENERIC
+
+
+@dataclass
+class ProcessGraph:
+    """One window's graph: ``x`` [N, NODE_DIM], ``edge_index`` [2, E] (long), and the
+    number of station nodes (the first ``n_stations`` rows)."""
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    n_stations: int
+    t0: float
+    t1: float
+
+
+def window_starts(n_bins: int, span: int, stride: int) -> np.ndarray:
+    """First bin of every window of ``span`` bins taken every ``stride`` bins."""
+    return np.arange(0, n_bins - span + 1, stride)
+
+
+def build_graphs(
+    run: ShopRun,
+    station_ctx: np.ndarray,
+    agv_shares: np.ndarray,
+    edges_s: np.ndarray,
+    span: int,
+    stride: int,
+    processes: list[str],
+    ref: CycleReference,
+) -> list[ProcessGraph]:
+    """Graphs of all windows of ``run``.
+
+    ``station_ctx`` [S, W, 2] standardised delivered work and backlog, ``agv_shares``
+    [A, W, 5], ``edges_s`` the bin edges [s]; windows are ``span`` bins every ``stride``.
+    ``processes`` (from the physical run) fixes the process nodes.
+    """
+    starts = window_starts(len(edges_s) - 1, span, stride)
+    w0 = edges_s[starts]
+    w1 = edges_s[starts + span]
+    W = len(starts)
+    S, P, A = len(run.stations), len(processes), len(run.agvs)
+    st_idx = {s: i for i, s in enumerate(run.stations)}
+    pr_idx = {p: S + i for i, p in enumerate(processes)}
+    agv_idx = {a: S + P + i for i, a in enumerate(run.agvs)}
+
+    def windows_of(a: float, b: float) -> range:
+        """Windows whose [w0, w1) overlaps [a, b] (an instant when a == b)."""
+        lo = int(np.searchsorted(w1, a, side="right"))
+        hi = int(np.searchsorted(w0, b, side="right"))
+        return range(lo, min(hi, W))
+
+    rel: list[set[tuple[str, str]]] = [set() for _ in range(W)]
+    wip_flags: list[dict[str, list[float]]] = [defaultdict(lambda: [0.0] * GENERIC) for _ in range(W)]
+    proc_ops: list[dict[str, int]] = [defaultdict(int) for _ in range(W)]
+    for op in run.operations:
+        for w in windows_of(op.start, op.end):
+            rel[w].add((f"w:{op.wip}", f"s:{op.station}"))
+            rel[w].add((f"s:{op.station}", f"p:{op.process}"))
+            wip_flags[w][op.wip][0] = 1.0
+            if w0[w] <= op.end < w1[w]:
+                proc_ops[w][op.process] += 1
+    for tr in run.transports:
+        for w in windows_of(tr.start, tr.end):
+            rel[w].add((f"w:{tr.wip}", f"a:{tr.agv}"))
+            wip_flags[w][tr.wip][1] = 1.0
+    for arr in run.arrivals:
+        for w in windows_of(arr.t, arr.t):
+            wip_flags[w][arr.wip][2] = 1.0
+            if arr.came_from and arr.came_from != arr.station:
+                rel[w].add((f"s:{arr.came_from}", f"s:{arr.station}"))
+    order_flags: list[dict[str, list[float]]] = [defaultdict(lambda: [0.0] * GENERIC) for _ in range(W)]
+    for order, (released, done) in run.order_times.items():
+        end = done if done is not None else run.t_end
+        for w in windows_of(released, end):
+            f = order_flags[w][order]
+            f[0] = 1.0
+            f[1] = float(w0[w] <= released < w1[w])
+            f[2] = float(done is not None and w0[w] <= done < w1[w])
+    mean_ops = {p: max(1.0, float(np.mean([proc_ops[w].get(p, 0) for w in range(W)]))) for p in processes}
+    proc_cycle: dict[str, list[float]] = defaultdict(list)
+    for key, c in ref.by_op.items():
+        proc_cycle[key.split("|", 1)[1]].append(c)
+    log_ref = {p: np.log(np.mean(proc_cycle[p]) / 600.0) if proc_cycle.get(p) else 0.0 for p in processes}
+    st_log_ref = np.array([np.log(ref.by_station.get(s, ref.overall) / 600.0) for s in run.stations])
+
+    graphs = []
+    for w in range(W):
+        extra: dict[str, int] = {}
+        rows: list[np.ndarray] = []
+
+        def node(key: str) -> int | None:
+            kind, name = key[0], key[2:]
+            if kind == "s":
+                return st_idx.get(name)
+            if kind == "p":
+                return pr_idx.get(name)
+            if kind == "a":
+                return agv_idx.get(name)
+            if key not in extra:
+                extra[key] = S + P + A + len(extra)
+                vec = np.zeros(NODE_DIM, dtype=np.float32)
+                if kind == "w":
+                    vec[4] = 1.0
+                    vec[len(NODE_TYPES) + STATION_BLOCK :] = wip_flags[w][name]
+                else:
+                    vec[3] = 1.0
+                    vec[len(NODE_TYPES) + STATION_BLOCK :] = order_flags[w][name]
+                rows.append(vec)
+            return extra[key]
+
+        for wip in list(wip_flags[w]):
+            order = run.wip_order.get(wip)
+            if order:
+                rel[w].add((f"w:{wip}", f"o:{order}"))
+        pairs = []
+        for a, b in sorted(rel[w]):
+            ia, ib = node(a), node(b)
+            if ia is not None and ib is not None and ia != ib:
+                pairs.append((ia, ib))
+        x = np.zeros((S + P + A + len(extra), NODE_DIM), dtype=np.float32)
+        x[:S, 0] = 1.0
+        b0 = len(NODE_TYPES)
+        x[:S, b0 : b0 + 2] = station_ctx[:, w, :]
+        x[:S, b0 + 2] = st_log_ref
+        g0 = b0 + STATION_BLOCK
+        for p, i in pr_idx.items():
+            x[i, 1] = 1.0
+            x[i, g0] = proc_ops[w].get(p, 0) / mean_ops[p] - 1.0
+            x[i, g0 + 1] = log_ref[p]
+        for a, i in agv_idx.items():
+            x[i, 2] = 1.0
+            x[i, g0 : g0 + agv_shares.shape[2]] = agv_shares[i - S - P, w, :GENERIC]
+        if rows:
+            x[S + P + A :] = np.stack(rows)
+        ei = np.array(pairs, dtype=np.int64).T if pairs else np.zeros((2, 0), dtype=np.int64)
+        ei = np.concatenate([ei, ei[::-1]], axis=1)
+        graphs.append(
+            ProcessGraph(torch.from_numpy(x), torch.from_numpy(ei), S, float(w0[w]), float(w1[w]))
+        )
+    return graphs

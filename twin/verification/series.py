@@ -1,0 +1,246 @@
+"""Per-station time series: what each station did in every time bin, in shop units.
+
+Features of a station over a span of time (:data:`FEATURES`, natural units):
+
+* ``idle``, ``setup``, ``processing``, ``blocked``, ``down``: share of the time in the
+  state (0..1), in the order of :data:`twin.events.STATES`;
+* ``queue``: mean number of parts waiting at the station (delivered, not yet started);
+* ``cycle_ratio``: mean processing time of the operations finished in the span, each
+  divided by the *physical* reference time of its (station, process) — 1 on the physical
+  shop by construction, 1.3 for a station that got 30 % slower. This is what keeps a slowed
+  station identifiable: its own operations are slower, while its neighbours only see
+  knock-on effects in their queues and idle times;
+* ``load``: work delivered to the station in the span (sum of the reference times of the
+  parts that arrived) per second of span, ≈ the utilisation that would result.
+
+The reference times come from the physical run and are applied unchanged to the virtual
+run (like the trained nets, they are "migrated").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.verification.data import AGV_STATES, STATION_STATES, ShopRun
+
+FEATURES: tuple[str, ...] = (*STATION_STATES, "queue", "cycle_ratio", "load")
+N_FEATURES = len(FEATURES)
+#: What the shop asks of a station (inputs of the nets) ...
+CONTEXT: tuple[int, ...] = (FEATURES.index("load"),)
+#: ... and how the station responds (what the nets predict; characteristics are about these).
+BEHAVIOUR: tuple[int, ...] = tuple(i for i in range(N_FEATURES) if i not in CONTEXT)
+BEHAVIOUR_NAMES: tuple[str, ...] = tuple(FEATURES[i] for i in BEHAVIOUR)
+CYCLE = FEATURES.index("cycle_ratio")
+QUEUE = FEATURES.index("queue")
+LOAD = FEATURES.index("load")
+
+
+@dataclass
+class CycleReference:
+    """Reference processing times [s] learnt from the physical run."""
+
+    by_op: dict[str, float]  # "station|process" -> median work time
+    by_station: dict[str, float]  # station -> median work time over its processes
+    overall: float
+
+    def cycle_s(self, station: str, process: str) -> float:
+        return self.by_op.get(
+            f"{station}|{process}", self.by_station.get(station, self.overall)
+        )
+
+    @classmethod
+    def from_run(cls, run: ShopRun) -> CycleReference:
+        per_op: dict[str, list[float]] = defaultdict(list)
+        per_st: dict[str, list[float]] = defaultdict(list)
+        for op in run.operations:
+            per_op[f"{op.station}|{op.process}"].append(op.work_s)
+            per_st[op.station].append(op.work_s)
+        allw = [op.work_s for op in run.operations]
+        overall = float(np.median(allw)) if allw else 60.0
+        return cls(
+            by_op={k: float(np.median(v)) for k, v in per_op.items()},
+            by_station={k: float(np.median(v)) for k, v in per_st.items()},
+            overall=overall,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {"by_op": self.by_op, "by_station": self.by_station, "overall": self.overall}
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> CycleReference:
+        return cls(
+            by_op={str(k): float(v) for k, v in dict(d["by_op"]).items()},  # type: ignore[arg-type]
+            by_station={str(k): float(v) for k, v in dict(d["by_station"]).items()},  # type: ignore[arg-type]
+            overall=float(d["overall"]),  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class BinnedRun:
+    """Sums per station (and AGV) per time bin, from which features of any span follow.
+
+    Arrays are indexed [station, bin] (state times [station, bin, state]); ``edges`` are
+    the bin edges in seconds. Sums (not means) so that windows of several bins aggregate
+    exactly.
+    """
+
+    stations: tuple[str, ...]
+    agvs: tuple[str, ...]
+    edges: np.ndarray
+    state_s: np.ndarray  # [S, B, 5] seconds in each station state
+    queue_ps: np.ndarray  # [S, B] part-seconds waiting
+    cycle_sum: np.ndarray  # [S, B] sum of cycle ratios of operations finished
+    cycle_n: np.ndarray  # [S, B] number of operations finished
+    load_s: np.ndarray  # [S, B] reference work seconds delivered
+    agv_s: np.ndarray  # [A, B, 5] seconds in each AGV state
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.edges) - 1
+
+    @property
+    def bin_s(self) -> float:
+        return float(self.edges[1] - self.edges[0])
+
+    def features(self, span: int = 1, stride: int = 1) -> np.ndarray:
+        """Features [S, n_spans, F] over spans of ``span`` bins every ``stride`` bins.
+
+        A span without a finished operation carries the station's last cycle ratio
+        forward (1.0 before the first one).
+        """
+        starts = np.arange(0, self.n_bins - span + 1, stride)
+        if starts.size == 0:
+            return np.zeros((len(self.stations), 0, N_FEATURES))
+        csum = lambda a: np.concatenate(  # noqa: E731 - cumulative sums along the bin axis
+            [np.zeros_like(a[:, :1]), np.cumsum(a, axis=1)], axis=1
+        )
+        span_s = span * self.bin_s
+
+        def window(a: np.ndarray) -> np.ndarray:
+            c = csum(a)
+            return c[:, starts + span] - c[:, starts]
+
+        S = len(self.stations)
+        out = np.zeros((S, starts.size, N_FEATURES))
+        for k in range(len(STATION_STATES)):
+            out[:, :, k] = window(self.state_s[:, :, k]) / span_s
+        out[:, :, QUEUE] = window(self.queue_ps) / span_s
+        n = window(self.cycle_n)
+        s = window(self.cycle_sum)
+        ratio = np.full(n.shape, np.nan)
+        np.divide(s, n, out=ratio, where=n > 0)
+        out[:, :, CYCLE] = _carry_forward(ratio, first=1.0)
+        out[:, :, LOAD] = window(self.load_s) / span_s
+        return out
+
+    def agv_features(self, span: int = 1, stride: int = 1) -> np.ndarray:
+        """AGV state shares [A, n_spans, 5] over the same spans as :meth:`features`."""
+        starts = np.arange(0, self.n_bins - span + 1, stride)
+        c = np.concatenate([np.zeros_like(self.agv_s[:, :1]), np.cumsum(self.agv_s, axis=1)], 1)
+        return (c[:, starts + span] - c[:, starts]) / (span * self.bin_s)
+
+
+def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
+    """Sum what every station did per bin of ``bin_s`` seconds (partial last bin dropped)."""
+    n_bins = int(np.floor(run.duration_s / bin_s + 1e-9))
+    edges = run.t_start + bin_s * np.arange(n_bins + 1)
+    S, A = len(run.stations), len(run.agvs)
+    st_idx = {s: i for i, s in enumerate(run.stations)}
+    state_s = np.zeros((S, max(n_bins, 0), len(STATION_STATES)))
+    agv_s = np.zeros((A, max(n_bins, 0), len(AGV_STATES)))
+    queue_ps = np.zeros((S, max(n_bins, 0)))
+    cycle_sum = np.zeros_like(queue_ps)
+    cycle_n = np.zeros_like(queue_ps)
+    load_s = np.zeros_like(queue_ps)
+    if n_bins <= 0:
+        return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum,
+                         cycle_n, load_s, agv_s)
+    for i, st in enumerate(run.stations):
+        _state_time(run.station_changes.get(st, []), run.t_end, edges, state_s[i])
+    for i, agv in enumerate(run.agvs):
+        _state_time([(t, k, None) for t, k in run.agv_changes.get(agv, [])], run.t_end,
+                    edges, agv_s[i])
+    # operations: cycle ratio by the bin the operation finished in
+    starts_of: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for op in run.operations:
+        starts_of[(op.station, op.wip)].append(op.start)
+        b = int(np.searchsorted(edges, op.end, side="right")) - 1
+        if 0 <= b < n_bins and op.station in st_idx:
+            i = st_idx[op.station]
+            cycle_sum[i, b] += op.work_s / ref.cycle_s(op.station, op.process)
+            cycle_n[i, b] += 1
+    # arrivals: queue time (arrival -> operation start) and delivered work
+    q_start: dict[int, list[float]] = defaultdict(list)
+    q_end: dict[int, list[float]] = defaultdict(list)
+    procs = _next_process(run)
+    for arr in run.arrivals:
+        i = st_idx.get(arr.station)
+        if i is None:
+            continue
+        later = [t for t in starts_of.get((arr.station, arr.wip), []) if t >= arr.t]
+        q_start[i].append(arr.t)
+        q_end[i].append(min(later) if later else run.t_end)
+        b = int(np.searchsorted(edges, arr.t, side="right")) - 1
+        if 0 <= b < n_bins:
+            load_s[i, b] += ref.cycle_s(arr.station, procs.get((arr.station, arr.wip, arr.t), ""))
+    for i in q_start:
+        queue_ps[i] = _overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
+    return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum, cycle_n,
+                     load_s, agv_s)
+
+
+def _next_process(run: ShopRun) -> dict[tuple[str, str, float], str]:
+    """(station, wip, arrival t) -> process of the operation that followed the arrival."""
+    ops_by: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+    for op in run.operations:
+        ops_by[(op.station, op.wip)].append((op.start, op.process))
+    out: dict[tuple[str, str, float], str] = {}
+    for arr in run.arrivals:
+        cands = [p for t, p in sorted(ops_by.get((arr.station, arr.wip), [])) if t >= arr.t]
+        if cands:
+            out[(arr.station, arr.wip, arr.t)] = cands[0]
+    return out
+
+
+def _state_time(
+    changes: list[tuple[float, int, float | None]], t_end: float, edges: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Add the seconds spent in each state per bin into ``out`` [B, n_states]."""
+    if not changes:
+        return
+    t = np.array([c[0] for c in changes] + [max(t_end, changes[-1][0])])
+    k = np.array([c[1] for c in changes])
+    for state in np.unique(k):
+        sel = k == state
+        out[:, state] += _overlap(t[:-1][sel], t[1:][sel], edges)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Seconds of the intervals [a_i, b_i) that fall in each bin of ``edges``."""
+    if a.size == 0:
+        return np.zeros(len(edges) - 1)
+    length = np.maximum(b - a, 0.0)
+    out = np.zeros(len(edges) - 1)
+    chunk = 4096  # bound the memory of the interval x edge matrix
+    for j in range(0, a.size, chunk):
+        aa, ll = a[j : j + chunk, None], length[j : j + chunk, None]
+        cover = np.clip(edges[None, :] - aa, 0.0, ll).sum(axis=0)
+        out += np.diff(cover)
+    return out
+
+
+def _carry_forward(x: np.ndarray, first: float) -> np.ndarray:
+    """Replace NaN along axis 1 by the last finite value (``first`` before any)."""
+    out = x.copy()
+    for i in range(out.shape[0]):
+        last = first
+        for j in range(out.shape[1]):
+            if np.isfinite(out[i, j]):
+                last = out[i, j]
+            else:
+                out[i, j] = last
+    return out

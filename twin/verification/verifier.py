@@ -1,0 +1,629 @@
+"""Verification of a virtual shop against the physical one: GCN + TCN + consistency.
+
+Typical use::
+
+    report = verify("physical.twinlog", "virtual.twinlog")           # calibrated mode
+    report.ranking()[0]                                                # least consistent
+
+    for m in train_steps("physical.twinlog", model_dir=d):             # UI: show progress
+        ...                                                            # (abort = stop iterating)
+    report = verify("physical.twinlog", "virtual.twinlog", model_dir=d)  # reuses the nets
+
+Steps: both runs are binned per station (:mod:`series`); the physical run fixes the
+reference cycle times and the per-station standardisation; the GCN (spatial, window
+graphs) and the TCN (temporal, bin series) are trained on the physical run and applied to
+both; each net's forecasts give per-window/per-bin characteristic series whose means are £
+and λ; the thresholds come from the physical run's own variation (calibrated mode) or are
+the paper's fixed values (paper mode).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from twin.verification.config import VerifyConfig
+from twin.verification.consistency import (
+    PAPER_OVERALL_THRESHOLD,
+    PAPER_SPATIAL_THRESHOLD,
+    PAPER_TEMPORAL_THRESHOLD,
+    ConsistencyReport,
+    ConsistencyResult,
+    combine_scores,
+    evaluate,
+)
+from twin.verification.data import ShopRun, VerificationError, check_compatible, load_run
+from twin.verification.gcn import StationGCN, batch_graphs
+from twin.verification.graphs import build_graphs
+from twin.verification.series import (
+    BEHAVIOUR,
+    BEHAVIOUR_NAMES,
+    CONTEXT,
+    N_FEATURES,
+    QUEUE,
+    BinnedRun,
+    CycleReference,
+    bin_run,
+)
+from twin.verification.tcn import StationTCN
+
+MODES = ("calibrated", "paper")
+_DOWN = BEHAVIOUR_NAMES.index("down")
+
+#: Smallest standard deviation used to standardise a feature (shop units), so that a
+#: feature that never varied on the physical shop (e.g. ``down``) does not blow up.
+SD_FLOOR = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.1, 0.02, 0.02])
+#: Smallest calibrated threshold per feature (shop units).
+THRESHOLD_FLOOR = np.array([0.005, 0.005, 0.005, 0.005, 0.005, 0.02, 0.005, 0.005])
+
+
+class VerificationAborted(RuntimeError):
+    """``should_abort`` returned True; nothing was saved from the interrupted training."""
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """Progress of training: ``stage`` "gcn" or "tcn", ``epoch`` of ``epochs`` (1-based),
+    mean squared forecast error ``loss`` (standardised units)."""
+
+    stage: str
+    epoch: int
+    epochs: int
+    loss: float
+
+
+@dataclass
+class PhysicalBasis:
+    """What the physical run fixes for both runs: station/process/AGV lists, reference
+    cycle times, standardisation (window level for the GCN, bin level for the TCN)."""
+
+    stations: tuple[str, ...]
+    processes: list[str]
+    agvs: tuple[str, ...]
+    ref: CycleReference
+    win_mu: np.ndarray  # [S, F]
+    win_sd: np.ndarray
+    bin_mu: np.ndarray
+    bin_sd: np.ndarray
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stations": list(self.stations),
+            "processes": self.processes,
+            "agvs": list(self.agvs),
+            "ref": self.ref.to_json(),
+            "win_mu": self.win_mu.tolist(),
+            "win_sd": self.win_sd.tolist(),
+            "bin_mu": self.bin_mu.tolist(),
+            "bin_sd": self.bin_sd.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PhysicalBasis:
+        arr = lambda k: np.asarray(d[k], dtype=float)  # noqa: E731
+        basis = cls(
+            stations=tuple(str(s) for s in d["stations"]),
+            processes=[str(p) for p in d["processes"]],
+            agvs=tuple(str(a) for a in d["agvs"]),
+            ref=CycleReference.from_json(d["ref"]),
+            win_mu=arr("win_mu"), win_sd=arr("win_sd"), bin_mu=arr("bin_mu"), bin_sd=arr("bin_sd"),
+        )
+        shape = (len(basis.stations), N_FEATURES)
+        for k in ("win_mu", "win_sd", "bin_mu", "bin_sd"):
+            if getattr(basis, k).shape != shape:
+                raise ValueError(f"{k} has shape {getattr(basis, k).shape}, expected {shape}")
+        return basis
+
+
+@dataclass
+class TrainedNets:
+    """The nets trained on one physical run (two per kind, one per cross-fitting fold),
+    with everything needed to apply them."""
+
+    gcn: list[StationGCN]
+    tcn: list[StationTCN]
+    basis: PhysicalBasis
+    config: VerifyConfig
+    fingerprint: str
+    source: str  # the physical recording (path or label)
+    source_hash: str  # workshop hash of the physical recording
+    losses: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class Characteristics:
+    """Per-station characteristic series of one run: spatial [S, windows, B] (GCN
+    residuals) and temporal [S, bins, B] (TCN residuals), actual minus inferred behaviour
+    in shop units, B = :data:`series.BEHAVIOUR`."""
+
+    spatial: np.ndarray
+    temporal: np.ndarray
+
+    def spatial_mean(self) -> np.ndarray:
+        return self.spatial.mean(axis=1)
+
+    def temporal_mean(self) -> np.ndarray:
+        return self.temporal.mean(axis=1)
+
+
+# -- preparing a run ------------------------------------------------------------------
+def _geometry(config: VerifyConfig) -> tuple[float, int, int]:
+    """(bin seconds, window span in bins, window stride in bins)."""
+    span = int(config.bins_per_window)
+    bin_s = config.window_min * 60.0 / span
+    stride = max(1, int(round(span * config.stride)))
+    return bin_s, span, stride
+
+
+def _check_length(run: ShopRun, config: VerifyConfig, what: str) -> None:
+    need = config.min_windows * config.window_min * 60.0
+    if run.duration_s + 1e-6 < need:
+        raise VerificationError(
+            f"{what} recording {run.label} covers {run.duration_s / 60:.0f} min; verification "
+            f"needs at least {config.min_windows} windows of {config.window_min:g} min "
+            f"({need / 60:.0f} min): record longer or use a shorter window"
+        )
+    if not run.operations:
+        raise VerificationError(f"{what} recording {run.label} has no completed operations")
+
+
+def make_basis(run: ShopRun, binned: BinnedRun, config: VerifyConfig) -> PhysicalBasis:
+    """Reference times and the standardisation of every feature, pooled over stations
+    (one scale per feature, so the nets are shared by all stations and a virtual run's
+    values stay in the range the nets were trained on)."""
+    _, span, stride = _geometry(config)
+    win = binned.features(span, stride)
+    bins = binned.features(1, 1)
+    processes = sorted({op.process for op in run.operations})
+    S = len(run.stations)
+    pool = lambda a, f: np.broadcast_to(f(a.reshape(-1, N_FEATURES), axis=0), (S, N_FEATURES))  # noqa: E731
+    return PhysicalBasis(
+        stations=run.stations,
+        processes=processes,
+        agvs=run.agvs,
+        ref=CycleReference.from_run(run),
+        win_mu=pool(win, np.mean).copy(),
+        win_sd=np.maximum(pool(win, np.std), SD_FLOOR),
+        bin_mu=pool(bins, np.mean).copy(),
+        bin_sd=np.maximum(pool(bins, np.std), SD_FLOOR),
+    )
+
+
+@dataclass
+class _Prepared:
+    run: ShopRun
+    binned: BinnedRun
+    win_z: np.ndarray  # [S, W, F]
+    bin_z: np.ndarray  # [S, B, F]
+    graphs: list[Any]
+    tcn_in: np.ndarray  # [S, TCN_INPUTS, B]
+    win_fold: np.ndarray  # [W] cross-fitting fold of each window
+    bin_fold: np.ndarray  # [B]
+
+
+def _prepare(run: ShopRun, basis: PhysicalBasis, config: VerifyConfig) -> _Prepared:
+    bin_s, span, stride = _geometry(config)
+    binned = bin_run(run, bin_s, basis.ref)
+    win = binned.features(span, stride)
+    bins = binned.features(1, 1)
+    win_z = (win - basis.win_mu[:, None, :]) / basis.win_sd[:, None, :]
+    bin_z = (bins - basis.bin_mu[:, None, :]) / basis.bin_sd[:, None, :]
+    agv = binned.agv_features(span, stride)
+    # backlog when a window begins: mean queue of the bin before it (none before the run)
+    starts = np.arange(win.shape[1]) * stride
+    q = bins[:, :, QUEUE]
+    backlog = np.where(starts[None, :] > 0, q[:, np.maximum(starts - 1, 0)], 0.0)
+    ctx = np.stack(
+        [win_z[:, :, CONTEXT[0]], (backlog - basis.win_mu[:, None, QUEUE]) / basis.win_sd[:, None, QUEUE]],
+        axis=2,
+    )
+    graphs = build_graphs(run, ctx, agv, binned.edges, span, stride, basis.processes, basis.ref)
+    load = bin_z[:, :, CONTEXT[0]]
+    log_ref = np.array(
+        [np.log(basis.ref.by_station.get(s, basis.ref.overall) / 600.0) for s in run.stations]
+    )
+    tcn_in = np.stack(
+        [load, np.broadcast_to(load.mean(axis=0), load.shape),
+         np.broadcast_to(log_ref[:, None], load.shape)],
+        axis=1,
+    )
+    edges = binned.edges
+    centres_w = np.array([(g.t0 + g.t1) / 2 for g in graphs])
+    centres_b = (edges[:-1] + edges[1:]) / 2
+    span_s = edges[-1] - edges[0] if len(edges) > 1 else 0.0
+    blocks = config.cv_blocks
+    return _Prepared(
+        run, binned, win_z, bin_z, graphs, tcn_in,
+        _folds(centres_w, edges[0], span_s, blocks), _folds(centres_b, edges[0], span_s, blocks),
+    )
+
+
+# -- training -------------------------------------------------------------------------
+@contextmanager
+def _torch_session(config: VerifyConfig) -> Iterator[None]:
+    """Seeded, thread-limited torch work that leaves the global RNG state untouched."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(config.threads)))
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _gcn_target(prep: _Prepared) -> np.ndarray:
+    """Behaviour of every station in every window, window-major [W * S, B] (standardised)."""
+    beh = prep.win_z[:, :, list(BEHAVIOUR)]
+    return beh.transpose(1, 0, 2).reshape(-1, len(BEHAVIOUR))
+
+
+def _gcn_trainer(
+    prep: _Prepared, config: VerifyConfig, nets: list[StationGCN]
+) -> Iterator[float]:
+    """One Adam step per fold net per epoch; yields the mean training loss."""
+    target = torch.tensor(_gcn_target(prep), dtype=torch.float32)
+    S = len(prep.run.stations)
+    batches = []
+    for k, net in enumerate(nets):
+        idx = [w for w in range(len(prep.graphs)) if prep.win_fold[w] == k]
+        x, ei, st = batch_graphs([prep.graphs[w] for w in idx])
+        rows = torch.tensor([w * S + i for w in idx for i in range(S)], dtype=torch.long)
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        batches.append((net, opt, x, ei, st, target[rows]))
+        net.train()
+    for _ in range(config.gcn_epochs):
+        total = 0.0
+        for net, opt, x, ei, st, y in batches:
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(x, ei, st), y)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        yield total / len(batches)
+    for net in nets:
+        net.eval()
+
+
+def _tcn_trainer(
+    prep: _Prepared, config: VerifyConfig, nets: list[StationTCN]
+) -> Iterator[float]:
+    """One Adam step per fold net per epoch (loss on the fold's bins); yields the mean loss."""
+    x = torch.tensor(prep.tcn_in, dtype=torch.float32)  # [S, inputs, B]
+    y = torch.tensor(prep.bin_z[:, :, list(BEHAVIOUR)].transpose(0, 2, 1), dtype=torch.float32)
+    setups = []
+    for k, net in enumerate(nets):
+        mask = torch.tensor(prep.bin_fold == k)
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        setups.append((net, opt, mask))
+        net.train()
+    for _ in range(config.tcn_epochs):
+        total = 0.0
+        for net, opt, mask in setups:
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(x)[:, :, mask], y[:, :, mask])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        yield total / len(setups)
+    for net in nets:
+        net.eval()
+
+
+def _new_nets(config: VerifyConfig) -> tuple[list[StationGCN], list[StationTCN]]:
+    """Two nets of each kind, one per cross-fitting fold."""
+    gcn = [StationGCN(hidden=config.gcn_hidden, layers=config.gcn_layers) for _ in range(2)]
+    tcn = [
+        StationTCN(hidden=config.tcn_hidden, levels=config.tcn_levels, kernel=config.tcn_kernel)
+        for _ in range(2)
+    ]
+    return gcn, tcn
+
+
+def _folds(centres: np.ndarray, t_start: float, duration: float, blocks: int) -> np.ndarray:
+    """Cross-fitting fold (0/1) of each window/bin: the run is cut into ``blocks`` equal
+    time blocks, alternately fold 0 and 1."""
+    pos = np.floor(blocks * (centres - t_start) / max(duration, 1e-9)).astype(int)
+    return np.clip(pos, 0, blocks - 1) % 2
+
+
+class Verifier:
+    """Verification against one physical run: prepares it once, trains (or reloads) the
+    nets, then scores any number of virtual runs.
+
+    ``model_dir``: where trained nets are saved and looked up (None: not saved).
+    """
+
+    def __init__(
+        self,
+        physical: Any,
+        *,
+        config: VerifyConfig | None = None,
+        window_min: float | None = None,
+        model_dir: str | Path | None = None,
+    ) -> None:
+        self.config = (config or VerifyConfig()).with_window(window_min)
+        if self.config.window_min <= 0:
+            raise VerificationError(f"window must be > 0 min, got {self.config.window_min:g}")
+        self.physical = load_run(physical)
+        _check_length(self.physical, self.config, "physical")
+        bin_s, _, _ = _geometry(self.config)
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.nets: TrainedNets | None = None
+        self.reused = False
+        if self.model_dir is not None:
+            from twin.verification.store import load_nets
+
+            self.nets = load_nets(self.model_dir, self.physical.fingerprint, self.config)
+            self.reused = self.nets is not None
+        if self.nets is not None:
+            self.basis = self.nets.basis
+        else:
+            ref = CycleReference.from_run(self.physical)
+            self.basis = make_basis(self.physical, bin_run(self.physical, bin_s, ref), self.config)
+        self._phys = _prepare(self.physical, self.basis, self.config)
+        self._phys_chars: Characteristics | None = None
+
+    @property
+    def trained(self) -> bool:
+        return self.nets is not None
+
+    def train_steps(self) -> Iterator[EpochMetrics]:
+        """Train both nets on the physical run, yielding one :class:`EpochMetrics` per
+        epoch; saves them to ``model_dir`` when done. Stop iterating to abort (nothing is
+        kept). Yields nothing when the nets were reloaded."""
+        if self.nets is not None:
+            return
+        cfg = self.config
+        losses: dict[str, list[float]] = {"gcn": [], "tcn": []}
+        with _torch_session(cfg):
+            gcn, tcn = _new_nets(cfg)
+        trainers = (
+            ("gcn", cfg.gcn_epochs, _gcn_trainer(self._phys, cfg, gcn)),
+            ("tcn", cfg.tcn_epochs, _tcn_trainer(self._phys, cfg, tcn)),
+        )
+        for stage, epochs, it in trainers:
+            for epoch in range(1, epochs + 1):
+                with _torch_session(cfg):
+                    loss = next(it)
+                losses[stage].append(loss)
+                yield EpochMetrics(stage, epoch, epochs, loss)
+        self.nets = TrainedNets(
+            gcn, tcn, self.basis, cfg, self.physical.fingerprint, self.physical.label,
+            self.physical.source_hash, losses,
+        )
+        if self.model_dir is not None:
+            from twin.verification.store import save_nets
+
+            save_nets(self.model_dir, self.nets)
+
+    def train(self) -> TrainedNets:
+        for _ in self.train_steps():
+            pass
+        assert self.nets is not None
+        return self.nets
+
+    # -- characteristics ----------------------------------------------------------------
+    def characteristics(self, run: Any | None = None) -> Characteristics:
+        """Characteristic series of ``run`` (default: the physical run) from the nets."""
+        if self.nets is None:
+            raise RuntimeError("train the nets first (train_steps or train)")
+        if run is None:
+            if self._phys_chars is None:
+                self._phys_chars = self._apply(self._phys)
+            return self._phys_chars
+        return self._apply(_prepare(load_run(run), self.basis, self.config))
+
+    def _apply(self, prep: _Prepared) -> Characteristics:
+        assert self.nets is not None
+        b = self.basis
+        beh = list(BEHAVIOUR)
+        S = len(b.stations)
+        W = len(prep.graphs)
+        with _torch_session(self.config), torch.no_grad():
+            x, ei, st = batch_graphs(prep.graphs)
+            # each window/bin is inferred by the net that did not train on its fold
+            gk = [n(x, ei, st).numpy().reshape(W, S, -1).transpose(1, 0, 2) for n in self.nets.gcn]
+            g = np.where((prep.win_fold == 0)[None, :, None], gk[1], gk[0])
+            xt = torch.tensor(prep.tcn_in, dtype=torch.float32)
+            tk = [n(xt).numpy().transpose(0, 2, 1) for n in self.nets.tcn]
+            t = np.where((prep.bin_fold == 0)[None, :, None], tk[1], tk[0])
+        # residuals, actual minus inferred, back in shop units
+        spatial = (prep.win_z[:, :, beh] - g) * b.win_sd[:, None, beh]
+        temporal = (prep.bin_z[:, :, beh] - t) * b.bin_sd[:, None, beh]
+        return Characteristics(spatial.astype(float), temporal.astype(float))
+
+    # -- scoring --------------------------------------------------------------------------
+    def score(
+        self, virtual: Any, *, mode: str = "calibrated", started: float | None = None
+    ) -> ConsistencyReport:
+        """Compare ``virtual`` with the physical run and build the report."""
+        if mode not in MODES:
+            raise VerificationError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
+        started = time.perf_counter() if started is None else started
+        vrun = load_run(virtual)
+        check_compatible(self.physical, vrun)
+        _check_length(vrun, self.config, "virtual")
+        vrun = _reorder(vrun, self.basis.stations)
+        pc = self.characteristics()
+        vc = self.characteristics(vrun)
+        names_s = [f"gcn:{f}" for f in BEHAVIOUR_NAMES]
+        names_t = [f"tcn:{f}" for f in BEHAVIOUR_NAMES]
+        if mode == "paper":
+            thr_s = np.full(pc.spatial_mean().shape, PAPER_SPATIAL_THRESHOLD)
+            thr_t = np.full(pc.temporal_mean().shape, PAPER_TEMPORAL_THRESHOLD)
+            overall = PAPER_OVERALL_THRESHOLD
+            summary_s, summary_t = PAPER_SPATIAL_THRESHOLD, PAPER_TEMPORAL_THRESHOLD
+        else:
+            z = self.config.z
+            floor = THRESHOLD_FLOOR[list(BEHAVIOUR)]
+            thr_s = calibrated_thresholds(pc.spatial, vc.spatial.shape[1], z, floor)
+            thr_t = calibrated_thresholds(pc.temporal, vc.temporal.shape[1], z, floor)
+            rare = z * down_share_sd(self.physical, vrun, self.config.window_min * 60.0)
+            for thr in (thr_s, thr_t):
+                thr[:, _DOWN] = np.maximum(thr[:, _DOWN], rare)
+            overall = self.config.overall_threshold
+            summary_s = summary_t = None
+        st = list(self.basis.stations)
+        spatial = evaluate(
+            _by_station(st, pc.spatial_mean()), _by_station(st, vc.spatial_mean()),
+            _by_station(st, thr_s), overall, names_s, summary_threshold=summary_s,
+        )
+        temporal = evaluate(
+            _by_station(st, pc.temporal_mean()), _by_station(st, vc.temporal_mean()),
+            _by_station(st, thr_t), overall, names_t, summary_threshold=summary_t,
+        )
+        return ConsistencyReport(
+            spatial=spatial,
+            temporal=temporal,
+            per_station=combine_scores(spatial.per_station, temporal.per_station),
+            passed=spatial.passed and temporal.passed,
+            seconds=time.perf_counter() - started,
+            mode=mode,
+            window_min=self.config.window_min,
+            reused_models=self.reused,
+        )
+
+
+def _reorder(run: ShopRun, stations: tuple[str, ...]) -> ShopRun:
+    """The virtual run with the physical run's station order (check_compatible ensured
+    the same set)."""
+    if run.stations != stations:
+        run.stations = stations
+    return run
+
+
+def _by_station(stations: list[str], a: np.ndarray) -> dict[str, list[float]]:
+    return {s: [float(x) for x in a[i]] for i, s in enumerate(stations)}
+
+
+def calibrated_thresholds(
+    phys: np.ndarray, n_virtual: int, z: float, floor: np.ndarray
+) -> np.ndarray:
+    """Per-characteristic thresholds [S, C] from the physical run's own variation.
+
+    ``phys`` [S, n, C] is a characteristic series over windows/bins; its mean is the
+    characteristic. Two runs of the same shop differ in their means by about
+    ``sqrt(v (1/n_p + 1/n_v))`` with ``v`` the *long-run* variance of the series: consecutive
+    windows are correlated and a shift has slow swings (order mix, queues building up),
+    so ``v`` is the window-to-window variance times an inflation measured by comparing
+    long blocks of the physical run with each other (halves and quarters: physical vs
+    physical), pooled over stations. The window variance is shrunk half-way towards the
+    mean over stations, so that a station that happened not to vary (no breakdown this
+    shift) is not held to zero. The threshold is ``z`` such standard errors, at least
+    ``floor``.
+    """
+    S, n, C = phys.shape
+    var = phys.var(axis=1, ddof=1) if n > 1 else np.zeros((S, C))
+    var = np.maximum(var, 0.5 * var + 0.5 * var.mean(axis=0, keepdims=True))
+    inflation = long_run_inflation(phys)
+    se = np.sqrt(var * inflation[None, :] * (1.0 / n + 1.0 / max(1, n_virtual)))
+    return np.maximum(z * se, floor[None, :])
+
+
+def down_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> float:
+    """Standard deviation of the difference of one station's down share between two runs.
+
+    Breakdowns are rare: a station breaks down once or never in a shift, so its down share
+    is a compound Poisson variable, not a smooth series. With rate ``λ`` breakdowns per
+    station and second [s^-1] and repair times r, ``Var(down share) = λ E[r²] / T`` over a
+    run of T seconds. ``λ`` and the mean repair time are pooled over all stations of the
+    physical run, plus one prior episode of one window length, so that a shift without
+    breakdowns does not claim they never happen; repair times are taken as exponential.
+    """
+    episodes = physical.down_episodes() + [window_s]
+    rate = len(episodes) / (len(physical.stations) * max(physical.duration_s, 1.0))
+    # repair times taken as exponential (E[r²] = 2 E[r]²): robust with one or two episodes
+    second_moment = 2.0 * float(np.mean(episodes)) ** 2
+    var = rate * second_moment * (1.0 / physical.duration_s + 1.0 / max(virtual.duration_s, 1.0))
+    return float(np.sqrt(var))
+
+
+def long_run_inflation(phys: np.ndarray, blocks: tuple[int, ...] = (2, 4)) -> np.ndarray:
+    """Ratio of long-run to window-to-window variance per characteristic [C] (>= 1).
+
+    For each split of the run into ``b`` consecutive blocks, the variance of the block
+    means times the block length estimates the long-run variance (batch means); the ratio
+    to the plain variance is pooled over stations (sum over stations of both) and the
+    largest over the splits is kept (the conservative choice)."""
+    S, n, C = phys.shape
+    plain = phys.var(axis=1, ddof=1).sum(axis=0) if n > 1 else np.zeros(C)
+    best = np.ones(C)
+    for b in blocks:
+        length = n // b
+        if length < 2:
+            continue
+        means = phys[:, : b * length, :].reshape(S, b, length, C).mean(axis=2)
+        bm = means.var(axis=1, ddof=1).sum(axis=0) * length
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(plain > 1e-12, bm / plain, 1.0)
+        best = np.maximum(best, np.minimum(ratio, float(length)))
+    return best
+
+
+# -- the API the CLI and the app call -------------------------------------------------
+def train_steps(
+    physical: Any,
+    *,
+    config: VerifyConfig | None = None,
+    window_min: float | None = None,
+    model_dir: str | Path | None = None,
+) -> Iterator[EpochMetrics]:
+    """Train the nets on ``physical`` as a generator of epoch metrics (saved to
+    ``model_dir`` at the end, where :func:`verify` finds them)."""
+    verifier = Verifier(physical, config=config, window_min=window_min, model_dir=model_dir)
+    yield from verifier.train_steps()
+
+
+def verify(
+    physical: Any,
+    virtual: Any,
+    *,
+    mode: str = "calibrated",
+    window_min: float | None = None,
+    config: VerifyConfig | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    should_abort: Callable[[], bool] | None = None,
+    model_dir: str | Path | None = None,
+) -> ConsistencyReport:
+    """Verify ``virtual`` against ``physical`` (recordings, paths or event lists).
+
+    ``mode``: "calibrated" (thresholds from physical variation, default) or "paper"
+    (0.05 / 0.1 / 90 %). ``progress(stage, fraction)`` is called with stages "load",
+    "gcn", "tcn", "score"; ``should_abort()`` is polled between epochs and raises
+    :class:`VerificationAborted`. Nets are reused from / saved to ``model_dir``.
+    Raises :class:`VerificationError` for recordings that cannot be compared.
+    """
+    started = time.perf_counter()
+    if mode not in MODES:
+        raise VerificationError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
+    report = progress or (lambda stage, fraction: None)
+    abort = should_abort or (lambda: False)
+    report("load", 0.0)
+    verifier = Verifier(physical, config=config, window_min=window_min, model_dir=model_dir)
+    vrun = load_run(virtual)
+    check_compatible(verifier.physical, vrun)
+    _check_length(vrun, verifier.config, "virtual")
+    report("load", 1.0)
+    if abort():
+        raise VerificationAborted("verification aborted")
+    for m in verifier.train_steps():
+        report(m.stage, m.epoch / m.epochs)
+        if abort():
+            raise VerificationAborted("verification aborted during training")
+    report("score", 0.0)
+    out = verifier.score(vrun, mode=mode, started=started)
+    report("score", 1.0)
+    return out
+
+
+def result_names(result: ConsistencyResult) -> list[str]:
+    """Characteristic names of a result (for charts)."""
+    return list(result.names)
