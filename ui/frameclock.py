@@ -5,9 +5,16 @@ widgets with OpenGL; with software rendering that costs tens of milliseconds. Wi
 that refresh on their own timers would each trigger a flush. Instead they all refresh on
 the :class:`FrameClock`'s tick (each deciding whether it is due), so the changes of one
 frame land in one event-loop iteration and Qt composes the window once.
+
+The clock also leaves the event loop room to breathe: after a tick that kept the GUI
+thread busy for ``b`` ms, the next tick comes no sooner than ``b`` ms later (and no
+sooner than the frame period), so input and the window's repaint are served between
+frames however slow rendering gets: frames are skipped, never queued.
 """
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
@@ -16,21 +23,41 @@ FRAME_MS = 33
 
 
 class FrameClock(QObject):
-    """Emits ``tick`` every ``interval_ms`` (a slow frame delays the next tick: Qt
-    schedules a repeating timer from the time it fired, so frames are skipped, never
-    queued)."""
+    """Emits ``tick`` about every ``interval_ms``, slower when ticks take long."""
 
     tick = Signal()
 
     def __init__(self, interval_ms: int = FRAME_MS, parent: QObject | None = None,
                  start: bool = True) -> None:
         super().__init__(parent)
+        self.interval_ms = int(interval_ms)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self.tick.emit)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._fire)
+        self.busy_ms = 0.0  # how long the last tick kept the GUI thread busy
+        self._running = False
         if start:
-            self.timer.start()
+            self.start()
+
+    def start(self) -> None:
+        self._running = True
+        self.timer.start(0)
 
     def stop(self) -> None:
+        self._running = False
         self.timer.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _fire(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.tick.emit()
+        finally:
+            self.busy_ms = (time.perf_counter() - started) * 1000.0
+            if self._running:
+                delay = max(self.interval_ms - self.busy_ms, self.busy_ms, 1.0)
+                self.timer.start(int(delay))

@@ -17,6 +17,7 @@ Composition (napari/rerun style: one model of time, many observers):
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -78,6 +79,25 @@ VERSION = "0.1.0"
 #: data, so AGV motion can be interpolated between position reports (1 report/s).
 FOLLOW_DELAY_S = 1.0
 RECORDING_FILTER = "DMW Twin recordings (*.twinlog);;All files (*)"
+
+
+#: While live, objects that survived this long (wall seconds) are moved out of the
+#: garbage collector's sight (see settle_garbage).
+LIVE_FREEZE_S = 120.0
+
+
+def settle_garbage(full: bool = True) -> None:
+    """Keep the garbage collector from stalling the window.
+
+    A full collection scans every object: with a recording's events, the 3D scene and
+    the charts loaded that took ~100 ms, a visible stall while playing. After a load
+    (``full``) collect once, then freeze what is left so later full collections only
+    scan new objects. Without ``full``, just freeze (live data that keeps growing).
+    """
+    if full:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -148,6 +168,7 @@ class MainWindow(QMainWindow):
         self.worker: Worker | None = None
         self.message_box: QMessageBox | None = None
         self._live_notice_shown = False
+        self._next_freeze = 0.0
         self.view: Any = None  # QtWorkshopView once a workshop is shown
         self.tree: QtWorkshopTree | None = None
         self.inspector: QtInspector | None = None
@@ -206,8 +227,7 @@ class MainWindow(QMainWindow):
         self.events_per_s = 0.0
         self._status_due = 0.0
         self.clock.tick.connect(self._status_if_due)
-        self.frame_timer = self.clock.timer
-        self.clock.timer.start()
+        self.clock.start()
 
         self.cursor.mode_changed.connect(self._on_mode)
         self.cursor.speed_changed.connect(self._on_speed)
@@ -468,6 +488,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{workshop.title or workshop.name} — live — {APP_NAME}")
         self.source_label.setText(f"live: sim://{workshop.name} → {out}")
         self.statusBar().showMessage(f"Recording the live session to {out}", 8000)
+        settle_garbage()
+        self._next_freeze = time.monotonic() + LIVE_FREEZE_S
         self.live_started.emit(str(out))
         return True
 
@@ -594,6 +616,7 @@ class MainWindow(QMainWindow):
         self.source_label.setText(
             f"replay: {result.path}  ({format_clock(t1 - t0)} of shift, "
             f"{len(result.prepared.markers)} marks)")
+        settle_garbage()
         if result.warnings:
             self.show_warning("Recording opened with problems", "\n".join(result.warnings))
         self.recording_opened.emit(str(result.path))
@@ -669,6 +692,9 @@ class MainWindow(QMainWindow):
         live = self.live
         if live is not None:
             self._stats_appended += self._drain(live)
+            if time.monotonic() >= self._next_freeze:
+                self._next_freeze = time.monotonic() + LIVE_FREEZE_S
+                settle_garbage(full=False)
             if not live.running and not self._live_notice_shown:
                 self._live_notice_shown = True
                 if live.error:
@@ -792,7 +818,7 @@ class MainWindow(QMainWindow):
             self.open_recording(files[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self.frame_timer.stop()
+        self.clock.stop()
         self.cancel_work()
         self.stop_live()
         self.settings.save_layout(self.saveGeometry(), self.saveState())

@@ -33,6 +33,41 @@ CLICK_PX = 5
 CLICK_S = 0.5
 
 
+class QtShopInteractor(QtInteractor):
+    """pyvistaqt's ``QtInteractor``, rendering once per frame instead of twice.
+
+    pyvistaqt's widget re-renders in every paint, because pyvista may change the scene
+    without asking for a repaint. Here every change is followed by an explicit render
+    (ours, or the interactor's while the camera moves), so a paint that follows a
+    finished render only needs to show it. That also splits a frame's work in two
+    event-loop turns (render, then compose the window), so input is served in between.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._fresh = False  # VTK's frame buffer holds a render not yet shown
+        self.render_window.AddObserver("EndEvent", self._on_render_end)
+
+    def _on_render_end(self, *_: object) -> None:
+        if not getattr(self, "_in_paint", False):
+            self._fresh = True
+
+    def paintGL(self) -> None:  # noqa: N802 - Qt API
+        if self._fresh and hasattr(self, "_in_paint"):
+            self._fresh = False
+            self._in_paint = True  # tells pyvistaqt's paintGL to blit without rendering
+            try:
+                super().paintGL()
+            finally:
+                self._in_paint = False
+        else:
+            super().paintGL()
+
+    def resizeGL(self, w: int, h: int) -> None:  # noqa: N802 - Qt API
+        self._fresh = False  # the frame buffer changes size: render again
+        super().resizeGL(w, h)
+
+
 class QtWorkshopView(QWidget):
     """3D view of one workshop, showing the store's state at the cursor time."""
 
@@ -42,7 +77,7 @@ class QtWorkshopView(QWidget):
         self.cursor, self.store, self.selection = cursor, store, selection
         pv.global_theme.multi_samples = 0
         self.setObjectName("workshopView")
-        self.plotter = QtInteractor(self, auto_update=False, multi_samples=0)
+        self.plotter = QtShopInteractor(self, auto_update=False, multi_samples=0)
         self.plotter.setAcceptDrops(False)  # recordings dropped here go to the window
         self.plotter.setMinimumSize(320, 240)
         lay = QVBoxLayout(self)
@@ -106,12 +141,7 @@ class QtWorkshopView(QWidget):
 
     # -- per frame -------------------------------------------------------------------
     def render_frame(self, force: bool = False) -> bool:
-        """Apply the state at the cursor time and ask for a repaint; True if one was asked.
-
-        The VTK render itself happens in the widget's paint event (once, however many
-        repaints were asked for before it ran): rendering here as well would draw every
-        frame twice, since the widget always re-renders when it paints.
-        """
+        """Apply the state at the cursor time and render; True if a frame was rendered."""
         if self.scene is None or not (self._dirty or force):
             return False
         t = self.cursor.t
@@ -122,10 +152,8 @@ class QtWorkshopView(QWidget):
             self._shown_t, self._shown_rev = t, rev
         self._dirty = False
         self.last_update_s = time.perf_counter() - started
-        if force:
-            self.scene.render()  # now, not at the next paint (screenshots, tests)
-        else:
-            self.plotter.update()
+        # render now; the widget shows it in its next paint (see QtShopInteractor)
+        self.scene.render()
         return True
 
     def _on_render_start(self, *_: object) -> None:
