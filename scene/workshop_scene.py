@@ -1167,7 +1167,8 @@ def offscreen_plotter(size: tuple[int, int] = (1280, 720)) -> pv.Plotter:
     multi-sampling: MSAA costs ~70 ms per frame on the software renderer)."""
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    pv.OFF_SCREEN = True
+    # Only this plotter is off-screen: setting pv.OFF_SCREEN would also turn every later
+    # pyvistaqt QtInteractor of the process into a non-interactive window.
     pv.global_theme.multi_samples = 0
     return pv.Plotter(off_screen=True, window_size=[int(size[0]), int(size[1])])
 
