@@ -62,6 +62,7 @@ from twin.timecursor import CursorMode, TimeCursor, format_clock
 from twin.workshop import Workshop, load_workshop
 from ui.about import APP_NAME, QtAboutDialog
 from ui.charts import QtShopCharts
+from ui.consistency import QtConsistencyPanel
 from ui.frameclock import FRAME_MS, FrameClock
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.selection import Selection
@@ -199,6 +200,14 @@ class MainWindow(QMainWindow):
         self.charts = QtShopCharts(self.cursor, self.store, self.clock, self)
         self.charts_dock = self._dock("Charts", "chartsDock", self.charts,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.consistency = QtConsistencyPanel(self.store, self.selection, self)
+        self.consistency_dock = self._dock("Consistency", "consistencyDock", self.consistency,
+                                           Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.charts_dock, self.consistency_dock)
+        self.charts_dock.raise_()
+        self.consistency.scores_ready.connect(lambda scores: self.set_overlay("consistency",
+                                                                              scores))
+        self.consistency.station_activated.connect(self._on_station_activated)
         self.tree_holder = QWidget(self)
         QVBoxLayout(self.tree_holder).setContentsMargins(0, 0, 0, 0)
         self.tree_dock = self._dock("Workshop", "workshopDock", self.tree_holder,
@@ -380,7 +389,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_overlay_state)
         m.addAction(self.act_overlay_cons)
         m.addSeparator()
-        for d in (self.tree_dock, self.inspector_dock, self.charts_dock):
+        for d in (self.tree_dock, self.inspector_dock, self.charts_dock, self.consistency_dock):
             m.addAction(d.toggleViewAction())
         m = mb.addMenu("&Help")
         m.addAction(self.act_keys)
@@ -448,6 +457,7 @@ class MainWindow(QMainWindow):
             assert self.tree is not None and self.inspector is not None
             self.tree.set_workshop(workshop)
             self.inspector.set_workshop(workshop)
+        self.consistency.set_workshop(workshop)
         self.centre.setCurrentWidget(self.view)
         (self.act_overlay_cons if self.view.overlay == "consistency"
          else self.act_overlay_state).setChecked(True)
@@ -664,6 +674,11 @@ class MainWindow(QMainWindow):
     def _camera(self, preset: str) -> None:
         if self.view is not None:
             self.view.set_camera(preset)
+
+    def _on_station_activated(self, station: str) -> None:
+        self.selection.select(station)
+        if self.view is not None:
+            self.view.focus(station)
 
     def _focus_selection(self) -> None:
         if self.view is not None and self.selection.entity:

@@ -21,12 +21,14 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 log = logging.getLogger(__name__)
 
-#: A job receives ``should_abort()`` and returns a progress generator.
-Job = Callable[[Callable[[], bool]], Generator[Any, None, Any]]
+#: A job receives ``should_abort()`` and returns a progress generator (or, for a plain
+#: function that reports through :meth:`Worker.report`, its result).
+Job = Callable[[Callable[[], bool]], Generator[Any, None, Any] | Any]
 
 #: Errors whose message is already written for a user (they name the file and the problem).
 _USER_ERRORS = ("RecordingError", "WorkshopError", "EventError", "ScenarioError",
-                "SimulatorError", "VerificationError", "MeshError", "Aborted")
+                "SimulationError", "VerificationError", "StoreError", "MeshError", "Aborted",
+                "VerificationAborted")
 
 
 def readable_error(exc: BaseException) -> str:
@@ -100,9 +102,19 @@ class Worker(QObject):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def report(self, fraction: float, message: str = "") -> None:
+        """Progress from a plain-function job (any thread)."""
+        self._progress_x.emit(float(fraction), str(message))
+
     def _run(self) -> None:
         try:
             gen = self._job(self._abort.is_set)
+            if not isinstance(gen, Generator):
+                if self._abort.is_set():
+                    self._cancelled_x.emit()
+                else:
+                    self._done_x.emit(gen)
+                return
             while True:
                 try:
                     p = next(gen)
@@ -116,7 +128,7 @@ class Worker(QObject):
                 frac, msg = (p if isinstance(p, tuple) else (p, ""))
                 self._progress_x.emit(float(frac or 0.0), str(msg))
         except Exception as exc:  # noqa: BLE001 - shown to the user, logged in full
-            if self._abort.is_set() or type(exc).__name__ == "Aborted":
+            if self._abort.is_set() or type(exc).__name__.endswith("Aborted"):
                 self._cancelled_x.emit()
                 return
             log.error("%s failed:\n%s", self.name, traceback.format_exc())
