@@ -28,7 +28,11 @@ from twin.events import STATES, Event
 #: Station states in the order used by the time-in-state arrays.
 STATION_STATES: tuple[str, ...] = STATES["station"]
 _STATE_INDEX = {s: i for i, s in enumerate(STATION_STATES)}
-_IDLE = _STATE_INDEX["idle"]
+#: AGV states in the order used by the AGV time-in-state arrays.
+AGV_STATES: tuple[str, ...] = STATES["agv"]
+_AGV_INDEX = {s: i for i, s in enumerate(AGV_STATES)}
+#: AGV states that count as working (utilization): driving and transferring parts.
+AGV_WORKING: tuple[str, ...] = ("moving", "loading", "unloading")
 #: Shortest bin of the throughput series, seconds.
 MIN_THROUGHPUT_BIN_S = 900.0
 _PROCESSING = _STATE_INDEX["processing"]
@@ -43,15 +47,18 @@ class Downtime:
     end: float | None
 
 
-class _StationTrack:
-    """State changes of one station with the cumulative time in every state (seconds)."""
+class _StateTrack:
+    """State changes of one station (or AGV) with the cumulative time in every state (s).
 
-    __slots__ = ("times", "states", "cum")
+    It starts in state index 0 (idle) at ``t0``."""
 
-    def __init__(self, t0: float) -> None:
+    __slots__ = ("times", "states", "cum", "n")
+
+    def __init__(self, t0: float, n_states: int = len(STATION_STATES)) -> None:
+        self.n = n_states
         self.times: list[float] = [t0]
-        self.states: list[int] = [_IDLE]
-        self.cum: list[list[float]] = [[0.0] * len(STATION_STATES)]
+        self.states: list[int] = [0]
+        self.cum: list[list[float]] = [[0.0] * n_states]
 
     def change(self, t: float, state: int) -> None:
         last_t, last_s = self.times[-1], self.states[-1]
@@ -73,14 +80,10 @@ class _StationTrack:
         """Seconds spent in each state from the start up to ``t``."""
         i = bisect.bisect_right(self.times, t) - 1
         if i < 0:
-            return np.zeros(len(STATION_STATES))
+            return np.zeros(self.n)
         out = np.array(self.cum[i], dtype=float)
         out[self.states[i]] += t - self.times[i]
         return out
-
-    def state_at(self, t: float) -> str:
-        i = bisect.bisect_right(self.times, t) - 1
-        return STATION_STATES[self.states[max(i, 0)]]
 
 
 class ShopKpis:
@@ -95,7 +98,8 @@ class ShopKpis:
     def __init__(self, stations: Sequence[str] = (), t0: float = 0.0) -> None:
         self.t0 = float(t0)
         self.t_last = float(t0)
-        self._stations: dict[str, _StationTrack] = {s: _StationTrack(self.t0) for s in stations}
+        self._stations: dict[str, _StateTrack] = {s: _StateTrack(self.t0) for s in stations}
+        self._agvs: dict[str, _StateTrack] = {}
         # WIP count step series: value holds from times[i] until times[i+1]
         self._wip_t: list[float] = [self.t0]
         self._wip_n: list[int] = [0]
@@ -128,6 +132,15 @@ class ShopKpis:
         if n:
             self.t_last = max(self.t_last, float(t[-1]))
         rows = np.flatnonzero(np.isin(kind, wanted)) if wanted else np.zeros(0, dtype=int)
+        if "agv" in codes:
+            # AGV rows are mostly position reports: keep those whose state changed
+            agv = np.flatnonzero(kind == codes["agv"])
+            if len(agv):
+                order = agv[np.argsort(entity[agv], kind="stable")]
+                ent, st = entity[order], state[order]
+                changed = np.ones(len(order), dtype=bool)
+                changed[1:] = (ent[1:] != ent[:-1]) | (st[1:] != st[:-1])
+                rows = np.sort(np.concatenate([rows, order[changed]]))
         ts = t[rows].tolist()
         es = [strings[c] for c in entity[rows].tolist()]
         ks = [strings[c] for c in kind[rows].tolist()]
@@ -144,7 +157,7 @@ class ShopKpis:
         if kind == "station":
             track = self._stations.get(entity)
             if track is None:
-                track = self._stations[entity] = _StationTrack(self.t0)
+                track = self._stations[entity] = _StateTrack(self.t0)
             idx = _STATE_INDEX[state]
             was_down = entity in self._down_open
             if state == "down" and not was_down:
@@ -164,6 +177,11 @@ class ShopKpis:
             elif entity not in self._wip_open and entity not in self._wip_done:
                 self._wip_open.add(entity)
                 self._push_wip(t)
+        elif kind == "agv":
+            track = self._agvs.get(entity)
+            if track is None:
+                track = self._agvs[entity] = _StateTrack(self.t0, len(AGV_STATES))
+            track.change(t, _AGV_INDEX[state])
         elif kind == "order" and state == "completed":
             self._orders_done.append(t)
 
@@ -206,6 +224,26 @@ class ShopKpis:
         m = np.vstack([self._stations[s].time_in_state(t) for s in ids])
         span = max(t - self.t0, 0.0)
         return ids, (m / span if span > 0 else np.zeros_like(m))
+
+    @property
+    def agvs(self) -> list[str]:
+        return list(self._agvs)
+
+    def agv_time_in_state(self, agv: str, t: float) -> dict[str, float]:
+        """Seconds ``agv`` spent in each state between the start and ``t``."""
+        track = self._agvs.get(agv)
+        if track is None:
+            return {s: 0.0 for s in AGV_STATES}
+        return dict(zip(AGV_STATES, track.time_in_state(t).tolist(), strict=True))
+
+    def agv_utilization(self, agv: str, t: float) -> float:
+        """Share of the elapsed shift [start, t] the AGV was working (moving, loading,
+        unloading), 0..1."""
+        span = t - self.t0
+        if span <= 0:
+            return 0.0
+        tis = self.agv_time_in_state(agv, t)
+        return sum(tis[s] for s in AGV_WORKING) / span
 
     def utilization(self, station: str, t: float) -> float:
         """Processing share of the elapsed shift [start, t], 0..1."""

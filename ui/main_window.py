@@ -21,6 +21,7 @@ import gc
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,8 @@ FOLLOW_DELAY_S = 1.0
 RECORDING_FILTER = "DMW Twin recordings (*.twinlog);;All files (*)"
 
 
+#: Frame rate and events/s in the status bar are averaged over this many seconds.
+STATS_WINDOW_S = 2.0
 #: While live, objects that survived this long (wall seconds) are moved out of the
 #: garbage collector's sight (see settle_garbage).
 LIVE_FREEZE_S = 120.0
@@ -227,11 +230,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
 
         # frame clock and figures
-        self._frames = 0
-        self._events_seen = 0
-        self._stats_t = time.monotonic()
-        self._stats_applied = 0
-        self._stats_appended = 0
+        self._stats_window: deque[tuple[float, int, int]] = deque()
         self.fps = 0.0
         self.events_per_s = 0.0
         self._status_due = 0.0
@@ -706,7 +705,7 @@ class MainWindow(QMainWindow):
         """One tick: live data in, cursor forward, 3D frame out (if anything changed)."""
         live = self.live
         if live is not None:
-            self._stats_appended += self._drain(live)
+            self._drain(live)
             if time.monotonic() >= self._next_freeze:
                 self._next_freeze = time.monotonic() + LIVE_FREEZE_S
                 settle_garbage(full=False)
@@ -727,18 +726,18 @@ class MainWindow(QMainWindow):
             self._update_status()
 
     def _update_status(self) -> None:
+        # frame rate and events shown per second over the last ~2 s (sliding window)
         now = time.monotonic()
-        dt = now - self._stats_t
         frames = self.view.frames if self.view is not None else 0
+        window = self._stats_window
+        window.append((now, frames, self.store.events_applied))
+        while len(window) > 2 and now - window[0][0] > STATS_WINDOW_S:
+            window.popleft()
+        t_old, f_old, e_old = window[0]
+        dt = now - t_old
         if dt > 0:
-            self.fps = (frames - self._frames) / dt
-            applied = self.store.events_applied - self._stats_applied
-            rate = (self._stats_appended if self.live is not None else applied) / dt
-            self.events_per_s = rate
-        self._stats_t = now
-        self._frames = frames
-        self._stats_appended = 0
-        self._stats_applied = self.store.events_applied
+            self.fps = (frames - f_old) / dt
+            self.events_per_s = max(self.store.events_applied - e_old, 0) / dt
         mode = self.cursor.mode
         speed = f"{self.cursor.speed:g}×"
         if mode is CursorMode.FOLLOWING:

@@ -208,6 +208,11 @@ class QtShareBar(QWidget):
     def share(self) -> float:
         return self._share
 
+    def set_colour(self, colour: str) -> None:
+        if QColor(colour) != self._colour:
+            self._colour = QColor(colour)
+            self.update()
+
     def set_share(self, share: float) -> None:
         share = min(max(float(share), 0.0), 1.0)
         if abs(share - self._share) * max(self.width(), 1) >= 0.5 or (share == 0) != (
@@ -347,7 +352,7 @@ class QtInspector(QWidget):
         t = self.cursor.t
         snap = self.store.state_at(t)
         e = snap.entities.get(eid)
-        recent = self.store.last_events(eid, t, 40) if kind != "buffer" else []
+        recent = self.store.last_events(eid, t, 200) if kind != "buffer" else []
         if kind == "station":
             s = self.workshop.stations[eid]
             self.title.setText(f"{s.id}  {s.name}")
@@ -363,6 +368,7 @@ class QtInspector(QWidget):
                                   f"unload {a.unload_s:g} s · home {a.home}")
             if e is not None and e.x is not None:
                 self.fields["where"].setText(f"x {e.x:.1f} m, y {e.y or 0:.1f} m")
+            self._agv_fields(eid, t)
         else:
             b = self.workshop.buffers[eid]
             self.title.setText(f"{b.id}  {b.name}")
@@ -381,12 +387,23 @@ class QtInspector(QWidget):
                 self.fields["queue"].setText(f"{e.queue:g} parts waiting")
         elif kind != "buffer":
             self.fields["state"].setText("no data yet")
-        self._fill_events(recent[-self.N_EVENTS:], kind)
+        self._fill_events(changes(recent)[-self.N_EVENTS:], kind)
+
+    def _agv_fields(self, eid: str, t: float) -> None:
+        k = self.store.kpis
+        u = k.agv_utilization(eid, t)
+        self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> working")
+        self.util_bar.set_colour(AGV_STATE_HEX["moving"])
+        self.util_bar.set_share(u)
+        tis = k.agv_time_in_state(eid, t)
+        self.breakdown.setText(" · ".join(f"{s} {v / 60:.0f} min" for s, v in tis.items()
+                                          if v >= 30))
 
     def _station_fields(self, eid: str, e: Event | None, t: float) -> None:
         k = self.store.kpis
         u = k.utilization(eid, t)
         self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> processing")
+        self.util_bar.set_colour(STATION_STATE_HEX["processing"])
         self.util_bar.set_share(u)
         tis = k.time_in_state(eid, t)
         parts = [f"{s} {v / 60:.0f} min" for s, v in tis.items() if v >= 30]
@@ -433,6 +450,19 @@ class QtInspector(QWidget):
     def events_shown(self) -> int:
         """Rows of the last-events table in use."""
         return sum(not self.events.isRowHidden(r) for r in range(self.events.rowCount()))
+
+
+def changes(events: list[Event]) -> list[Event]:
+    """Events that changed something other than the position (an AGV reports where it is
+    every second while driving: one row per trip leg is what a person wants to read)."""
+    out: list[Event] = []
+    key = None
+    for e in events:
+        k = (e.state, e.wip, e.order, e.station, e.process, e.agv)
+        if k != key:
+            out.append(e)
+            key = k
+    return out
 
 
 def _duration(s: float) -> str:

@@ -77,3 +77,17 @@ def test_throughput_of_a_running_shift_rates_the_partial_last_bin() -> None:
     starts, rate = k.throughput_series(t_end=2250)  # 15-min bins, the last one 450 s long
     assert starts.tolist() == [0, 900, 1800]
     assert rate.tolist() == [4.0, 4.0, pytest.approx(2 * 3600 / 450)]
+
+
+def test_agv_utilization_counts_driving_and_transfers_not_waiting() -> None:
+    def agv(t: float, state: str, x: float = 0.0) -> Event:
+        return Event(t=t, entity="AGV1", kind="agv", state=state, x=x, y=0.0)
+
+    k = ShopKpis()
+    k.add([agv(0, "idle"), agv(100, "moving"), agv(101, "moving", 1.0), agv(150, "loading"),
+           agv(170, "moving"), agv(200, "unloading"), agv(220, "idle"), agv(300, "charging")])
+    tis = k.agv_time_in_state("AGV1", 400)
+    assert tis["moving"] == 80.0 and tis["loading"] == 20.0 and tis["unloading"] == 20.0
+    assert tis["charging"] == 100.0
+    assert k.agv_utilization("AGV1", 400) == pytest.approx(120 / 400)
+    assert k.agvs == ["AGV1"]

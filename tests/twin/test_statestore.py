@@ -224,6 +224,10 @@ def test_a_real_recording_gives_the_same_kpis_and_states_as_the_live_log(
     assert shares == pytest.approx(shares_live)
     assert shares[:, 2].max() > 0.3  # some station was busy: the comparison means something
     assert replay.kpis.completed_at(t) == live.kpis.completed_at(t) > 0
+    for agv in ws.agvs:
+        assert replay.kpis.agv_utilization(agv, t) == pytest.approx(
+            live.kpis.agv_utilization(agv, t))
+    assert 0.05 < replay.kpis.agv_utilization("AGV1", t) < 0.95
     assert replay.kpis.wip_series()[1].tolist() == live.kpis.wip_series()[1].tolist()
     for q in (0.0, 1000.0, 5000.0, t):
         assert replay.state_at(q).entities == live.state_at(q).entities

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from scene.palette import station_state_colour
 from twin.recording import open_recording
@@ -218,3 +218,35 @@ def test_consistency_overlay_from_a_verification_result(qtbot, opened, tmp_path:
     bad.write_text('{"per_station": {"S07": "high"}}')
     assert not opened.load_scores(bad)
     assert opened.message_box.icon() == QMessageBox.Icon.Critical
+
+
+def test_layout_recent_files_and_speed_persist_between_sessions(
+        qtbot, settings, shift_recording: Path) -> None:  # noqa: ANN001
+    from ui.main_window import MainWindow
+
+    first = MainWindow(settings, restore_layout=False)
+    qtbot.addWidget(first)
+    first.resize(1111, 777)
+    first.show()
+    with qtbot.waitSignal(first.recording_opened, timeout=30_000):
+        first.open_recording(shift_recording)
+    first.cursor.speed = 300.0
+    first.charts_dock.hide()
+    qtbot.wait(50)
+    size = (first.width(), first.height())
+    first.close()
+
+    second = MainWindow(settings, restore_layout=True)
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitExposed(second)
+    screen = QApplication.primaryScreen().availableGeometry()
+    if screen.width() >= size[0] and screen.height() >= size[1]:
+        assert (second.width(), second.height()) == size
+    else:  # a small virtual screen: the window is fitted to it, as Qt should
+        assert second.width() <= max(screen.width(), second.minimumSizeHint().width())
+    assert second.charts_dock.isHidden()
+    assert second.settings.recent_files() == [str(shift_recording.resolve())]
+    assert second.recent_menu.actions()[0].text() == shift_recording.name
+    assert second.settings.replay_speed == 300.0
+    second.close()

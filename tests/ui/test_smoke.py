@@ -33,7 +33,7 @@ def test_open_with_screenshot_and_quit_after(shift_recording: Path, tmp_path: Pa
     # the centre of the window is the 3D shop: shaded, not a flat clear colour
     centre = img[250:550, 450:850].astype(float)
     assert centre.std() > 12.0
-    assert len(np.unique(centre.reshape(-1, 3), axis=0)) > 200
+    assert len(np.unique(centre.reshape(-1, 3), axis=0)) > 80  # also on 16-bit virtual screens
 
 
 def test_a_missing_recording_is_one_clear_line(tmp_path: Path, qapp) -> None:  # noqa: ANN001
