@@ -22,6 +22,9 @@ import numpy as np
 PAPER_SPATIAL_THRESHOLD = 0.05
 PAPER_TEMPORAL_THRESHOLD = 0.1
 PAPER_OVERALL_THRESHOLD = 0.9
+#: A station scoring below this is flagged: on average its characteristics lie beyond
+#: their thresholds (score 0.5 = root mean square |£ − £*| / threshold of exactly 1).
+FLAG_BELOW = 0.5
 
 
 def consistency_fraction(
@@ -46,19 +49,21 @@ def consistency_fraction(
     return float(np.count_nonzero(ok)) / p.size
 
 
-def station_score(ratios: np.ndarray) -> float:
-    """Score in [0, 1] from one station's ``|£ − £*| / threshold`` ratios.
+def score_from_ratio(rho: float) -> float:
+    """Score in [0, 1] from a station's deviation ``rho`` = |£ − £*| / threshold of its most
+    inconsistent characteristic: ``1 / (1 + rho²)``. 1 for identical characteristics, 0.5
+    exactly at the threshold (below 0.5 = flagged), → 0 as the station departs."""
+    return 1.0 / (1.0 + float(rho) ** 2)
 
-    The root mean square ratio r maps to ``1 / (1 + r²)``: 1 for identical characteristics,
-    0.5 when the characteristics sit on average exactly at their threshold, → 0 as they
-    depart. Stations without characteristics score 1 (nothing contradicts the model).
-    """
-    r = np.asarray(ratios, dtype=float)
-    r = r[np.isfinite(r)]
-    if r.size == 0:
-        return 1.0
-    rms = float(np.sqrt(np.mean(r * r)))
-    return 1.0 / (1.0 + rms * rms)
+
+def deviation_ratios(
+    phys: Sequence[float], virt: Sequence[float], threshold: float | Sequence[float]
+) -> np.ndarray:
+    """``|phys − virt| / threshold`` per characteristic (1 = exactly at the threshold)."""
+    p = np.asarray(phys, dtype=float)
+    v = np.asarray(virt, dtype=float)
+    t = np.broadcast_to(np.asarray(threshold, dtype=float), p.shape)
+    return np.abs(p - v) / np.maximum(t, 1e-12)
 
 
 @dataclass
@@ -71,11 +76,13 @@ class ConsistencyResult:
             mode: the median of the calibrated per-characteristic thresholds).
         overall_threshold: Δ must reach this to pass.
         passed: ``delta >= overall_threshold``.
-        per_station: station id -> score in [0, 1] (1 = consistent).
+        per_station: station id -> score in [0, 1] (1 = consistent), from the station's
+            most inconsistent characteristic (:func:`score_from_ratio`).
         physical / virtual: station id -> its characteristics (£ / £*, λ / λ*), in the
             order of ``names``.
         per_char_thresholds: station id -> the threshold of each characteristic.
         names: what each characteristic of a station is (e.g. ``"gcn:cycle_ratio"``).
+        ratios: station id -> ``|£ − £*| / threshold`` of each characteristic.
     """
 
     delta: float
@@ -87,6 +94,7 @@ class ConsistencyResult:
     virtual: dict[str, list[float]]
     per_char_thresholds: dict[str, list[float]] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
 
     def consistent(self, station: str) -> list[bool]:
         """Per characteristic of ``station``: is it within its threshold?"""
@@ -114,9 +122,10 @@ class ConsistencyResult:
 class ConsistencyReport:
     """Verification of a virtual shop against a physical one.
 
-    ``per_station`` combines the spatial and the temporal score of each station (geometric
-    mean, in [0, 1], 1 = consistent); ``passed`` needs both the spatial and the temporal
-    result to pass. ``seconds`` is the wall time of the verification (training included).
+    ``per_station`` combines the spatial and the temporal result of each station (see
+    :func:`combine_scores`; in [0, 1], 1 = consistent, < 0.5 flagged); ``passed`` needs
+    both the spatial and the temporal result to pass (the paper's rule). ``seconds`` is
+    the wall time of the verification (training included).
     """
 
     spatial: ConsistencyResult
@@ -131,6 +140,11 @@ class ConsistencyReport:
     def ranking(self) -> list[tuple[str, float]]:
         """Stations from the least to the most consistent (ties by station id)."""
         return sorted(self.per_station.items(), key=lambda kv: (kv[1], kv[0]))
+
+    def flagged(self, below: float = FLAG_BELOW) -> list[str]:
+        """Stations whose score is below ``below`` (their characteristics sit beyond their
+        thresholds on average), least consistent first."""
+        return [s for s, v in self.ranking() if v < below]
 
     def to_json(self) -> dict[str, Any]:
         """``{"spatial": {...}, "temporal": {...}, "per_station", "passed", "seconds"}``."""
@@ -159,10 +173,12 @@ def evaluate(
     v = np.concatenate([np.asarray(virtual[s], float) for s in stations])
     t = np.concatenate([np.asarray(thresholds[s], float) for s in stations])
     delta = consistency_fraction(p, v, t)
-    per_station = {}
-    for s in stations:
-        ps, vs, ts = (np.asarray(d[s], float) for d in (physical, virtual, thresholds))
-        per_station[s] = station_score(np.abs(ps - vs) / np.maximum(ts, 1e-12))
+    ratios = {
+        s: deviation_ratios(physical[s], virtual[s], thresholds[s]) for s in stations
+    }
+    per_station = {
+        s: score_from_ratio(float(r.max()) if r.size else 0.0) for s, r in ratios.items()
+    }
     thr = float(np.median(t)) if summary_threshold is None else float(summary_threshold)
     return ConsistencyResult(
         delta=delta,
@@ -174,12 +190,31 @@ def evaluate(
         virtual={s: [float(x) for x in virtual[s]] for s in stations},
         per_char_thresholds={s: [float(x) for x in thresholds[s]] for s in stations},
         names=list(names),
+        ratios={s: [float(x) for x in r] for s, r in ratios.items()},
     )
 
 
-def combine_scores(spatial: Mapping[str, float], temporal: Mapping[str, float]) -> dict[str, float]:
-    """Per-station score from the spatial and temporal scores (geometric mean)."""
-    return {s: math.sqrt(spatial[s] * temporal.get(s, 1.0)) for s in spatial}
+def combine_scores(spatial: ConsistencyResult, temporal: ConsistencyResult) -> dict[str, float]:
+    """Per-station score from both results: the behaviour feature that the spatial and the
+    temporal net *together* find most inconsistent.
+
+    When both results have the same characteristic names after their ``net:`` prefix
+    (e.g. ``gcn:cycle_ratio`` and ``tcn:cycle_ratio``), a station's deviation is the
+    largest over features of the mean of the two ratios — one net's noise alone does not
+    flag a station, a departure both nets see does. Otherwise the geometric mean of the
+    two scores.
+    """
+    strip = lambda names: [n.split(":", 1)[-1] for n in names]  # noqa: E731
+    if spatial.names and strip(spatial.names) == strip(temporal.names):
+        out = {}
+        for s, rs in spatial.ratios.items():
+            rt = temporal.ratios.get(s, rs)
+            rho = max((a + b) / 2.0 for a, b in zip(rs, rt)) if rs else 0.0
+            out[s] = score_from_ratio(rho)
+        return out
+    return {
+        s: math.sqrt(v * temporal.per_station.get(s, 1.0)) for s, v in spatial.per_station.items()
+    }
 
 
 def _num(x: float) -> float | None:

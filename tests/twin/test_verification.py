@@ -1,0 +1,272 @@
+"""Verification (GCN/TCN consistency): the paper's rule, the method on simulated shops,
+saved nets, and the refusals a user relies on."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.events import Event
+from twin.scenario import Disturbance, Scenario
+from twin.simulator import Simulator
+from twin.verification import (
+    ConsistencyReport,
+    StoreError,
+    VerificationAborted,
+    VerificationError,
+    Verifier,
+    VerifyConfig,
+    baseline_verify,
+    consistency_fraction,
+    train_steps,
+    verify,
+)
+from twin.verification.consistency import score_from_ratio
+from twin.verification.data import load_run
+from twin.verification.series import FEATURES, CycleReference, bin_run
+from twin.workshop import Workshop, load_workshop
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = ROOT / "assets" / "workshops" / "machining13.toml"
+HOURS = 2.0
+#: Small nets and short windows: a 2 h shift verifies in well under a second.
+SMALL = VerifyConfig(window_min=10, gcn_hidden=8, tcn_hidden=8, tcn_levels=2,
+                     gcn_epochs=40, tcn_epochs=40)
+
+
+@lru_cache(maxsize=None)
+def shop() -> Workshop:
+    return load_workshop(SHOP)
+
+
+@lru_cache(maxsize=None)
+def run(seed: int, slow: str = "", factor: float = 2.0, hours: float = HOURS) -> tuple[Event, ...]:
+    """A simulated machining13 shift (``slow``: that station's cycle time x ``factor``)."""
+    dist = [Disturbance(0, "slowdown", slow, 0.0, factor=factor)] if slow else []
+    events: list[Event] = []
+    Simulator(shop(), Scenario("test", None, dist), seed=seed).run(hours, sink=events.append)
+    return tuple(events)
+
+
+# -- the paper's rule ---------------------------------------------------------------
+def test_paper_spatial_example_gives_two_thirds() -> None:
+    # paper §4.2: |0.022 - 0.102| = 0.08 > 0.05, the other two are within 0.05
+    assert consistency_fraction([0.052, 0.038, 0.022], [0.005, 0.018, 0.102], 0.05) == pytest.approx(2 / 3)
+
+
+def test_paper_temporal_example_is_fully_consistent() -> None:
+    assert consistency_fraction([0.788, 0.350, 0.784], [0.732, 0.347, 0.737], 0.1) == 1.0
+
+
+def test_difference_equal_to_threshold_counts_as_consistent() -> None:
+    assert consistency_fraction([0.15], [0.1], 0.05) == 1.0
+    assert consistency_fraction([0.15, 0.0], [0.1, 0.0], [0.04, 0.0]) == 0.5
+
+
+def test_consistency_fraction_refuses_mismatched_or_empty_characteristics() -> None:
+    with pytest.raises(ValueError, match="no characteristics"):
+        consistency_fraction([], [], 0.1)
+    with pytest.raises(ValueError, match="3 physical but 2 virtual"):
+        consistency_fraction([1, 2, 3], [1, 2], 0.1)
+
+
+def test_score_is_one_for_identical_and_half_at_the_threshold() -> None:
+    assert score_from_ratio(0.0) == 1.0
+    assert score_from_ratio(1.0) == 0.5
+    assert score_from_ratio(3.0) == pytest.approx(0.1)
+
+
+# -- features from events -------------------------------------------------------------
+def _ev(t: float, entity: str, kind: str, state: str, **kw: object) -> Event:
+    return Event(t, entity, kind, state, **kw)  # type: ignore[arg-type]
+
+
+def test_breakdown_inside_an_operation_is_not_processing_time() -> None:
+    events = [
+        _ev(0, "M1", "station", "idle"),
+        _ev(0, "W1", "wip", "waiting", station="M1"),
+        _ev(10, "M1", "station", "processing", wip="W1", process="cut"),
+        _ev(10, "W1", "wip", "processing", station="M1"),
+        _ev(40, "M1", "station", "down", wip="W1", process="cut"),
+        _ev(100, "M1", "station", "processing", wip="W1", process="cut"),
+        _ev(130, "M1", "station", "idle"),
+        _ev(130, "W1", "wip", "completed"),
+        _ev(600, "M1", "station", "idle"),
+    ]
+    r = load_run(events)
+    (op,) = r.operations
+    assert (op.start, op.end, op.work_s) == (10, 130, 60)  # 30 + 30 s, the 60 s down excluded
+    assert r.down_episodes() == [60]
+    assert [a.t for a in r.arrivals] == [0]
+
+
+def test_state_shares_sum_to_one_and_slowed_station_shows_cycle_ratio() -> None:
+    phys = load_run(run(1))
+    ref = CycleReference.from_run(phys)
+    feats = bin_run(phys, 300.0, ref).features(span=2, stride=1)
+    shares = feats[:, :, :5].sum(axis=2)
+    np.testing.assert_allclose(shares, 1.0, atol=1e-9)
+    # the same shop with S07 twice as slow, measured against the nominal references
+    slow = load_run(run(1, "S07"))
+    i = slow.stations.index("S07")
+    cyc = bin_run(slow, 3600.0, ref).features()[:, :, FEATURES.index("cycle_ratio")]
+    assert cyc[i].mean() == pytest.approx(2.0, rel=0.15)
+    others = np.delete(cyc, i, axis=0)
+    assert np.all(np.abs(others - 1.0) < 0.2)
+
+
+# -- the method -------------------------------------------------------------------------
+def test_identical_data_makes_every_characteristic_consistent() -> None:
+    report = verify(list(run(1)), list(run(1)), config=SMALL)
+    for res in (report.spatial, report.temporal):
+        assert res.delta == 1.0 and res.passed
+        for s in res.physical:
+            assert res.physical[s] == res.virtual[s]
+    assert report.passed
+    assert min(report.per_station.values()) == 1.0
+
+
+def test_grossly_degraded_station_gets_the_lowest_score() -> None:
+    report = verify(list(run(3, "S07")), list(run(4)), config=SMALL)
+    ranking = report.ranking()
+    assert ranking[0][0] == "S07"
+    assert report.per_station["S07"] < 0.5  # flagged
+    assert "S07" in report.flagged()
+    # its own cycle ratio is what departs, in both nets
+    for res in (report.spatial, report.temporal):
+        k = [n.split(":")[1] for n in res.names].index("cycle_ratio")
+        assert res.ratios["S07"][k] > 1.0
+        assert res.virtual["S07"][k] < res.physical["S07"][k]
+
+
+def test_paper_mode_uses_the_fixed_thresholds() -> None:
+    report = verify(list(run(3, "S07")), list(run(4)), config=SMALL, mode="paper")
+    assert report.mode == "paper"
+    assert report.spatial.threshold == 0.05 and report.temporal.threshold == 0.1
+    assert report.spatial.overall_threshold == 0.9
+    assert all(t == 0.05 for ts in report.spatial.per_char_thresholds.values() for t in ts)
+    p = [x for s in report.spatial.physical for x in report.spatial.physical[s]]
+    v = [x for s in report.spatial.virtual for x in report.spatial.virtual[s]]
+    assert report.spatial.delta == consistency_fraction(p, v, 0.05)
+
+
+def test_report_json_has_the_documented_shape() -> None:
+    report = verify(list(run(3, "S07")), list(run(4)), config=SMALL)
+    assert isinstance(report, ConsistencyReport)
+    doc = report.to_json()
+    assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds"}
+    for part in ("spatial", "temporal"):
+        assert set(doc[part]) == {"delta", "threshold", "passed", "per_station", "characteristics"}
+        chars = doc[part]["characteristics"]
+        assert set(chars) == {"physical", "virtual"}
+        assert len(chars["physical"]) == len(chars["virtual"]) == 13 * 7
+    assert set(doc["per_station"]) == set(shop().stations)
+    assert all(0.0 <= v <= 1.0 for v in doc["per_station"].values())
+    assert doc["seconds"] > 0
+
+
+def test_training_is_a_generator_of_epoch_metrics() -> None:
+    metrics = list(train_steps(list(run(1)), config=SMALL))
+    assert [m.stage for m in metrics] == ["gcn"] * 40 + ["tcn"] * 40
+    assert [m.epoch for m in metrics[:3]] == [1, 2, 3]
+    assert all(m.epochs == 40 and math.isfinite(m.loss) for m in metrics)
+    gcn = [m.loss for m in metrics if m.stage == "gcn"]
+    assert gcn[-1] < gcn[0]  # it learns
+
+
+def test_abort_stops_between_epochs_and_saves_nothing(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def progress(stage: str, fraction: float) -> None:
+        calls.append(stage)
+
+    with pytest.raises(VerificationAborted):
+        verify(list(run(1)), list(run(2)), config=SMALL, model_dir=tmp_path, progress=progress,
+               should_abort=lambda: calls.count("gcn") >= 3)
+    assert calls.count("gcn") == 3 and "tcn" not in calls
+    assert not any(tmp_path.iterdir())
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    a = Verifier(list(run(1)), config=SMALL)
+    b = Verifier(list(run(1)), config=SMALL)
+    a.train()
+    b.train()
+    np.testing.assert_array_equal(a.characteristics().spatial, b.characteristics().spatial)
+    np.testing.assert_array_equal(a.characteristics().temporal, b.characteristics().temporal)
+
+
+# -- saved nets ---------------------------------------------------------------------------
+def test_saved_nets_are_reused_and_give_the_same_characteristics(tmp_path: Path) -> None:
+    phys, virt = list(run(3, "S07")), list(run(4))
+    first = Verifier(phys, config=SMALL, model_dir=tmp_path)
+    assert not first.reused
+    first.train()
+    (entry,) = list(tmp_path.iterdir())
+    assert {p.name for p in entry.iterdir()} == {"gcn.safetensors", "tcn.safetensors", "verify.json"}
+
+    again = Verifier(phys, config=SMALL, model_dir=tmp_path)
+    assert again.reused and again.trained
+    assert list(again.train_steps()) == []  # nothing to train
+    for a, b in ((first.characteristics(virt), again.characteristics(virt)),
+                 (first.characteristics(), again.characteristics())):
+        np.testing.assert_array_equal(a.spatial, b.spatial)
+        np.testing.assert_array_equal(a.temporal, b.temporal)
+    report = verify(phys, virt, config=SMALL, model_dir=tmp_path)
+    assert report.reused_models
+
+
+def test_other_physical_recording_or_settings_train_new_nets(tmp_path: Path) -> None:
+    Verifier(list(run(1)), config=SMALL, model_dir=tmp_path).train()
+    assert not Verifier(list(run(2)), config=SMALL, model_dir=tmp_path).reused
+    other = VerifyConfig(**{**SMALL.to_json(), "gcn_epochs": 41})
+    assert not Verifier(list(run(1)), config=other, model_dir=tmp_path).reused
+    # scoring-only settings (z, overall threshold) do not need new nets
+    scoring = VerifyConfig(**{**SMALL.to_json(), "z": 3.0})
+    assert Verifier(list(run(1)), config=scoring, model_dir=tmp_path).reused
+
+
+def test_tampered_saved_net_is_refused(tmp_path: Path) -> None:
+    Verifier(list(run(1)), config=SMALL, model_dir=tmp_path).train()
+    (entry,) = list(tmp_path.iterdir())
+    weights = entry / "tcn.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="tcn.safetensors.*sha256"):
+        Verifier(list(run(1)), config=SMALL, model_dir=tmp_path)
+
+
+# -- refusals ---------------------------------------------------------------------------
+def test_recordings_of_different_workshops_are_refused() -> None:
+    ft06 = load_workshop(ROOT / "assets" / "workshops" / "ft06.txt")
+    other: list[Event] = []
+    Simulator(ft06, seed=0).run(HOURS, sink=other.append)
+    with pytest.raises(VerificationError, match="different workshops"):
+        verify(list(run(1)), other, config=SMALL)
+    with pytest.raises(VerificationError, match="different workshops"):
+        baseline_verify(list(run(1)), other)
+
+
+def test_station_missing_in_virtual_is_refused() -> None:
+    virt = [e for e in run(2) if e.entity != "S13" and e.station != "S13"]
+    with pytest.raises(VerificationError, match="only in physical: S13"):
+        verify(list(run(1)), virt, config=SMALL)
+
+
+def test_too_short_and_empty_recordings_are_refused() -> None:
+    short = list(run(1, hours=0.4))
+    with pytest.raises(VerificationError, match=r"covers 2\d\.\d min.*3 windows of 10 min \(30 min\)"):
+        verify(short, list(run(2)), config=SMALL)
+    with pytest.raises(VerificationError, match=r"virtual recording .* covers 2\d\.\d min"):
+        verify(list(run(1)), short, config=SMALL)
+    with pytest.raises(VerificationError, match="no events"):
+        verify([], list(run(2)), config=SMALL)
+    with pytest.raises(VerificationError, match="no station events"):
+        verify([e for e in run(1) if e.kind == "order"], list(run(2)), config=SMALL)
+    with pytest.raises(VerificationError, match="unknown mode"):
+        verify(list(run(1)), list(run(2)), config=SMALL, mode="strict")

@@ -1,0 +1,122 @@
+"""``verify`` sub-command: GCN/TCN consistency of a virtual recording against a physical one.
+
+    python main.py verify --physical P.twinlog --virtual V.twinlog [--mode calibrated|paper]
+                          [--window-min M] [--json] [--model-dir DIR | --no-cache]
+
+Without ``--json`` it prints progress to stderr and a readable verdict with the stations
+ranked from least to most consistent; with ``--json`` it prints one JSON object
+(``ConsistencyReport.to_json``) to stdout. Errors are one line on stderr, exit code 2.
+Trained nets are cached per physical recording (default: the user cache directory) and
+reused the next time the same physical recording is verified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``verify`` sub-command."""
+    p = subparsers.add_parser(
+        "verify",
+        help="check that a virtual shop behaves like the physical one (GCN + TCN), per station",
+        description="Verify the DT model: compare a virtual recording with a physical one "
+        "(spatial characteristics from a GCN, temporal ones from a TCN, both trained on "
+        "the physical recording) and rank the stations by consistency.",
+    )
+    p.add_argument("--physical", required=True, type=Path, help="recording of the physical shop")
+    p.add_argument("--virtual", required=True, type=Path, help="recording of the virtual shop")
+    p.add_argument("--mode", choices=("calibrated", "paper"), default="calibrated",
+                   help="calibrated: thresholds from the physical run's own variation "
+                        "(default); paper: fixed 0.05 / 0.1 per characteristic, 90 %% overall")
+    p.add_argument("--window-min", type=float, default=None,
+                   help="graph window length in minutes (default 30)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="where trained nets are kept and reused (default: user cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither reuse nor save trained nets")
+    p.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Handler of ``verify``; returns the process exit code."""
+    if args.window_min is not None and not (math.isfinite(args.window_min) and args.window_min > 0):
+        return _fail(f"--window-min must be a positive number of minutes, got {args.window_min}")
+    for label, path in (("physical", args.physical), ("virtual", args.virtual)):
+        if not path.is_file():
+            return _fail(f"{path}: no such {label} recording")
+    # heavy imports (torch, torch-geometric) only when the command runs
+    from twin.verification import VerificationAborted, VerificationError, default_model_dir, verify
+
+    model_dir = None if args.no_cache else (args.model_dir or default_model_dir())
+    progress = None if args.json else _Progress()
+    try:
+        report = verify(args.physical, args.virtual, mode=args.mode, window_min=args.window_min,
+                        progress=progress, model_dir=model_dir)
+    except (VerificationError, VerificationAborted) as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(f"{err.filename or model_dir}: {err.strerror or err}")
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        _print_report(report)
+    return 0
+
+
+class _Progress:
+    """Progress lines on stderr, one per stage and every 25 %."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if stage == "load" and fraction < 1.0:
+            return  # a bad recording is reported as one error line, without progress
+        step = math.floor(fraction * 4) / 4
+        if self.last.get(stage, -1.0) >= step:
+            return
+        self.last[stage] = step
+        what = {"load": "reading recordings", "gcn": "training GCN", "tcn": "training TCN",
+                "score": "scoring"}.get(stage, stage)
+        print(f"verify: {what} {step:4.0%} ({time.perf_counter() - self.t0:.1f} s)",
+              file=sys.stderr, flush=True)
+
+
+def _print_report(report: Any) -> None:
+    verdict = "PASSED" if report.passed else "FAILED"
+    print(f"{verdict} ({report.mode} mode, window {report.window_min:g} min, "
+          f"{report.seconds:.1f} s{', reused trained nets' if report.reused_models else ''})")
+    for name, res in (("spatial  Δ_SF", report.spatial), ("temporal Δ_TF", report.temporal)):
+        print(f"  {name} = {res.delta:.3f} (needs >= {res.overall_threshold:.2f}, "
+              f"threshold {res.threshold:.3g}) {'pass' if res.passed else 'FAIL'}")
+    print("stations, least consistent first (score 1 = consistent, < 0.5 flagged):")
+    for sid, score in report.ranking():
+        worst = _worst(report, sid)
+        flag = "  <- flagged" if score < 0.5 else ""
+        print(f"  {sid:<10} {score:5.2f}  spatial {report.spatial.per_station[sid]:4.2f}  "
+              f"temporal {report.temporal.per_station[sid]:4.2f}  worst: {worst}{flag}")
+
+
+def _worst(report: Any, sid: str) -> str:
+    """The characteristic of ``sid`` farthest beyond its threshold, with its values."""
+    best = ("", -1.0, 0.0, 0.0)
+    for res in (report.spatial, report.temporal):
+        for name, r, p, v in zip(res.names, res.ratios.get(sid, []), res.physical[sid],
+                                 res.virtual[sid], strict=False):
+            if r > best[1]:
+                best = (name, r, p, v)
+    name, r, p, v = best
+    return f"{name} {p:+.3f} vs {v:+.3f} ({r:.1f}x threshold)" if name else "-"
+
+
+def _fail(message: str) -> int:
+    print(f"verify: error: {message}", file=sys.stderr)
+    return 2
