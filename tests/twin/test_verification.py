@@ -27,6 +27,7 @@ from twin.verification import (
 )
 from twin.verification.consistency import score_from_ratio
 from twin.verification.data import load_run
+from twin.verification.graphs import NODE_DIM, build_graphs
 from twin.verification.series import FEATURES, CycleReference, bin_run
 from twin.workshop import Workshop, load_workshop
 
@@ -117,6 +118,41 @@ def test_state_shares_sum_to_one_and_slowed_station_shows_cycle_ratio() -> None:
     assert cyc[i].mean() == pytest.approx(2.0, rel=0.15)
     others = np.delete(cyc, i, axis=0)
     assert np.all(np.abs(others - 1.0) < 0.2)
+
+
+def test_window_graph_holds_the_relations_active_in_it() -> None:
+    events = [
+        _ev(0, "O1", "order", "released", order="O1"),
+        _ev(0, "M1", "station", "idle"), _ev(0, "M2", "station", "idle"),
+        _ev(0, "A1", "agv", "idle"),
+        _ev(0, "W1", "wip", "waiting", station="M1", order="O1"),
+        _ev(10, "M1", "station", "processing", wip="W1", process="cut"),
+        _ev(10, "W1", "wip", "processing", station="M1", order="O1"),
+        _ev(70, "M1", "station", "idle"),
+        _ev(70, "W1", "wip", "waiting", station="M1", order="O1"),
+        _ev(80, "A1", "agv", "loading"),
+        _ev(90, "W1", "wip", "transporting", station="M2", agv="A1", order="O1"),
+        _ev(90, "A1", "agv", "moving"),
+        _ev(120, "W1", "wip", "waiting", station="M2", order="O1"),
+        _ev(120, "A1", "agv", "idle"),
+        _ev(130, "M2", "station", "processing", wip="W1", process="drill"),
+        _ev(130, "W1", "wip", "processing", station="M2", order="O1"),
+        _ev(190, "M2", "station", "idle"),
+        _ev(600, "M1", "station", "idle"),
+    ]
+    r = load_run(events)
+    assert [(a.station, a.came_from) for a in r.arrivals] == [("M1", ""), ("M2", "M1")]
+    assert [(t.agv, t.wip, t.start, t.end) for t in r.transports] == [("A1", "W1", 90, 120)]
+    ref = CycleReference.from_run(r)
+    binned = bin_run(r, 300.0, ref)
+    ctx = np.zeros((2, 1, 2))
+    (g,) = build_graphs(r, ctx, binned.agv_features(2, 2), binned.edges, 2, 2, ["cut", "drill"], ref)
+    assert g.n_stations == 2 and g.x.shape == (2 + 2 + 1 + 2, NODE_DIM)  # M, P, AGV, W1 + O1
+    pairs = {tuple(sorted(p)) for p in g.edge_index.T.tolist()}
+    # 0 M1, 1 M2, 2 cut, 3 drill, 4 A1, then the WIP and the order
+    w1, o1 = 5, 6
+    assert pairs == {(0, 2), (1, 3), (0, w1), (1, w1), (4, w1), (0, 1), (w1, o1)}
+    assert g.edge_index.shape[1] == 2 * len(pairs)  # both directions
 
 
 # -- the method -------------------------------------------------------------------------

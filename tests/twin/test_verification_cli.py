@@ -105,3 +105,20 @@ def test_corrupt_recording_is_named(recordings: dict[str, Path], tmp_path: Path,
                  "--no-cache"])
     _, err = capsys.readouterr()
     assert code == 2 and str(bad) in err and err.count("\n") == 1
+
+
+def test_edited_model_of_the_same_shop_is_compared_with_a_note(
+    recordings: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the DT model's workshop file with one cycle time edited: another file hash, same stations
+    edited = tmp_path / "machining13.toml"
+    edited.write_text(SHOP.read_text().replace("wash = 150", "wash = 160"))
+    ws = load_workshop(edited)
+    assert ws.source_hash != load_workshop(SHOP).source_hash
+    virtual = tmp_path / "edited.twinlog"
+    simulate_to_recording(ws, virtual, hours=1.5, seed=6)
+    code = main(["verify", "--physical", str(recordings["physical"]), "--virtual", str(virtual),
+                 "--window-min", "10", "--no-cache"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "note: the recordings come from different versions of the workshop file" in out

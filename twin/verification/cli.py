@@ -94,6 +94,8 @@ def _print_report(report: Any) -> None:
     verdict = "PASSED" if report.passed else "FAILED"
     print(f"{verdict} ({report.mode} mode, window {report.window_min:g} min, "
           f"{report.seconds:.1f} s{', reused trained nets' if report.reused_models else ''})")
+    for note in report.notes:
+        print(f"  note: {note}")
     for name, res in (("spatial  Δ_SF", report.spatial), ("temporal Δ_TF", report.temporal)):
         print(f"  {name} = {res.delta:.3f} (needs >= {res.overall_threshold:.2f}, "
               f"threshold {res.threshold:.3g}) {'pass' if res.passed else 'FAIL'}")

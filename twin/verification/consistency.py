@@ -125,7 +125,8 @@ class ConsistencyReport:
     ``per_station`` combines the spatial and the temporal result of each station (see
     :func:`combine_scores`; in [0, 1], 1 = consistent, < 0.5 flagged); ``passed`` needs
     both the spatial and the temporal result to pass (the paper's rule). ``seconds`` is
-    the wall time of the verification (training included).
+    the wall time of the verification (training included); ``notes`` are things the user
+    should know about the comparison (e.g. two versions of the workshop file).
     """
 
     spatial: ConsistencyResult
@@ -136,6 +137,7 @@ class ConsistencyReport:
     mode: str = "calibrated"
     window_min: float = 0.0
     reused_models: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def ranking(self) -> list[tuple[str, float]]:
         """Stations from the least to the most consistent (ties by station id)."""

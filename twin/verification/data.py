@@ -70,7 +70,7 @@ class ShopRun:
         workshop: workshop name ("" if unknown) and ``source_hash`` of the workshop file.
         stations: station ids (sorted); ``agvs`` likewise.
         t_start, t_end: time covered [s].
-        station_changes: station -> [(t, state index in STATION_STATES, queue or None)].
+        station_changes: station -> [(t, state index in STATION_STATES)] at each change.
         agv_changes: agv -> [(t, state index in AGV_STATES)].
         operations, arrivals, transports: see the classes above, in time order.
         wip_order: WIP id -> order id; ``order_times``: order -> (released, completed|None).
@@ -85,7 +85,7 @@ class ShopRun:
     t_start: float
     t_end: float
     n_events: int
-    station_changes: dict[str, list[tuple[float, int, float | None]]] = field(default_factory=dict)
+    station_changes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     agv_changes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
@@ -104,7 +104,7 @@ class ShopRun:
         out: list[float] = []
         for changes in self.station_changes.values():
             since: float | None = None
-            for t, state, _ in changes:
+            for t, state in changes:
                 if state == down and since is None:
                     since = t
                 elif state != down and since is not None:
@@ -210,7 +210,10 @@ def _index(run: ShopRun, evs: list[Event]) -> None:
     wip_carrier: dict[str, tuple[str, float]] = {}
     for e in evs:
         if e.kind == "station":
-            run.station_changes.setdefault(e.entity, []).append((e.t, st_index[e.state], e.queue))
+            changes = run.station_changes.setdefault(e.entity, [])
+            k = st_index[e.state]
+            if not changes or changes[-1][1] != k:  # queue-only updates keep the state
+                changes.append((e.t, k))
             op = open_op.get(e.entity)
             if op is not None and op[4] is not None and (e.state != "processing" or e.wip != op[0]):
                 op[3] += e.t - op[4]
@@ -228,7 +231,10 @@ def _index(run: ShopRun, evs: list[Event]) -> None:
                 _close_op(run, e.entity, op, e.t)
                 del open_op[e.entity]
         elif e.kind == "agv":
-            run.agv_changes.setdefault(e.entity, []).append((e.t, agv_index[e.state]))
+            changes_a = run.agv_changes.setdefault(e.entity, [])
+            k = agv_index[e.state]
+            if not changes_a or changes_a[-1][1] != k:  # position samples keep the state
+                changes_a.append((e.t, k))
         elif e.kind == "wip":
             if e.order:
                 run.wip_order[e.entity] = e.order
@@ -260,8 +266,7 @@ def _index(run: ShopRun, evs: list[Event]) -> None:
             elif e.state == "completed":
                 done = e.t
             run.order_times[e.entity] = (rel, done)
-    for st, op in open_op.items():  # operations still running at the end are left out
-        pass
+    # operations still running at the end of the run are left out (their time is unknown)
     run.operations.sort(key=lambda o: o.end)
 
 
@@ -281,23 +286,36 @@ def _fingerprint(evs: list[Event]) -> str:
     return h.hexdigest()
 
 
-def check_compatible(physical: ShopRun, virtual: ShopRun) -> None:
-    """Refuse to compare runs of different workshops (by workshop hash or station ids)."""
-    if physical.source_hash and virtual.source_hash and physical.source_hash != virtual.source_hash:
-        raise VerificationError(
-            f"{physical.label} and {virtual.label} are recordings of different workshops "
-            f"({physical.workshop or '?'} {physical.source_hash[:12]} vs "
-            f"{virtual.workshop or '?'} {virtual.source_hash[:12]})"
-        )
+def check_compatible(physical: ShopRun, virtual: ShopRun) -> list[str]:
+    """Refuse to compare runs of different workshops (different station ids).
+
+    Two versions of the same shop's model (same stations, different workshop file hash,
+    e.g. cycle times edited in the DT model) are what verification is for: accepted, with
+    a note in the returned list."""
     if set(physical.stations) != set(virtual.stations):
         only_p = sorted(set(physical.stations) - set(virtual.stations))
         only_v = sorted(set(virtual.stations) - set(physical.stations))
         detail = []
         if only_p:
-            detail.append(f"only in physical: {', '.join(only_p[:5])}")
+            detail.append(f"only in physical: {_few(only_p)}")
         if only_v:
-            detail.append(f"only in virtual: {', '.join(only_v[:5])}")
+            detail.append(f"only in virtual: {_few(only_v)}")
+        names = ""
+        if physical.workshop or virtual.workshop:
+            names = f" ({physical.workshop or '?'} vs {virtual.workshop or '?'})"
         raise VerificationError(
-            f"{physical.label} and {virtual.label} are recordings of different workshops "
-            f"(stations differ; {'; '.join(detail)})"
+            f"{physical.label} and {virtual.label} are recordings of different workshops"
+            f"{names}: stations differ, {'; '.join(detail)}"
         )
+    notes = []
+    if physical.source_hash and virtual.source_hash and physical.source_hash != virtual.source_hash:
+        notes.append(
+            f"the recordings come from different versions of the workshop file "
+            f"({physical.workshop or '?'} {physical.source_hash[:12]} vs "
+            f"{virtual.workshop or '?'} {virtual.source_hash[:12]}); same stations, compared"
+        )
+    return notes
+
+
+def _few(ids: list[str], n: int = 5) -> str:
+    return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")

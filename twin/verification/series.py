@@ -161,8 +161,7 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     for i, st in enumerate(run.stations):
         _state_time(run.station_changes.get(st, []), run.t_end, edges, state_s[i])
     for i, agv in enumerate(run.agvs):
-        _state_time([(t, k, None) for t, k in run.agv_changes.get(agv, [])], run.t_end,
-                    edges, agv_s[i])
+        _state_time(run.agv_changes.get(agv, []), run.t_end, edges, agv_s[i])
     # operations: cycle ratio by the bin the operation finished in
     starts_of: dict[tuple[str, str], list[float]] = defaultdict(list)
     for op in run.operations:
@@ -206,8 +205,7 @@ def _next_process(run: ShopRun) -> dict[tuple[str, str, float], str]:
 
 
 def _state_time(
-    changes: list[tuple[float, int, float | None]], t_end: float, edges: np.ndarray,
-    out: np.ndarray,
+    changes: list[tuple[float, int]], t_end: float, edges: np.ndarray, out: np.ndarray
 ) -> None:
     """Add the seconds spent in each state per bin into ``out`` [B, n_states]."""
     if not changes:

@@ -469,7 +469,7 @@ class Verifier:
             raise VerificationError(f"unknown mode {mode!r} (expected one of {', '.join(MODES)})")
         started = time.perf_counter() if started is None else started
         vrun = load_run(virtual)
-        check_compatible(self.physical, vrun)
+        notes = check_compatible(self.physical, vrun)
         _check_length(vrun, self.config, "virtual")
         pc = self.characteristics()
         vc = self.characteristics(vrun)
@@ -508,6 +508,7 @@ class Verifier:
             mode=mode,
             window_min=self.config.window_min,
             reused_models=self.reused,
+            notes=notes,
         )
 
 
