@@ -120,12 +120,14 @@ def main() -> int:
 
     # GUI-thread responsiveness probe
     gaps: list[float] = []
-    last = [time.perf_counter()]
+    cpu_gaps: list[float] = []  # GUI-thread CPU time within each gap (our own work)
+    last = [time.perf_counter(), time.thread_time()]
 
     def probe() -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         gaps.append(now - last[0])
-        last[0] = now
+        cpu_gaps.append(cpu - last[1])
+        last[0], last[1] = now, cpu
 
     probe_timer = QTimer()
     probe_timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -161,7 +163,7 @@ def main() -> int:
     t_end = w.cursor.range[1]
     print()
     print(f"{'speed':>7} {'wall s':>7} {'shift shown':>12} {'fps':>6} {'render ms':>10} "
-          f"{'stall max ms':>13} {'stall p99 ms':>13} {'stalls>50ms':>12} "
+          f"{'stall max ms':>13} {'stall p99 ms':>13} {'stalls>50ms':>12} {'cpu stall ms':>12} "
           f"{'drift max s':>12} {'lag p50 s':>10} {'lag max s':>10}")
     results = []
     for speed in (1.0, 60.0, 1000.0):
@@ -173,6 +175,7 @@ def main() -> int:
         shown_lag.clear()
         drift.clear()
         gaps.clear()
+        cpu_gaps.clear()
         render_ms: list[float] = []
         frames0 = view.frames
         rec = view.plotter.render_window.AddObserver(
@@ -180,7 +183,7 @@ def main() -> int:
         # an independent reference clock, read just before the cursor anchors itself
         ref.update(t=w.cursor.t, wall=time.monotonic(), speed=speed)
         w.cursor.play()
-        last[0] = time.perf_counter()
+        last[0], last[1] = time.perf_counter(), time.thread_time()
         start = time.perf_counter()
         spin(wall)
         elapsed = time.perf_counter() - start
@@ -190,19 +193,23 @@ def main() -> int:
         w.cursor.pause()
         frames = view.frames - frames0
         g = np.array(gaps[2:]) * 1000 - 5.0 if len(gaps) > 2 else np.array([0.0])
+        c = np.array(cpu_gaps[2:]) * 1000 if len(cpu_gaps) > 2 else np.array([0.0])
         row = (speed, elapsed, shown / 3600, frames / elapsed,
                float(np.median(render_ms)) if render_ms else float("nan"),
                float(g.max()), float(np.percentile(g, 99)), int((g > 50).sum()),
+               float(c.max()),
                max(drift) if drift else 0.0,
                float(np.median(shown_lag)) if shown_lag else 0.0,
                max(shown_lag) if shown_lag else 0.0)
         results.append(row)
         print(f"{row[0]:>6g}x {row[1]:>7.1f} {row[2]:>10.2f} h {row[3]:>6.1f} {row[4]:>10.1f} "
-              f"{row[5]:>13.1f} {row[6]:>13.1f} {row[7]:>12d} {row[8]:>12.3g} "
-              f"{row[9]:>10.2f} {row[10]:>10.2f}")
+              f"{row[5]:>13.1f} {row[6]:>13.1f} {row[7]:>12d} {row[8]:>12.1f} {row[9]:>12.3g} "
+              f"{row[10]:>10.2f} {row[11]:>10.2f}")
     probe_timer.stop()
     print()
     print("stall = longest time the GUI thread did not serve a 5 ms timer (minus 5 ms);")
+    print("cpu stall = the GUI thread's own CPU time within the longest such gap (the rest")
+    print("        of a stall is waiting for a core: other processes, llvmpipe threads);")
     print("drift = |cursor - (start + wall time x speed)| at every frame tick, against an")
     print("        independent clock read just before play (target 0);")
     print("lag = shift time on the wall clock when a frame finished rendering - the time")

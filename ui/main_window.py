@@ -322,7 +322,8 @@ class MainWindow(QMainWindow):
         self.act_open = self._action("&Open recording…", self.choose_recording,
                                      QKeySequence.StandardKey.Open, "Replay a .twinlog recording")
         self.act_live = self._action("Start &live session", lambda: self.start_live(), "Ctrl+L",
-                                     "Follow the simulated machining13 shop in real time")
+                                     "Follow the simulated shop (the workshop on screen, or "
+                                     "machining13) in real time, recording it")
         self.act_stop_live = self._action("&Stop live session", self.stop_live, None,
                                           "Stop the live session (its recording is kept)")
         self.act_show_recordings = self._action(
@@ -468,10 +469,18 @@ class MainWindow(QMainWindow):
                    factor: float | None = None, scenario: str | Path | None = None,
                    seed: int = 0, warmup_s: float = 3600.0,
                    record_dir: str | Path | None = None) -> bool:
-        """Follow the simulated shop live, recording it; False (with a message) on error."""
+        """Follow the simulated shop live, recording it; False (with a message) on error.
+
+        Without ``workshop_path``: the workshop on screen, else the bundled machining13.
+        """
         self.cancel_work()
         self.stop_live()
-        path = Path(workshop_path) if workshop_path else DEFAULT_WORKSHOP
+        if workshop_path:
+            path = Path(workshop_path)
+        elif self.workshop is not None and Path(self.workshop.path).is_file():
+            path = Path(self.workshop.path)
+        else:
+            path = DEFAULT_WORKSHOP
         factor = float(factor if factor is not None else self.settings.live_speed)
         try:
             workshop = load_workshop(path)

@@ -250,3 +250,20 @@ def test_layout_recent_files_and_speed_persist_between_sessions(
     assert second.recent_menu.actions()[0].text() == shift_recording.name
     assert second.settings.replay_speed == 300.0
     second.close()
+
+
+def test_timeline_shows_breakdowns_clock_and_follows_speed(qtbot, opened) -> None:  # noqa: ANN001
+    w = opened
+    downs = [m for m in w.store.markers() if m.kind == "breakdown"]
+    assert len(downs) >= 1
+    assert [m.t for m in w.timeline.scrub._markers if m.kind == "breakdown"] == [m.t for m in downs]
+    w.cursor.seek(3725.0)
+    qtbot.waitUntil(lambda: w.timeline.clock.text() == "01:02:05", timeout=2000)
+    w.cursor.speed = 300.0
+    assert w.timeline.speed_box.currentText() == "300×"
+    w.timeline.speed_box.setCurrentIndex(w.timeline.speed_box.findData(10.0))
+    w.timeline.speed_box.activated.emit(w.timeline.speed_box.currentIndex())
+    assert w.cursor.speed == 10.0
+    assert not w.timeline.live_button.isVisible()  # a replay has nothing to follow
+    w.timeline.loop_button.click()
+    assert w.cursor.loop
