@@ -297,6 +297,7 @@ class QtTimeline(QWidget):
         cursor.live_changed.connect(self._on_live)
         store.reset.connect(self._on_markers)
         store.appended.connect(self._on_appended)
+        self._markers_n = -1
         self._on_mode(cursor.mode)
         self._on_speed(cursor.speed)
         self._on_range(*cursor.range)
@@ -358,7 +359,7 @@ class QtTimeline(QWidget):
 
     def _on_appended(self, t_end: float) -> None:
         markers = self.store.markers()
-        if len(markers) != getattr(self, "_markers_n", -1) or any(
+        if len(markers) != self._markers_n or any(
                 m.t_end is None for m in markers):
             self.scrub.set_markers(markers)
             self._markers_n = len(markers)
