@@ -9,7 +9,8 @@ nominal simulation with another seed):
 * localisation: a random station slowed down (cycle time x1.3) for the whole physical
   shift; is it ranked least consistent (top-1) / among the three least (top-3)?
 * faithful twin: identical parameters, different seeds; does the model pass?
-* one AGV slowdown and one station breakdown: what gets flagged.
+* one AGV slowdown and one station breakdown: what gets flagged (stations by the GCN/TCN
+  scores, AGVs by the transport check).
 * runtime of one verification of an 8 h shift (training + scoring, no saved nets).
 
 Every trial runs our method (calibrated mode) and the baseline (per-station Mann-Whitney
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         phys = simulate(ws, seed, args.hours, [dist])
         virt = simulate(ws, seed + 1, args.hours)
         rep, _, base = check(phys, virt, cfg)
-        flagged = ", ".join(rep.flagged()) or "none"
+        agvs = [a for a, v in sorted(rep.per_agv.items(), key=lambda kv: kv[1]) if v < 0.5]
+        flagged = ", ".join(rep.flagged() + agvs) or "none"
         ours = (f"{'FAIL' if not rep.passed else 'pass'} dSF {rep.spatial.delta:.2f} dTF "
                 f"{rep.temporal.delta:.2f}; flagged {flagged}; lowest "
                 + ", ".join(f"{s} {v:.2f}" for s, v in rep.ranking()[:3]))

@@ -164,6 +164,7 @@ def test_identical_data_makes_every_characteristic_consistent() -> None:
             assert res.physical[s] == res.virtual[s]
     assert report.passed
     assert min(report.per_station.values()) == 1.0
+    assert report.transport is not None and report.transport.delta == 1.0
 
 
 def test_grossly_degraded_station_gets_the_lowest_score() -> None:
@@ -177,6 +178,20 @@ def test_grossly_degraded_station_gets_the_lowest_score() -> None:
         k = [n.split(":")[1] for n in res.names].index("cycle_ratio")
         assert res.ratios["S07"][k] > 1.0
         assert res.virtual["S07"][k] < res.physical["S07"][k]
+
+
+def test_slower_agv_is_flagged_by_the_transport_check() -> None:
+    events: list[Event] = []
+    slow = Scenario("agv", None, [Disturbance(0, "agv_slowdown", "AGV2", 0.0, factor=2.0)])
+    Simulator(shop(), slow, seed=3).run(HOURS, sink=events.append)
+    report = verify(events, list(run(4)), config=SMALL)
+    assert report.transport is not None
+    assert report.transport.names == ["agv:speed_ratio", "agv:handling_ratio"]
+    speed = {a: report.transport.virtual[a][0] for a in report.per_agv}
+    assert speed["AGV2"] == pytest.approx(2.0, rel=0.05)  # the nominal model drives twice as fast
+    assert min(report.per_agv, key=report.per_agv.get) == "AGV2"
+    assert report.per_agv["AGV2"] < 0.5
+    assert all(v > 0.5 for a, v in report.per_agv.items() if a != "AGV2")
 
 
 def test_paper_mode_uses_the_fixed_thresholds() -> None:

@@ -3,7 +3,9 @@ physical one, and if not, where?
 
 Spatial characteristics from a GCN over production-process graphs, temporal ones from a
 TCN over per-station series, both trained on the physical run and applied to both runs;
-consistency by the paper's rule plus per-station scores. Qt-free.
+consistency by the paper's rule plus per-station scores, and a transport check of the
+AGVs. Qt-free. Entry points: :func:`verify`, :func:`train_steps`, :class:`Verifier`,
+:func:`consistency_fraction`; the ``verify`` CLI lives in :mod:`twin.verification.cli`.
 """
 
 from twin.verification.baseline import BaselineReport, baseline_verify

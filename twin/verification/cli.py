@@ -105,6 +105,15 @@ def _print_report(report: Any) -> None:
         flag = "  <- flagged" if score < 0.5 else ""
         print(f"  {sid:<10} {score:5.2f}  spatial {report.spatial.per_station[sid]:4.2f}  "
               f"temporal {report.temporal.per_station[sid]:4.2f}  worst: {worst}{flag}")
+    if report.transport is not None:
+        print("AGVs (transport check: speed and handling vs the physical AGV):")
+        res = report.transport
+        for aid, score in sorted(report.per_agv.items(), key=lambda kv: (kv[1], kv[0])):
+            chars = ", ".join(
+                f"{n.split(':', 1)[-1]} {v:.2f}" for n, v in zip(res.names, res.virtual[aid], strict=False)
+            )
+            flag = "  <- flagged" if score < 0.5 else ""
+            print(f"  {aid:<10} {score:5.2f}  virtual/physical: {chars}{flag}")
 
 
 def _worst(report: Any, sid: str) -> str:

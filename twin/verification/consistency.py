@@ -127,6 +127,8 @@ class ConsistencyReport:
     both the spatial and the temporal result to pass (the paper's rule). ``seconds`` is
     the wall time of the verification (training included); ``notes`` are things the user
     should know about the comparison (e.g. two versions of the workshop file).
+    ``transport`` is the AGV check (:mod:`transport`; not part of the paper's verdict),
+    keyed by AGV id, None for shops without AGVs.
     """
 
     spatial: ConsistencyResult
@@ -138,6 +140,12 @@ class ConsistencyReport:
     window_min: float = 0.0
     reused_models: bool = False
     notes: list[str] = field(default_factory=list)
+    transport: ConsistencyResult | None = None
+
+    @property
+    def per_agv(self) -> dict[str, float]:
+        """AGV id -> score in [0, 1] from the transport check (empty without AGVs)."""
+        return dict(self.transport.per_station) if self.transport is not None else {}
 
     def ranking(self) -> list[tuple[str, float]]:
         """Stations from the least to the most consistent (ties by station id)."""

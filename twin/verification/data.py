@@ -10,6 +10,7 @@ Times are seconds since the start of the recording.
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ class ShopRun:
         stations: station ids (sorted); ``agvs`` likewise.
         t_start, t_end: time covered [s].
         station_changes: station -> [(t, state index in STATION_STATES)] at each change.
-        agv_changes: agv -> [(t, state index in AGV_STATES)].
+        agv_changes: agv -> [(t, state index in AGV_STATES)] at each change.
+        agv_moves: agv -> [(t0, t1, metres)] between consecutive position reports while
+            the AGV was moving (its travel, from which its speed follows).
         operations, arrivals, transports: see the classes above, in time order.
         wip_order: WIP id -> order id; ``order_times``: order -> (released, completed|None).
         fingerprint: sha256 of the events (identifies the data trained nets came from).
@@ -87,6 +90,7 @@ class ShopRun:
     n_events: int
     station_changes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     agv_changes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    agv_moves: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     transports: list[Transport] = field(default_factory=list)
@@ -208,6 +212,7 @@ def _index(run: ShopRun, evs: list[Event]) -> None:
     wip_state: dict[str, str] = {}
     wip_last_station: dict[str, str] = {}
     wip_carrier: dict[str, tuple[str, float]] = {}
+    agv_last: dict[str, Event] = {}
     for e in evs:
         if e.kind == "station":
             changes = run.station_changes.setdefault(e.entity, [])
@@ -235,6 +240,12 @@ def _index(run: ShopRun, evs: list[Event]) -> None:
             k = agv_index[e.state]
             if not changes_a or changes_a[-1][1] != k:  # position samples keep the state
                 changes_a.append((e.t, k))
+            last = agv_last.get(e.entity)
+            if (last is not None and last.state == "moving" and e.t > last.t
+                    and None not in (last.x, last.y, e.x, e.y)):
+                metres = math.hypot(e.x - last.x, e.y - last.y)  # type: ignore[operator]
+                run.agv_moves.setdefault(e.entity, []).append((last.t, e.t, metres))
+            agv_last[e.entity] = e
         elif e.kind == "wip":
             if e.order:
                 run.wip_order[e.entity] = e.order

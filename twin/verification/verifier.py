@@ -66,6 +66,7 @@ from twin.verification.series import (
     bin_run,
 )
 from twin.verification.tcn import StationTCN
+from twin.verification.transport import transport_consistency
 
 MODES = ("calibrated", "paper")
 _DOWN = BEHAVIOUR_NAMES.index("down")
@@ -499,6 +500,10 @@ class Verifier:
             _by_station(st, pc.temporal_mean()), _by_station(st, vc.temporal_mean()),
             _by_station(st, thr_t), overall, names_t, summary_threshold=summary_t,
         )
+        transport = transport_consistency(
+            self.physical, vrun, _geometry(self.config)[0], mode=mode, z=self.config.z,
+            overall_threshold=self.config.overall_threshold,
+        )
         return ConsistencyReport(
             spatial=spatial,
             temporal=temporal,
@@ -509,6 +514,7 @@ class Verifier:
             window_min=self.config.window_min,
             reused_models=self.reused,
             notes=notes,
+            transport=transport,
         )
 
 
