@@ -347,6 +347,43 @@ class StateStore:
             self._bump()
             self.appended.emit(hist.t_end)
 
+    @property
+    def growing(self) -> bool:
+        """A recording that its writer has not closed yet (it may still grow)."""
+        hist = self._history
+        return (not self._live and hasattr(hist, "refresh")
+                and not bool(getattr(hist, "complete", True)))
+
+    def refresh(self) -> int:
+        """Read what the writer of a growing recording added since; returns new events.
+
+        The new events join the KPIs and the timeline markers; ``appended`` is emitted
+        when there were any. (A live session appends instead: see :meth:`append`.)
+        """
+        hist = self._history
+        read_more = getattr(hist, "refresh", None)
+        if self._live or read_more is None:
+            return 0
+        t_before = hist.time_range[1]
+        n = int(read_more())
+        if n <= 0:
+            return 0
+        columns = getattr(hist, "columns", None)
+        if columns is not None:
+            c = columns(t_before, math.inf)
+            k = max(len(c.t) - n, 0)  # the new rows are the last n (time order)
+            self._kpis.add_columns(c.t[k:], c.entity[k:], c.kind[k:], c.state[k:], c.strings)
+        else:
+            self._kpis.add([e for e in hist.events(t_before, math.inf)][-n:])
+        notes = [m for m in self._markers if m.kind != "breakdown"]
+        if hasattr(hist, "annotations"):
+            notes = _annotation_markers(hist.annotations())
+        self._markers = [Marker(d.start, "breakdown", f"{d.station} down", d.end, d.station)
+                         for d in self._kpis.downtimes()] + notes
+        self._bump()
+        self.appended.emit(hist.time_range[1])
+        return n
+
     def end_live(self) -> None:
         """The live source stopped: the session becomes a finished history."""
         if self._live:

@@ -83,6 +83,8 @@ FOLLOW_DELAY_S = 1.0
 RECORDING_FILTER = "DMW Twin recordings (*.twinlog);;All files (*)"
 
 
+#: How often a recording that is still being written is read again, wall seconds.
+GROWING_REFRESH_S = 1.0
 #: Frame rate and events/s in the status bar are averaged over this many seconds.
 STATS_WINDOW_S = 2.0
 #: While live, objects that survived this long (wall seconds) are moved out of the
@@ -173,6 +175,7 @@ class MainWindow(QMainWindow):
         self.message_box: QMessageBox | None = None
         self._live_notice_shown = False
         self._next_freeze = 0.0
+        self._next_refresh = 0.0
         self.view: Any = None  # QtWorkshopView once a workshop is shown
         self.tree: QtWorkshopTree | None = None
         self.inspector: QtInspector | None = None
@@ -626,6 +629,7 @@ class MainWindow(QMainWindow):
         if play:
             self.cursor.play()
         self.recording_path = result.path
+        self._next_refresh = 0.0
         self.settings.add_recent(result.path)
         self._rebuild_recent_menu()
         meta = result.prepared.meta
@@ -725,9 +729,33 @@ class MainWindow(QMainWindow):
                 else:
                     self.statusBar().showMessage("The simulated shop finished its orders.", 8000)
                 self.stop_live()
+        elif self.recording_path is not None and time.monotonic() >= self._next_refresh:
+            self._follow_growing_recording()
         self.cursor.tick()
         if self.view is not None:
             self.view.render_frame()
+
+    def _follow_growing_recording(self) -> None:
+        """A recording still being written (another window's live session, a shop
+        recorder): read what was added about once a second, and follow it like live."""
+        self._next_refresh = time.monotonic() + GROWING_REFRESH_S
+        if not self.store.growing and not self.cursor.live:
+            return
+        try:
+            added = self.store.refresh()
+        except Exception as exc:  # noqa: BLE001 - e.g. the file was replaced
+            self._next_refresh = float("inf")
+            self.cursor.set_live(False)
+            self.show_warning("Stopped following the recording", readable_error(exc))
+            return
+        if added:
+            at_end = self.cursor.t >= self.cursor.range[1]
+            self.cursor.set_live(True)
+            self.cursor.extend_to(self.store.time_range[1])
+            if at_end and self.cursor.mode is CursorMode.PAUSED:
+                self.cursor.follow()
+        if not self.store.growing and self.cursor.live:
+            self.cursor.set_live(False)  # the writer closed the file: a finished shift
 
     def _status_if_due(self) -> None:
         if time.monotonic() >= self._status_due:

@@ -232,3 +232,40 @@ def test_a_real_recording_gives_the_same_kpis_and_states_as_the_live_log(
     for q in (0.0, 1000.0, 5000.0, t):
         assert replay.state_at(q).entities == live.state_at(q).entities
     assert replay.last_events("S05", 5000.0, 6) == live.last_events("S05", 5000.0, 6)
+
+
+def test_refresh_reads_on_in_a_recording_still_being_written(tmp_path, machining13_path) -> None:  # noqa: ANN001
+    from twin.recording import RecordingWriter, open_recording
+    from twin.simulator import Simulator
+    from twin.workshop import load_workshop
+
+    ws = load_workshop(machining13_path)
+    sim = Simulator(ws, seed=1)
+    path = tmp_path / "growing.twinlog"
+    with RecordingWriter(path, flush_interval_s=3600.0) as w:
+        for e in sim.step_until(2000.0):
+            w.append(e)
+        w.flush()
+        store = StateStore(interpolate=False)
+        store.attach(run_to_end(prepare_replay(open_recording(path), list(ws.stations))))
+        assert store.growing
+        assert store.refresh() == 0  # nothing new yet
+        ends: list[float] = []
+        store.appended.connect(ends.append)
+        for e in sim.step_until(6000.0):
+            w.append(e)
+        w.flush()
+        added = store.refresh()
+        assert added > 0 and ends and ends[-1] == store.time_range[1] > 5000.0
+    store.refresh()
+    assert not store.growing  # the writer closed the file
+    fresh = StateStore(interpolate=False)
+    fresh.attach(run_to_end(prepare_replay(open_recording(path), list(ws.stations))))
+    t = fresh.time_range[1]
+    assert store.time_range == fresh.time_range
+    assert store.state_at(t).entities == fresh.state_at(t).entities
+    for sid in ws.stations:
+        assert store.kpis.utilization(sid, t) == pytest.approx(fresh.kpis.utilization(sid, t))
+    assert store.kpis.completed_at(t) == fresh.kpis.completed_at(t)
+    assert [(m.kind, m.t, m.t_end) for m in store.markers()] == \
+        [(m.kind, m.t, m.t_end) for m in fresh.markers()]

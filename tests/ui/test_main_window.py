@@ -267,3 +267,38 @@ def test_timeline_shows_breakdowns_clock_and_follows_speed(qtbot, opened) -> Non
     assert not w.timeline.live_button.isVisible()  # a replay has nothing to follow
     w.timeline.loop_button.click()
     assert w.cursor.loop
+
+
+def test_a_recording_still_being_written_is_followed(qtbot, window, tmp_path: Path,
+                                                     machining13_path: Path) -> None:  # noqa: ANN001
+    """Open the .twinlog of a session that is still running: the app reads on as it grows."""
+    from twin.live import workshop_meta
+    from twin.recording import RecordingWriter
+    from twin.simulator import Simulator
+    from twin.workshop import load_workshop
+
+    ws = load_workshop(machining13_path)
+    sim = Simulator(ws, seed=2)
+    path = tmp_path / "running.twinlog"
+    writer = RecordingWriter(path, meta=workshop_meta(ws), flush_interval_s=3600.0)
+    try:
+        for e in sim.step_until(1800.0):
+            writer.append(e)
+        writer.flush()
+        with qtbot.waitSignal(window.recording_opened, timeout=30_000):
+            window.open_recording(path)
+        first_end = window.cursor.range[1]
+        assert 1700.0 < first_end <= 1800.0
+        window.cursor.go_end()
+        done_before = window.store.kpis.completed_at(1e9)
+        for e in sim.step_until(5400.0):
+            writer.append(e)
+        writer.flush()
+        qtbot.waitUntil(lambda: window.cursor.range[1] > 5000.0, timeout=10_000)
+        assert window.cursor.live
+        assert window.cursor.mode is CursorMode.FOLLOWING  # it was at the end: it follows
+        qtbot.waitUntil(lambda: window.cursor.t > 5000.0, timeout=5_000)
+        assert window.store.kpis.completed_at(1e9) > done_before  # the charts grew too
+    finally:
+        writer.close()
+    qtbot.waitUntil(lambda: not window.cursor.live, timeout=10_000)  # closed: a finished shift
