@@ -120,10 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             clean += not rep.flagged()
             if args.verbose:
                 low = rep.ranking()[0]
+                why = "; ".join(f"{s} {_worst(rep, s)}" for s in rep.flagged())
                 print(f"  faithful {i}: passed {rep.passed} dSF {rep.spatial.delta:.3f} "
                       f"dTF {rep.temporal.delta:.3f} lowest {low[0]} {low[1]:.2f} | paper "
-                      f"{paper.spatial.delta:.2f}/{paper.temporal.delta:.2f} | base {base.passed}",
-                      flush=True)
+                      f"{paper.spatial.delta:.2f}/{paper.temporal.delta:.2f} | base {base.passed}"
+                      f"{' | flagged ' + why if why else ''}", flush=True)
         n = args.trials
         rows.append(("faithful twin: pass rate (calibrated)", f"{ours_pass}/{n}", f"{base_pass}/{n}"))
         rows.append(("faithful twin: pass rate (paper mode)", f"{paper_pass}/{n}", "-"))
@@ -171,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a:<{w0}} | {b:<{w1}} | {c}")
     print(f"(benchmark wall time {time.perf_counter() - t_start:.0f} s)")
     return 0
+
+
+def _worst(rep, station: str) -> str:
+    """The behaviour feature both nets find most inconsistent at ``station``."""
+    rs, rt = rep.spatial.ratios[station], rep.temporal.ratios[station]
+    k = max(range(len(rs)), key=lambda i: rs[i] + rt[i])
+    return f"{rep.spatial.names[k].split(':')[1]} {(rs[k] + rt[k]) / 2:.1f}x"
 
 
 def _time_baseline(phys: list[Event], virt: list[Event]) -> str:

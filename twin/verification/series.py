@@ -4,7 +4,9 @@ Features of a station over a span of time (:data:`FEATURES`, natural units):
 
 * ``idle``, ``setup``, ``processing``, ``blocked``, ``down``: share of the time in the
   state (0..1), in the order of :data:`twin.events.STATES`;
-* ``queue``: mean number of parts waiting at the station (delivered, not yet started);
+* ``queue``: ``log(1 + mean number of parts waiting)`` at the station (delivered, not yet
+  started); the log keeps a bottleneck's long queue, which swings a lot from shift to
+  shift, from dominating (measured: fewer false flags on faithful twins);
 * ``cycle_ratio``: mean processing time of the operations finished in the span, each
   divided by the *physical* reference time of its (station, process) — 1 on the physical
   shop by construction, 1.3 for a station that got 30 % slower. This is what keeps a slowed
@@ -127,7 +129,7 @@ class BinnedRun:
         out = np.zeros((S, starts.size, N_FEATURES))
         for k in range(len(STATION_STATES)):
             out[:, :, k] = window(self.state_s[:, :, k]) / span_s
-        out[:, :, QUEUE] = window(self.queue_ps) / span_s
+        out[:, :, QUEUE] = np.log1p(window(self.queue_ps) / span_s)
         n = window(self.cycle_n)
         s = window(self.cycle_sum)
         ratio = np.full(n.shape, np.nan)

@@ -456,9 +456,14 @@ class Verifier:
             xt = torch.tensor(prep.tcn_in, dtype=torch.float32)
             tk = [n(xt).numpy().transpose(0, 2, 1) for n in self.nets.tcn]
             t = np.where((prep.bin_fold == 0)[None, :, None], tk[1], tk[0])
-        # residuals, actual minus inferred, back in shop units
+        # residuals, actual minus inferred, back in shop units; intrinsic features as levels
+        level = np.array([BEHAVIOUR_NAMES[k] in self.config.level_features for k in range(len(beh))])
+        g = np.where(level[None, None, :], 0.0, g)
+        t = np.where(level[None, None, :], 0.0, t)
         spatial = (prep.win_z[:, :, beh] - g) * b.win_sd[:, None, beh]
         temporal = (prep.bin_z[:, :, beh] - t) * b.bin_sd[:, None, beh]
+        spatial += np.where(level, b.win_mu[:, beh], 0.0)[:, None, :]
+        temporal += np.where(level, b.bin_mu[:, beh], 0.0)[:, None, :]
         return Characteristics(spatial.astype(float), temporal.astype(float))
 
     # -- scoring --------------------------------------------------------------------------
@@ -488,7 +493,7 @@ class Verifier:
             thr_t = calibrated_thresholds(pc.temporal, vc.temporal.shape[1], z, floor)
             rare = z * down_share_sd(self.physical, vrun, self.config.window_min * 60.0)
             for thr in (thr_s, thr_t):
-                thr[:, _DOWN] = np.maximum(thr[:, _DOWN], rare)
+                thr[:, _DOWN] = max(rare, float(floor[_DOWN]))
             overall = self.config.overall_threshold
             summary_s = summary_t = None
         st = list(self.basis.stations)
@@ -550,17 +555,23 @@ def down_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> float
     """Standard deviation of the difference of one station's down share between two runs.
 
     Breakdowns are rare: a station breaks down once or never in a shift, so its down share
-    is a compound Poisson variable, not a smooth series. With rate ``λ`` breakdowns per
-    station and second [s^-1] and repair times r, ``Var(down share) = λ E[r²] / T`` over a
-    run of T seconds. ``λ`` and the mean repair time are pooled over all stations of the
-    physical run, plus one prior episode of one window length, so that a shift without
-    breakdowns does not claim they never happen; repair times are taken as exponential.
+    is a compound Poisson variable, not a smooth series, and a station's own window-to-
+    window variation says nothing about the next shift (or is made of the very breakdown
+    under test). With rate ``λ`` breakdowns per station and second and repair times r,
+    ``Var(down share) = λ E[r²] / T`` over a run of T seconds. ``λ`` and the mean repair
+    time are pooled over all stations of both runs, plus one prior episode of one window
+    length (a shift without breakdowns does not prove they never happen); repair times
+    are taken as exponential, ``E[r²] = 2 E[r]²``, their mean estimated from the median
+    (median / ln 2), so that one long breakdown under test does not widen its own
+    threshold.
     """
-    episodes = physical.down_episodes() + [window_s]
-    rate = len(episodes) / (len(physical.stations) * max(physical.duration_s, 1.0))
-    # repair times taken as exponential (E[r²] = 2 E[r]²): robust with one or two episodes
-    second_moment = 2.0 * float(np.mean(episodes)) ** 2
-    var = rate * second_moment * (1.0 / physical.duration_s + 1.0 / max(virtual.duration_s, 1.0))
+    episodes = physical.down_episodes() + virtual.down_episodes() + [window_s]
+    exposure = len(physical.stations) * (physical.duration_s + virtual.duration_s)
+    rate = len(episodes) / max(exposure, 1.0)
+    mean_repair = float(np.median(episodes)) / np.log(2.0)  # robust to the episode under test
+    second_moment = 2.0 * mean_repair**2
+    var = rate * second_moment * (1.0 / max(physical.duration_s, 1.0)
+                                  + 1.0 / max(virtual.duration_s, 1.0))
     return float(np.sqrt(var))
 
 
