@@ -28,7 +28,7 @@ from twin.verification import (
 from twin.verification.consistency import score_from_ratio
 from twin.verification.data import load_run
 from twin.verification.graphs import NODE_DIM, build_graphs
-from twin.verification.series import FEATURES, CycleReference, bin_run
+from twin.verification.series import BEHAVIOUR, FEATURES, CycleReference, bin_run
 from twin.workshop import Workshop, load_workshop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +103,18 @@ def test_breakdown_inside_an_operation_is_not_processing_time() -> None:
     assert (op.start, op.end, op.work_s) == (10, 130, 60)  # 30 + 30 s, the 60 s down excluded
     assert r.down_episodes() == [60]
     assert [a.t for a in r.arrivals] == [0]
+
+
+def test_setup_time_excludes_a_breakdown_during_the_setup() -> None:
+    events = [
+        _ev(0, "M1", "station", "idle"),
+        _ev(10, "M1", "station", "setup", wip="W1", process="cut"),
+        _ev(40, "M1", "station", "down", wip="W1", process="cut"),
+        _ev(60, "M1", "station", "setup", wip="W1", process="cut"),
+        _ev(70, "M1", "station", "processing", wip="W1", process="cut"),
+        _ev(100, "M1", "station", "idle"),
+    ]
+    assert load_run(events).setups == [("M1", 70, 40)]
 
 
 def test_state_shares_sum_to_one_and_slowed_station_shows_cycle_ratio() -> None:
@@ -214,7 +226,7 @@ def test_report_json_has_the_documented_shape() -> None:
         assert set(doc[part]) == {"delta", "threshold", "passed", "per_station", "characteristics"}
         chars = doc[part]["characteristics"]
         assert set(chars) == {"physical", "virtual"}
-        assert len(chars["physical"]) == len(chars["virtual"]) == 13 * 7
+        assert len(chars["physical"]) == len(chars["virtual"]) == 13 * len(BEHAVIOUR)
     assert set(doc["per_station"]) == set(shop().stations)
     assert all(0.0 <= v <= 1.0 for v in doc["per_station"].values())
     assert doc["seconds"] > 0

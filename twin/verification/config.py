@@ -36,7 +36,7 @@ class VerifyConfig:
             A net trained on the physical run learns the physical shop's breakdowns as
             "expected" from their footprint in the graph (no parts processed while work
             arrives), so a residual would hide them (measured: a 3 h breakdown at 0.2x its
-            threshold); cycle ratios are 1 on the physical run by construction.
+            threshold); cycle and setup ratios are 1 on the physical run by construction.
     """
 
     window_min: float = 30.0
@@ -57,7 +57,7 @@ class VerifyConfig:
     overall_threshold: float = 0.9
     threads: int = 1
     cv_blocks: int = 4
-    level_features: tuple[str, ...] = ("down", "cycle_ratio")
+    level_features: tuple[str, ...] = ("down", "cycle_ratio", "setup_ratio")
 
     #: Fields that change the trained nets (a saved net is reused only when these match).
     TRAINING_FIELDS = (

@@ -76,6 +76,8 @@ class ShopRun:
         agv_moves: agv -> [(t0, t1, metres)] between consecutive position reports while
             the AGV was moving (its travel, from which its speed follows).
         operations, arrivals, transports: see the classes above, in time order.
+        setups: (station, end t, seconds in setup) of every finished setup (breakdowns
+            during a setup excluded).
         wip_order: WIP id -> order id; ``order_times``: order -> (released, completed|None).
         fingerprint: sha256 of the events (identifies the data trained nets came from).
     """
@@ -94,6 +96,7 @@ class ShopRun:
     operations: list[Operation] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     transports: list[Transport] = field(default_factory=list)
+    setups: list[tuple[str, float, float]] = field(default_factory=list)
     wip_order: dict[str, str] = field(default_factory=dict)
     order_times: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     fingerprint: str = ""
@@ -279,6 +282,26 @@ def _index(run: ShopRun, evs: list[Event]) -> None:
             run.order_times[e.entity] = (rel, done)
     # operations still running at the end of the run are left out (their time is unknown)
     run.operations.sort(key=lambda o: o.end)
+    run.setups = _setups(run.station_changes)
+
+
+def _setups(changes: dict[str, list[tuple[float, int]]]) -> list[tuple[str, float, float]]:
+    """Finished setups per station: (station, end t, seconds in setup), a breakdown in the
+    middle of a setup not counted."""
+    setup, down = STATION_STATES.index("setup"), STATION_STATES.index("down")
+    out = []
+    for station, ch in changes.items():
+        work, since = 0.0, None
+        for (t, k), nxt in zip(ch, [*ch[1:], None], strict=True):
+            if k == setup:
+                since = t if since is None else since
+                if nxt is not None:
+                    work += nxt[0] - t
+            elif k != down and since is not None:
+                out.append((station, t, work))
+                work, since = 0.0, None
+    out.sort(key=lambda x: x[1])
+    return out
 
 
 def _close_op(run: ShopRun, station: str, op: list[Any], t: float) -> None:

@@ -12,6 +12,8 @@ Features of a station over a span of time (:data:`FEATURES`, natural units):
   shop by construction, 1.3 for a station that got 30 % slower. This is what keeps a slowed
   station identifiable: its own operations are slower, while its neighbours only see
   knock-on effects in their queues and idle times;
+* ``setup_ratio``: likewise for the setups finished in the span (time in setup divided by
+  the station's physical median setup time);
 * ``load``: work delivered to the station in the span (sum of the reference times of the
   parts that arrived) per second of span, ≈ the utilisation that would result.
 
@@ -22,13 +24,13 @@ run (like the trained nets, they are "migrated").
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from twin.verification.data import AGV_STATES, STATION_STATES, ShopRun
 
-FEATURES: tuple[str, ...] = (*STATION_STATES, "queue", "cycle_ratio", "load")
+FEATURES: tuple[str, ...] = (*STATION_STATES, "queue", "cycle_ratio", "setup_ratio", "load")
 N_FEATURES = len(FEATURES)
 #: What the shop asks of a station (inputs of the nets) ...
 CONTEXT: tuple[int, ...] = (FEATURES.index("load"),)
@@ -36,6 +38,7 @@ CONTEXT: tuple[int, ...] = (FEATURES.index("load"),)
 BEHAVIOUR: tuple[int, ...] = tuple(i for i in range(N_FEATURES) if i not in CONTEXT)
 BEHAVIOUR_NAMES: tuple[str, ...] = tuple(FEATURES[i] for i in BEHAVIOUR)
 CYCLE = FEATURES.index("cycle_ratio")
+SETUP = FEATURES.index("setup_ratio")
 QUEUE = FEATURES.index("queue")
 LOAD = FEATURES.index("load")
 
@@ -47,6 +50,7 @@ class CycleReference:
     by_op: dict[str, float]  # "station|process" -> median work time
     by_station: dict[str, float]  # station -> median work time over its processes
     overall: float
+    setup_by_station: dict[str, float] = field(default_factory=dict)  # median setup time
 
     def cycle_s(self, station: str, process: str) -> float:
         return self.by_op.get(
@@ -62,14 +66,24 @@ class CycleReference:
             per_st[op.station].append(op.work_s)
         allw = [op.work_s for op in run.operations]
         overall = float(np.median(allw)) if allw else 60.0
+        setups: dict[str, list[float]] = defaultdict(list)
+        for station, _, work in run.setups:
+            if work > 0:
+                setups[station].append(work)
         return cls(
             by_op={k: float(np.median(v)) for k, v in per_op.items()},
             by_station={k: float(np.median(v)) for k, v in per_st.items()},
             overall=overall,
+            setup_by_station={k: float(np.median(v)) for k, v in setups.items()},
         )
 
+    def setup_s(self, station: str) -> float | None:
+        """Physical median setup time of ``station`` [s] (None: it never set up)."""
+        return self.setup_by_station.get(station)
+
     def to_json(self) -> dict[str, object]:
-        return {"by_op": self.by_op, "by_station": self.by_station, "overall": self.overall}
+        return {"by_op": self.by_op, "by_station": self.by_station, "overall": self.overall,
+                "setup_by_station": self.setup_by_station}
 
     @classmethod
     def from_json(cls, d: dict[str, object]) -> CycleReference:
@@ -77,6 +91,9 @@ class CycleReference:
             by_op={str(k): float(v) for k, v in dict(d["by_op"]).items()},  # type: ignore[arg-type]
             by_station={str(k): float(v) for k, v in dict(d["by_station"]).items()},  # type: ignore[arg-type]
             overall=float(d["overall"]),  # type: ignore[arg-type]
+            setup_by_station={
+                str(k): float(v) for k, v in dict(d.get("setup_by_station", {})).items()  # type: ignore[call-overload]
+            },
         )
 
 
@@ -98,6 +115,8 @@ class BinnedRun:
     cycle_n: np.ndarray  # [S, B] number of operations finished
     load_s: np.ndarray  # [S, B] reference work seconds delivered
     agv_s: np.ndarray  # [A, B, 5] seconds in each AGV state
+    setup_sum: np.ndarray  # [S, B] sum of setup ratios of setups finished
+    setup_n: np.ndarray  # [S, B] number of setups finished
 
     @property
     def n_bins(self) -> int:
@@ -135,6 +154,10 @@ class BinnedRun:
         ratio = np.full(n.shape, np.nan)
         np.divide(s, n, out=ratio, where=n > 0)
         out[:, :, CYCLE] = _carry_forward(ratio, first=1.0)
+        n = window(self.setup_n)
+        ratio = np.full(n.shape, np.nan)
+        np.divide(window(self.setup_sum), n, out=ratio, where=n > 0)
+        out[:, :, SETUP] = _carry_forward(ratio, first=1.0)
         out[:, :, LOAD] = window(self.load_s) / span_s
         return out
 
@@ -157,9 +180,17 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     cycle_sum = np.zeros_like(queue_ps)
     cycle_n = np.zeros_like(queue_ps)
     load_s = np.zeros_like(queue_ps)
+    setup_sum = np.zeros_like(queue_ps)
+    setup_n = np.zeros_like(queue_ps)
     if n_bins <= 0:
         return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum,
-                         cycle_n, load_s, agv_s)
+                         cycle_n, load_s, agv_s, setup_sum, setup_n)
+    for station, t_end, work in run.setups:
+        ref_setup = ref.setup_s(station)
+        b = int(np.searchsorted(edges, t_end, side="right")) - 1
+        if ref_setup and 0 <= b < n_bins and station in st_idx:
+            setup_sum[st_idx[station], b] += work / ref_setup
+            setup_n[st_idx[station], b] += 1
     for i, st in enumerate(run.stations):
         _state_time(run.station_changes.get(st, []), run.t_end, edges, state_s[i])
     for i, agv in enumerate(run.agvs):
@@ -190,7 +221,7 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     for i in q_start:
         queue_ps[i] = _overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
     return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum, cycle_n,
-                     load_s, agv_s)
+                     load_s, agv_s, setup_sum, setup_n)
 
 
 def _next_process(run: ShopRun) -> dict[tuple[str, str, float], str]:

@@ -32,10 +32,11 @@ The method, step by step:
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from twin.verification.series import (
     BEHAVIOUR,
     BEHAVIOUR_NAMES,
     CONTEXT,
+    FEATURES,
     N_FEATURES,
     QUEUE,
     BinnedRun,
@@ -73,9 +75,10 @@ _DOWN = BEHAVIOUR_NAMES.index("down")
 
 #: Smallest standard deviation used to standardise a feature (shop units), so that a
 #: feature that never varied on the physical shop (e.g. ``down``) does not blow up.
-SD_FLOOR = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.1, 0.02, 0.02])
-#: Smallest calibrated threshold per feature (shop units).
-THRESHOLD_FLOOR = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.1, 0.02, 0.02])
+SD_FLOOR = np.array([0.1 if f == "queue" else 0.02 for f in FEATURES])
+#: Smallest calibrated threshold per feature (shop units): 2 % of the time / of a ratio,
+#: 0.1 in log(1 + parts) for the queue.
+THRESHOLD_FLOOR = np.array([0.1 if f == "queue" else 0.02 for f in FEATURES])
 
 
 class VerificationAborted(RuntimeError):
@@ -395,6 +398,20 @@ class Verifier:
     @property
     def trained(self) -> bool:
         return self.nets is not None
+
+    def with_scoring(self, **changes: Any) -> Verifier:
+        """This verifier with other scoring settings (``z``, ``overall_threshold``,
+        ``level_features``), sharing the prepared physical run and the trained nets.
+        Raises ValueError for a setting that would need other nets."""
+        bad = sorted(set(changes) & set(VerifyConfig.TRAINING_FIELDS))
+        if bad:
+            raise ValueError(f"{', '.join(bad)} change the nets: make a new Verifier")
+        other = copy.copy(self)
+        other.config = replace(self.config, **changes)
+        other._phys_chars = None
+        if other.nets is not None:
+            other.nets = replace(other.nets, config=other.config)
+        return other
 
     def train_steps(self) -> Iterator[EpochMetrics]:
         """Train both nets on the physical run, yielding one :class:`EpochMetrics` per
