@@ -46,9 +46,12 @@ def default_model_dir() -> Path:
 
 
 def model_key(fingerprint: str, config: VerifyConfig) -> str:
-    """Directory name for nets trained on the run with ``fingerprint`` under ``config``."""
-    h = hashlib.sha256(f"{fingerprint}\n{config.training_key()}".encode()).hexdigest()
-    return h[:24]
+    """Directory name for nets trained on the run with ``fingerprint`` under ``config``
+    (and this version of the features and nets: an upgrade trains afresh)."""
+    from twin.verification.series import FEATURES
+
+    stamp = f"{FORMAT}\n{','.join(FEATURES)}\n{fingerprint}\n{config.training_key()}"
+    return hashlib.sha256(stamp.encode()).hexdigest()[:24]
 
 
 def _sha(path: Path) -> str:

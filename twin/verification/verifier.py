@@ -555,9 +555,9 @@ def calibrated_thresholds(
     windows are correlated and a shift has slow swings (order mix, queues building up),
     so ``v`` is the window-to-window variance times an inflation measured by comparing
     long blocks of the physical run with each other (halves and quarters: physical vs
-    physical), pooled over stations. The window variance is shrunk half-way towards the
-    mean over stations, so that a station that happened not to vary (no breakdown this
-    shift) is not held to zero. The threshold is ``z`` such standard errors, at least
+    physical), pooled over stations. A station's window variance is raised at least
+    half-way towards the mean over stations, so that a station that happened not to vary
+    this shift is not held to zero. The threshold is ``z`` such standard errors, at least
     ``floor``.
     """
     S, n, C = phys.shape
