@@ -49,7 +49,6 @@ from twin.verification.consistency import (
     PAPER_SPATIAL_THRESHOLD,
     PAPER_TEMPORAL_THRESHOLD,
     ConsistencyReport,
-    ConsistencyResult,
     combine_scores,
     evaluate,
 )
