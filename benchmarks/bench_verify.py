@@ -27,6 +27,7 @@ import json
 import random
 import re
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +45,7 @@ from twin.verification.series import BEHAVIOUR_NAMES  # noqa: E402
 from twin.workshop import load_workshop  # noqa: E402
 
 WORKSHOP = ROOT / "assets" / "workshops" / "machining13.toml"
+_SCRATCH = tempfile.TemporaryDirectory(prefix="bench-verify-")  # edited workshop files
 
 
 def simulate(ws, seed: int, hours: float, disturbances=()) -> list[Event]:
@@ -55,15 +57,13 @@ def simulate(ws, seed: int, hours: float, disturbances=()) -> list[Event]:
 
 def with_setup_factor(station: str, factor: float):
     """machining13 with ``station``'s setup time multiplied (scenarios cannot do that)."""
-    import tempfile
-
     text = WORKSHOP.read_text()
     blocks = text.split("[[station]]")
     for i, block in enumerate(blocks):
         if f'id = "{station}"' in block:
             blocks[i] = re.sub(r"setup_s = (\d+)",
                                lambda m: f"setup_s = {float(m.group(1)) * factor:g}", block)
-    path = Path(tempfile.mkdtemp(prefix="bench-verify-")) / "machining13.toml"
+    path = Path(_SCRATCH.name) / "machining13.toml"
     path.write_text("[[station]]".join(blocks))
     return load_workshop(path)
 
