@@ -267,13 +267,15 @@ class QtConsistencyPanel(QWidget):
         self.error = ""
 
         def job(should_abort: Any) -> Any:
-            from twin.verification import verify
+            from twin.verification import default_model_dir, verify
 
             worker.report(0.0, "simulating the DT model" if virtual_path is None
                           else f"reading {virtual_path.name}")
             virtual = virtual_path if virtual_path is not None else \
                 virtual_run_job(workshop, t1 - min(t0, 0.0), seed)
-            return verify(physical, virtual, mode=mode, window_min=window,
+            # Nets trained on a recording are kept and reused for it (keyed by its content).
+            model_dir = default_model_dir() if isinstance(physical, (str, Path)) else None
+            return verify(physical, virtual, mode=mode, window_min=window, model_dir=model_dir,
                           progress=lambda stage, f: worker.report(
                               _overall(stage, f), _STAGES.get(stage, stage)),
                           should_abort=should_abort)

@@ -133,14 +133,14 @@ def load_run(source: Any, label: str | None = None) -> ShopRun:
         return source
     if isinstance(source, (str, Path)):
         path = Path(source)
-        try:
-            from twin.recording import open_recording
-        except ImportError as exc:  # pragma: no cover - recording module missing
-            raise VerificationError(f"{path}: recordings cannot be read ({exc})") from exc
+        from twin.recording import RecordingError, open_recording
+
         try:
             rec = open_recording(path)
-        except Exception as exc:  # noqa: BLE001 - any read problem becomes one clear line
-            raise VerificationError(f"{path}: {exc}") from exc
+        except RecordingError as exc:  # its message already names the file
+            raise VerificationError(str(exc)) from exc
+        except OSError as exc:
+            raise VerificationError(f"{path}: {exc.strerror or exc}") from exc
         return _from_recording(rec, label or str(path))
     if hasattr(source, "events") and hasattr(source, "time_range"):
         return _from_recording(source, label or str(getattr(source, "path", "recording")))
