@@ -18,7 +18,6 @@ Times are seconds of the shift (simulated time since t = 0).
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import traceback
@@ -31,7 +30,7 @@ from typing import Any
 from twin.events import Event
 from twin.recording.writer import RecordingWriter
 from twin.scenario import Scenario
-from twin.simulator import Simulator
+from twin.simulator import Pace, Simulator
 from twin.workshop import Workshop
 
 log = logging.getLogger(__name__)
@@ -132,8 +131,7 @@ class LiveShop:
         tick_s: float = TICK_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not (factor > 0 and math.isfinite(factor)):
-            raise ValueError(f"pace factor must be a positive number, got {factor!r}")
+        self.pace = Pace(factor, clock)  # refuses a bad factor (SimulationError, a ValueError)
         if not warmup_s >= 0:
             raise ValueError(f"warm-up must be >= 0 s, got {warmup_s!r}")
         self.workshop = workshop
@@ -143,16 +141,12 @@ class LiveShop:
         self.rule = rule
         self.warmup_s = float(warmup_s)
         self.tick_s = float(tick_s)
-        self._clock = clock
-        self._factor = float(factor)
         self._extra_meta = dict(meta or {})
         # the simulator is built here so a bad workshop/scenario/rule fails in the caller
         self.simulator = Simulator(workshop, scenario, seed=seed, rule=rule)
         self._lock = threading.Lock()
         self._queue: list[Event] = []
         self._reached = 0.0
-        self._anchor_wall: float | None = None
-        self._anchor_sim = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: RecordingWriter | None = None
@@ -163,18 +157,11 @@ class LiveShop:
     # -- control (any thread) --------------------------------------------------------
     @property
     def factor(self) -> float:
-        return self._factor
+        return self.pace.factor
 
     def set_factor(self, factor: float) -> None:
         """Change the pace from now on, without a jump in simulated time."""
-        if not (factor > 0 and math.isfinite(factor)):
-            raise ValueError(f"pace factor must be a positive number, got {factor!r}")
-        with self._lock:
-            if self._anchor_wall is not None:
-                now = self._clock()
-                self._anchor_sim = self._target(now)
-                self._anchor_wall = now
-            self._factor = float(factor)
+        self.pace.set_factor(factor)
 
     def meta(self) -> dict[str, Any]:
         """Metadata written into the recording header."""
@@ -185,7 +172,7 @@ class LiveShop:
             "seed": self.seed,
             "rule": self.rule,
             "scenario": str(getattr(self.scenario, "path", "") or "") if self.scenario else "",
-            "pace_factor": self._factor,
+            "pace_factor": self.pace.factor,
             "warmup_s": self.warmup_s,
             "started": datetime.now().isoformat(timespec="seconds"),
         })
@@ -230,10 +217,6 @@ class LiveShop:
             return LiveBatch(events, self._reached)
 
     # -- the pacing thread -----------------------------------------------------------
-    def _target(self, wall: float) -> float:
-        assert self._anchor_wall is not None
-        return self._anchor_sim + (wall - self._anchor_wall) * self._factor
-
     def _publish(self, events: list[Event], reached: float) -> None:
         w = self._writer
         if w is not None:
@@ -253,12 +236,9 @@ class LiveShop:
                 while t < self.warmup_s and not self._stop.is_set() and not sim.finished:
                     t = min(self.warmup_s, t + 600.0)
                     self._publish(sim.step_until(t), t)
-            with self._lock:
-                self._anchor_wall = self._clock()
-                self._anchor_sim = self._reached
+            self.pace.start(self.reached)
             while not self._stop.is_set():
-                with self._lock:
-                    target = self._target(self._clock())
+                target = self.pace.target()
                 if target > self._reached:
                     self._publish(sim.step_until(target), target)
                 if sim.finished:

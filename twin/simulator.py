@@ -921,6 +921,56 @@ def _place_id(p: _StationRt | Buffer | None) -> str:
 # ------------------------------------------------------------------------------------
 
 
+class Pace:
+    """Wall-clock time -> simulated time at ``factor`` simulated seconds per real second.
+
+    Thread-safe: a GUI thread may :meth:`set_factor` while a worker asks :meth:`target`.
+    Changing the factor re-anchors the mapping, so simulated time never jumps.
+    """
+
+    def __init__(self, factor: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._factor = self._checked(factor)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._anchor_wall: float | None = None
+        self._anchor_sim = 0.0
+
+    @staticmethod
+    def _checked(factor: float) -> float:
+        if not (factor > 0 and math.isfinite(factor)):
+            raise SimulationError(f"pace factor must be a positive number, got {factor!r}")
+        return float(factor)
+
+    @property
+    def factor(self) -> float:
+        return self._factor
+
+    def start(self, sim_t: float) -> None:
+        """Anchor: simulated time ``sim_t`` [s] is now."""
+        with self._lock:
+            self._anchor_wall = self._clock()
+            self._anchor_sim = float(sim_t)
+
+    def set_factor(self, factor: float) -> None:
+        """Change the pace from now on (simulated time continues where it is)."""
+        factor = self._checked(factor)
+        with self._lock:
+            if self._anchor_wall is not None:
+                now = self._clock()
+                self._anchor_sim = self._target(now)
+                self._anchor_wall = now
+            self._factor = factor
+
+    def target(self) -> float:
+        """Simulated time [s] that should have been reached by now (needs :meth:`start`)."""
+        with self._lock:
+            return self._target(self._clock())
+
+    def _target(self, wall: float) -> float:
+        assert self._anchor_wall is not None, "Pace.start() first"
+        return self._anchor_sim + (wall - self._anchor_wall) * self._factor
+
+
 class PacedRun:
     """Events of a simulator paced at real time x ``factor``, as a live source.
 
@@ -934,8 +984,7 @@ class PacedRun:
         factor: simulated seconds per real second (1.0 = real time).
         until_s: end of the run in simulated seconds (None = until :meth:`stop`).
         tick_s: real seconds between simulation slices.
-        clock / sleep: injectable for tests (default ``time.monotonic`` and an abortable
-            wait).
+        clock: injectable for tests (default ``time.monotonic``).
     """
 
     def __init__(
@@ -946,32 +995,19 @@ class PacedRun:
         tick_s: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not factor > 0:
-            raise SimulationError("pacing factor must be > 0")
         self.simulator = simulator
         self.until_s = until_s
         self.tick_s = tick_s
-        self._clock = clock
-        self._factor = float(factor)
+        self.pace = Pace(factor, clock)
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._anchor_wall: float | None = None
-        self._anchor_sim = simulator.now
 
     @property
     def factor(self) -> float:
-        return self._factor
+        return self.pace.factor
 
     def set_factor(self, factor: float) -> None:
         """Change the pace from now on (simulated time continues where it is)."""
-        if not factor > 0:
-            raise SimulationError("pacing factor must be > 0")
-        with self._lock:
-            if self._anchor_wall is not None:
-                now = self._clock()
-                self._anchor_sim = self._target(now)
-                self._anchor_wall = now
-            self._factor = float(factor)
+        self.pace.set_factor(factor)
 
     def stop(self) -> None:
         """Ask the iteration to end (thread-safe)."""
@@ -981,18 +1017,11 @@ class PacedRun:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def _target(self, wall: float) -> float:
-        assert self._anchor_wall is not None
-        return self._anchor_sim + (wall - self._anchor_wall) * self._factor
-
     def __iter__(self) -> Iterator[Event]:
         sim = self.simulator
-        with self._lock:
-            self._anchor_wall = self._clock()
-            self._anchor_sim = sim.now
+        self.pace.start(sim.now)
         while not self._stop.is_set():
-            with self._lock:
-                target = self._target(self._clock())
+            target = self.pace.target()
             end = self.until_s
             if end is not None:
                 target = min(target, end)
