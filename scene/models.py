@@ -38,6 +38,7 @@ import numpy as np
 import pyvista as pv
 
 from scene.assets import load_asset, placeholder
+from twin.workshop import STATION_TYPES as WORKSHOP_STATION_TYPES
 
 __all__ = [
     "StationPart",
@@ -88,24 +89,8 @@ PART_RGB: dict[StationPart, tuple[int, int, int]] = {
 #: Colour of the status part before the scene tints it.
 STATUS_NEUTRAL_RGB: tuple[int, int, int] = PART_RGB[StationPart.STATUS]
 
-#: Station types with a procedural model (the workshop's types plus extras).
-STATION_TYPES: tuple[str, ...] = (
-    "lathe",
-    "machining_centre",
-    "drill",
-    "grinder",
-    "deburring",
-    "washer",
-    "inspection",
-    "assembly",
-    "press",
-    "screwing",
-    "testing",
-    "packing",
-    "conveyor",
-    "rack",
-    "generic",
-)
+#: Station types with a procedural model: the workshop's types plus a few extras.
+STATION_TYPES: tuple[str, ...] = (*WORKSHOP_STATION_TYPES, "conveyor", "rack", "generic")
 #: Other names accepted by :func:`station_model`.
 STATION_ALIASES: dict[str, str] = {
     "cmm": "inspection",
