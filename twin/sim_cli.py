@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twin.live import workshop_meta
 from twin.recording import RecordingError, RecordingWriter
 from twin.scenario import Scenario, ScenarioError, load_scenario
 from twin.simulator import RULES, SimResult, SimulationError, Simulator
@@ -55,12 +56,7 @@ def recording_meta(workshop: Workshop, scenario: Scenario | None, seed: int, rul
     """Header of a simulated recording: what was simulated, reproducibly."""
     return {
         "source": "simulator",
-        "workshop": workshop.name,
-        "workshop_title": workshop.title,
-        "workshop_path": str(workshop.path),
-        "source_hash": workshop.source_hash,
-        "stations": list(workshop.stations),
-        "agvs": list(workshop.agvs),
+        **workshop_meta(workshop),
         "seed": seed,
         "rule": rule,
         "hours": hours,
