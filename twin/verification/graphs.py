@@ -116,7 +116,7 @@ def build_graphs(
     for key, c in ref.by_op.items():
         proc_cycle[key.split("|", 1)[1]].append(c)
     log_ref = {p: np.log(np.mean(proc_cycle[p]) / 600.0) if proc_cycle.get(p) else 0.0 for p in processes}
-    st_log_ref = np.array([np.log(ref.by_station.get(s, ref.overall) / 600.0) for s in run.stations])
+    st_log_ref = ref.log_station_cycle(run.stations)
 
     graphs = []
     for w in range(W):

@@ -77,6 +77,11 @@ class CycleReference:
             setup_by_station={k: float(np.median(v)) for k, v in setups.items()},
         )
 
+    def log_station_cycle(self, stations: tuple[str, ...]) -> np.ndarray:
+        """``log(reference cycle time / 600 s)`` of each station [S] (a net input: the
+        station's pace, in the range of the standardised features)."""
+        return np.array([np.log(self.by_station.get(s, self.overall) / 600.0) for s in stations])
+
     def setup_s(self, station: str) -> float | None:
         """Physical median setup time of ``station`` [s] (None: it never set up)."""
         return self.setup_by_station.get(station)

@@ -246,9 +246,7 @@ def _prepare(
     )
     graphs = build_graphs(run, ctx, agv, binned.edges, span, stride, basis.processes, basis.ref)
     load = bin_z[:, :, CONTEXT[0]]
-    log_ref = np.array(
-        [np.log(basis.ref.by_station.get(s, basis.ref.overall) / 600.0) for s in run.stations]
-    )
+    log_ref = basis.ref.log_station_cycle(run.stations)
     tcn_in = np.stack(
         [load, np.broadcast_to(load.mean(axis=0), load.shape),
          np.broadcast_to(log_ref[:, None], load.shape)],
