@@ -16,22 +16,16 @@ import os
 import sys
 from pathlib import Path
 
+from scene import cli as scene_cli
 from twin.timecursor import SPEED_MAX, SPEED_MIN
 
 
 def parse_time(text: str) -> float:
-    """``"5400"``, ``"90:00"`` or ``"01:30:00"`` -> seconds."""
-    parts = text.strip().split(":")
+    """``"5400"``, ``"90:00"`` or ``"01:30:00"`` -> seconds (the screenshot command's parser)."""
     try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time: {text!r} (use seconds or HH:MM:SS)") from None
-    if len(values) > 3 or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"not a time: {text!r} (use seconds or HH:MM:SS)")
-    seconds = 0.0
-    for v in values:
-        seconds = seconds * 60 + v
-    return seconds
+        return scene_cli.parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _speed(text: str) -> float:
