@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from scene.palette import STATION_STATE_HEX
+from twin.kpis import STATION_STATES
 from twin.statestore import StateStore
 from twin.timecursor import TimeCursor, format_clock
 from ui.frameclock import FrameClock
@@ -261,12 +262,11 @@ class QtShopCharts(QWidget):
                 self.util_labels.append(lab)
         y = np.arange(len(ids), dtype=float)
         left = np.zeros(len(ids))
-        cols = {s: i for i, s in enumerate(("idle", "setup", "processing", "blocked", "down"))}
         for s in BAR_STATES:
-            w = shares[:, cols[s]] * 100.0 if len(ids) else np.zeros(0)
+            w = shares[:, STATION_STATES.index(s)] * 100.0 if len(ids) else np.zeros(0)
             self.state_bars[s].setOpts(x0=left.copy(), y=y, width=w, height=0.7)
             left += w
-        proc = shares[:, cols["processing"]] * 100.0 if len(ids) else np.zeros(0)
+        proc = shares[:, STATION_STATES.index("processing")] * 100.0 if len(ids) else np.zeros(0)
         for lab, p in zip(self.util_labels, proc, strict=False):
             lab.setText(f"{p:.0f}%")
         self._set_titles(t)
