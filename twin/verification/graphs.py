@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from twin.verification.data import ShopRun
-from twin.verification.series import CycleReference
+from twin.verification.series import CycleReference, window_starts
 
 NODE_TYPES: tuple[str, ...] = ("station", "process", "agv", "order", "wip")
 #: Station block: delivered work, backlog at the window start, log reference cycle time.
@@ -46,11 +46,6 @@ class ProcessGraph:
     n_stations: int
     t0: float
     t1: float
-
-
-def window_starts(n_bins: int, span: int, stride: int) -> np.ndarray:
-    """First bin of every window of ``span`` bins taken every ``stride`` bins."""
-    return np.arange(0, n_bins - span + 1, stride)
 
 
 def build_graphs(

@@ -137,18 +137,11 @@ class BinnedRun:
         A span without a finished operation carries the station's last cycle ratio
         forward (1.0 before the first one).
         """
-        starts = np.arange(0, self.n_bins - span + 1, stride)
+        starts = window_starts(self.n_bins, span, stride)
         if starts.size == 0:
             return np.zeros((len(self.stations), 0, N_FEATURES))
-        csum = lambda a: np.concatenate(  # noqa: E731 - cumulative sums along the bin axis
-            [np.zeros_like(a[:, :1]), np.cumsum(a, axis=1)], axis=1
-        )
         span_s = span * self.bin_s
-
-        def window(a: np.ndarray) -> np.ndarray:
-            c = csum(a)
-            return c[:, starts + span] - c[:, starts]
-
+        window = lambda a: _span_sums(a, starts, span)  # noqa: E731
         S = len(self.stations)
         out = np.zeros((S, starts.size, N_FEATURES))
         for k in range(len(STATION_STATES)):
@@ -168,9 +161,19 @@ class BinnedRun:
 
     def agv_features(self, span: int = 1, stride: int = 1) -> np.ndarray:
         """AGV state shares [A, n_spans, 5] over the same spans as :meth:`features`."""
-        starts = np.arange(0, self.n_bins - span + 1, stride)
-        c = np.concatenate([np.zeros_like(self.agv_s[:, :1]), np.cumsum(self.agv_s, axis=1)], 1)
-        return (c[:, starts + span] - c[:, starts]) / (span * self.bin_s)
+        starts = window_starts(self.n_bins, span, stride)
+        return _span_sums(self.agv_s, starts, span) / (span * self.bin_s)
+
+
+def window_starts(n_bins: int, span: int, stride: int) -> np.ndarray:
+    """First bin of every window of ``span`` bins taken every ``stride`` bins."""
+    return np.arange(0, n_bins - span + 1, stride)
+
+
+def _span_sums(a: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
+    """Sums of ``a`` [n, bins, ...] over the bins [starts[j], starts[j] + span) -> [n, spans, ...]."""
+    c = np.concatenate([np.zeros_like(a[:, :1]), np.cumsum(a, axis=1)], axis=1)
+    return c[:, starts + span] - c[:, starts]
 
 
 def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:

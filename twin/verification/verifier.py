@@ -65,6 +65,7 @@ from twin.verification.series import (
     BinnedRun,
     CycleReference,
     bin_run,
+    window_starts,
 )
 from twin.verification.tcn import StationTCN
 from twin.verification.transport import transport_consistency
@@ -237,7 +238,7 @@ def _prepare(
     bin_z = (bins - basis.bin_mu[:, None, :]) / basis.bin_sd[:, None, :]
     agv = binned.agv_features(span, stride)
     # backlog when a window begins: mean queue of the bin before it (none before the run)
-    starts = np.arange(win.shape[1]) * stride
+    starts = window_starts(binned.n_bins, span, stride)
     q = bins[:, :, QUEUE]
     backlog = np.where(starts[None, :] > 0, q[:, np.maximum(starts - 1, 0)], 0.0)
     ctx = np.stack(
