@@ -232,10 +232,7 @@ def prepare_replay(
         yield min((t - t0) / span, 1.0)
         if t1 <= t0:
             break
-    markers = [
-        Marker(d.start, "breakdown", f"{d.station} down", d.end, d.station)
-        for d in kpis.downtimes()
-    ]
+    markers = _breakdown_markers(kpis)
     markers.extend(_annotation_markers(annotations))
     markers.sort(key=lambda m: m.t)
     return PreparedReplay(history, kpis, markers, dict(meta or {}), source)
@@ -248,6 +245,12 @@ def run_to_end(gen: Generator[Any, None, Any]) -> Any:
             next(gen)
         except StopIteration as stop:
             return stop.value
+
+
+def _breakdown_markers(kpis: ShopKpis) -> list[Marker]:
+    """One marker per station breakdown the KPIs saw (``t_end`` None while still down)."""
+    return [Marker(d.start, "breakdown", f"{d.station} down", d.end, d.station)
+            for d in kpis.downtimes()]
 
 
 def _annotation_markers(annotations: Iterable[Any]) -> list[Marker]:
@@ -378,8 +381,7 @@ class StateStore:
         notes = [m for m in self._markers if m.kind != "breakdown"]
         if hasattr(hist, "annotations"):
             notes = _annotation_markers(hist.annotations())
-        self._markers = [Marker(d.start, "breakdown", f"{d.station} down", d.end, d.station)
-                         for d in self._kpis.downtimes()] + notes
+        self._markers = _breakdown_markers(self._kpis) + notes
         self._bump()
         self.appended.emit(hist.time_range[1])
         return n
