@@ -49,14 +49,10 @@ def _cycle_ratios(run: ShopRun, ref: CycleReference) -> dict[str, list[float]]:
 
 
 def _waits(run: ShopRun) -> dict[str, list[float]]:
-    starts: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for op in run.operations:
-        starts[(op.station, op.wip)].append(op.start)
     out: dict[str, list[float]] = defaultdict(list)
-    for arr in run.arrivals:
-        later = [t for t in starts.get((arr.station, arr.wip), []) if t >= arr.t]
-        if later:
-            out[arr.station].append(min(later) - arr.t)
+    for arr, op in zip(run.arrivals, run.served_by(), strict=True):
+        if op is not None:
+            out[arr.station].append(op.start - arr.t)
     return out
 
 

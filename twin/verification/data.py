@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,19 @@ class ShopRun:
     @property
     def duration_s(self) -> float:
         return self.t_end - self.t_start
+
+    def served_by(self) -> list[Operation | None]:
+        """For each arrival (in the order of ``arrivals``), the operation that processed it:
+        the first one of that WIP at that station starting at or after the arrival (None:
+        still waiting at the end of the run)."""
+        ops: dict[tuple[str, str], list[Operation]] = defaultdict(list)
+        for op in self.operations:
+            ops[(op.station, op.wip)].append(op)
+        out: list[Operation | None] = []
+        for arr in self.arrivals:
+            later = [op for op in ops.get((arr.station, arr.wip), []) if op.start >= arr.t]
+            out.append(min(later, key=lambda op: (op.start, op.process)) if later else None)
+        return out
 
     def down_episodes(self) -> list[float]:
         """Durations [s] of every breakdown of every station (cut at the end of the run)."""

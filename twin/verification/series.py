@@ -204,9 +204,7 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     for i, agv in enumerate(run.agvs):
         _state_time(run.agv_changes.get(agv, []), run.t_end, edges, agv_s[i])
     # operations: cycle ratio by the bin the operation finished in
-    starts_of: dict[tuple[str, str], list[float]] = defaultdict(list)
     for op in run.operations:
-        starts_of[(op.station, op.wip)].append(op.start)
         b = int(np.searchsorted(edges, op.end, side="right")) - 1
         if 0 <= b < n_bins and op.station in st_idx:
             i = st_idx[op.station]
@@ -215,34 +213,19 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     # arrivals: queue time (arrival -> operation start) and delivered work
     q_start: dict[int, list[float]] = defaultdict(list)
     q_end: dict[int, list[float]] = defaultdict(list)
-    procs = _next_process(run)
-    for arr in run.arrivals:
+    for arr, op in zip(run.arrivals, run.served_by(), strict=True):
         i = st_idx.get(arr.station)
         if i is None:
             continue
-        later = [t for t in starts_of.get((arr.station, arr.wip), []) if t >= arr.t]
         q_start[i].append(arr.t)
-        q_end[i].append(min(later) if later else run.t_end)
+        q_end[i].append(op.start if op else run.t_end)
         b = int(np.searchsorted(edges, arr.t, side="right")) - 1
         if 0 <= b < n_bins:
-            load_s[i, b] += ref.cycle_s(arr.station, procs.get((arr.station, arr.wip, arr.t), ""))
+            load_s[i, b] += ref.cycle_s(arr.station, op.process if op else "")
     for i in q_start:
         queue_ps[i] = _overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
     return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum, cycle_n,
                      load_s, agv_s, setup_sum, setup_n)
-
-
-def _next_process(run: ShopRun) -> dict[tuple[str, str, float], str]:
-    """(station, wip, arrival t) -> process of the operation that followed the arrival."""
-    ops_by: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
-    for op in run.operations:
-        ops_by[(op.station, op.wip)].append((op.start, op.process))
-    out: dict[tuple[str, str, float], str] = {}
-    for arr in run.arrivals:
-        cands = [p for t, p in sorted(ops_by.get((arr.station, arr.wip), [])) if t >= arr.t]
-        if cands:
-            out[(arr.station, arr.wip, arr.t)] = cands[0]
-    return out
 
 
 def _state_time(
