@@ -68,7 +68,7 @@ from ui.frameclock import FRAME_MS, FrameClock
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.selection import Selection
 from ui.settings import AppSettings, recordings_dir
-from ui.timeline import QtTimeline
+from ui.timeline import LIVE_RED, QtTimeline, speed_label
 from ui.workers import Worker, readable_error
 
 log = logging.getLogger(__name__)
@@ -776,9 +776,9 @@ class MainWindow(QMainWindow):
             self.fps = (frames - f_old) / dt
             self.events_per_s = max(self.store.events_applied - e_old, 0) / dt
         mode = self.cursor.mode
-        speed = f"{self.cursor.speed:g}×"
+        speed = speed_label(self.cursor.speed)
         if mode is CursorMode.FOLLOWING:
-            self.mode_label.setText(f"<b style='color:#D62828'>● LIVE</b> {speed}")
+            self.mode_label.setText(f"<b style='color:{LIVE_RED}'>● LIVE</b> {speed}")
         elif mode is CursorMode.PLAYING:
             self.mode_label.setText(f"<b>▶ PLAYING</b> {speed}")
         else:
