@@ -186,6 +186,22 @@ _BOX_EDGES = np.array(
 )
 
 
+def _line_actor(poly: pv.PolyData, rgb: palette.RGB, width_px: float) -> vtkActor:
+    """An unlit, unpickable actor drawing ``poly``'s lines in one colour, hidden at first."""
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(poly)
+    mapper.ScalarVisibilityOff()
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    prop = actor.GetProperty()
+    prop.SetColor(*palette.rgb_float(rgb))
+    prop.SetLineWidth(width_px)
+    prop.LightingOff()
+    actor.PickableOff()
+    actor.VisibilityOff()
+    return actor
+
+
 def box_corners(centre: np.ndarray, half: np.ndarray, heading_deg: float) -> np.ndarray:
     """The 8 corners (bottom ring, then top ring) of a box rotated ``heading_deg`` about Z."""
     sx = np.array([-1, 1, 1, -1, -1, 1, 1, -1], dtype=np.float64) * half[0]
@@ -204,17 +220,7 @@ class OutlineLayer:
         self.poly.points = np.zeros((8, 3))
         lines = np.hstack([np.full((12, 1), 2), _BOX_EDGES]).ravel()
         self.poly.lines = lines
-        self.mapper = vtkPolyDataMapper()
-        self.mapper.SetInputData(self.poly)
-        self.mapper.ScalarVisibilityOff()
-        self.actor = vtkActor()
-        self.actor.SetMapper(self.mapper)
-        prop = self.actor.GetProperty()
-        prop.SetColor(*palette.rgb_float(palette.HIGHLIGHT))
-        prop.SetLineWidth(line_width)
-        prop.LightingOff()
-        self.actor.PickableOff()
-        self.actor.VisibilityOff()
+        self.actor = _line_actor(self.poly, palette.HIGHLIGHT, line_width)
 
     def show_box(self, centre: np.ndarray, half: np.ndarray, heading_deg: float) -> None:
         self.poly.points = box_corners(centre, half, heading_deg)
@@ -250,18 +256,7 @@ class TrailLayer:
             cells = np.hstack([np.full((n_agvs, 1), self.length), idx]).ravel()
             self.poly.lines = cells
         self._primed = False
-        self.mapper = vtkPolyDataMapper()
-        self.mapper.SetInputData(self.poly)
-        self.mapper.ScalarVisibilityOff()
-        self.actor = vtkActor()
-        self.actor.SetMapper(self.mapper)
-        prop = self.actor.GetProperty()
-        prop.SetColor(*palette.rgb_float(palette.TRAIL))
-        prop.SetOpacity(1.0)
-        prop.SetLineWidth(2.0)
-        prop.LightingOff()
-        self.actor.PickableOff()
-        self.actor.VisibilityOff()
+        self.actor = _line_actor(self.poly, palette.TRAIL, 2.0)
 
     def push(self, xy: np.ndarray) -> None:
         """Append the current AGV positions ``(n, 2)`` metres to every trail."""
