@@ -191,10 +191,12 @@ def _check_length(run: ShopRun, config: VerifyConfig, what: str) -> None:
         raise VerificationError(f"{what} recording {run.label} has no completed operations")
 
 
-def make_basis(run: ShopRun, binned: BinnedRun, config: VerifyConfig) -> PhysicalBasis:
-    """Reference times and the standardisation of every feature, pooled over stations
-    (one scale per feature, so the nets are shared by all stations and a virtual run's
-    values stay in the range the nets were trained on)."""
+def make_basis(
+    run: ShopRun, binned: BinnedRun, ref: CycleReference, config: VerifyConfig
+) -> PhysicalBasis:
+    """Reference times ``ref`` (those ``binned`` was binned with) and the standardisation
+    of every feature, pooled over stations (one scale per feature, so the nets are shared
+    by all stations and a virtual run's values stay in the range the nets were trained on)."""
     _, span, stride = _geometry(config)
     win = binned.features(span, stride)
     bins = binned.features(1, 1)
@@ -205,7 +207,7 @@ def make_basis(run: ShopRun, binned: BinnedRun, config: VerifyConfig) -> Physica
         stations=run.stations,
         processes=processes,
         agvs=run.agvs,
-        ref=CycleReference.from_run(run),
+        ref=ref,
         win_mu=pool(win, np.mean).copy(),
         win_sd=np.maximum(pool(win, np.std), SD_FLOOR),
         bin_mu=pool(bins, np.mean).copy(),
@@ -388,8 +390,9 @@ class Verifier:
             if self.basis.stations != self.physical.stations:
                 raise VerificationError(f"{model_dir}: saved nets list other stations")
         else:
-            binned = bin_run(self.physical, bin_s, CycleReference.from_run(self.physical))
-            self.basis = make_basis(self.physical, binned, self.config)
+            ref = CycleReference.from_run(self.physical)
+            binned = bin_run(self.physical, bin_s, ref)
+            self.basis = make_basis(self.physical, binned, ref, self.config)
         self._phys = _prepare(self.physical, self.basis, self.config, binned)
         self._phys_chars: Characteristics | None = None
 
