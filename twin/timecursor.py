@@ -232,11 +232,6 @@ class TimeCursor:
         self._set_mode(CursorMode.FOLLOWING)
         self._set_t(self._t1)
 
-    def expected_t(self, now: float | None = None) -> float:
-        """Where a PLAYING cursor must be at wall time ``now`` (before clamping), seconds."""
-        now = self._clock() if now is None else now
-        return self._anchor_t + (now - self._anchor_wall) * self._speed
-
     def tick(self, now: float | None = None) -> bool:
         """Advance by the wall clock; call once per frame. Returns True if ``t`` moved.
 
