@@ -118,11 +118,6 @@ class SimResult:
     sim_seconds: float
     wall_seconds: float
 
-    @property
-    def speedup(self) -> float:
-        """Simulated seconds per wall-clock second."""
-        return self.sim_seconds / self.wall_seconds if self.wall_seconds > 0 else math.inf
-
     def to_json(self) -> dict[str, Any]:
         """The CLI's ``--json`` object (documented keys first, then the extras)."""
         r = lambda v: round(v, 6)  # noqa: E731
