@@ -264,10 +264,6 @@ class Workshop:
     def station_ids(self) -> list[str]:
         return list(self.stations)
 
-    def stations_for(self, process: str) -> list[str]:
-        """Stations that offer ``process``."""
-        return [s.id for s in self.stations.values() if process in s.processes]
-
     def buffer_of_kind(self, kind: str) -> Buffer | None:
         """The first buffer of ``kind`` (raw / finished / buffer), or None."""
         for b in self.buffers.values():
