@@ -106,7 +106,6 @@ class ShopKpis:
         self._wip_open: set[str] = set()
         self._wip_done: set[str] = set()
         self._completions: list[float] = []
-        self._orders_done: list[float] = []
         self._down_open: dict[str, float] = {}
         self._downtimes: list[Downtime] = []
         self.events_seen = 0
@@ -126,7 +125,7 @@ class ShopKpis:
         """
         strings = list(strings)
         codes = {s: i for i, s in enumerate(strings)}
-        wanted = [codes[k] for k in ("station", "wip", "order") if k in codes]
+        wanted = [codes[k] for k in ("station", "wip") if k in codes]
         n = len(t)
         self.events_seen += n
         if n:
@@ -182,8 +181,6 @@ class ShopKpis:
             if track is None:
                 track = self._agvs[entity] = _StateTrack(self.t0, len(AGV_STATES))
             track.change(t, _AGV_INDEX[state])
-        elif kind == "order" and state == "completed":
-            self._orders_done.append(t)
 
     def _push_wip(self, t: float) -> None:
         n = len(self._wip_open)
@@ -255,9 +252,6 @@ class ShopKpis:
     def completed_at(self, t: float) -> int:
         """Parts (WIP) completed up to and including ``t``."""
         return bisect.bisect_right(self._completions, t)
-
-    def orders_completed_at(self, t: float) -> int:
-        return bisect.bisect_right(self._orders_done, t)
 
     def throughput_series(self, t_end: float | None = None, bin_s: float | None = None
                           ) -> tuple[np.ndarray, np.ndarray]:
