@@ -296,7 +296,6 @@ class StateStore:
         self._cache: Snapshot | None = None  # raw (not interpolated) state at _cache.t
         self._cache_rev = -1
         self._cache_n = 0  # live: events of the MemoryHistory applied to the cache
-        self._events_appended = 0
         #: events applied to the shown state by forward playback (for events/s figures)
         self.events_applied = 0
 
@@ -321,7 +320,6 @@ class StateStore:
         self._meta = dict(meta or {})
         self._source = source
         self._live = True
-        self._events_appended = 0
         self._bump(reset=True)
         return hist
 
@@ -337,7 +335,6 @@ class StateStore:
         if events:
             hist.append(events, extend=now is None)
             self._kpis.add(events)
-            self._events_appended += len(events)
             for e in events:
                 if e.kind == "station" and e.state == "down":
                     self._markers.append(Marker(e.t, "breakdown", f"{e.entity} down",
@@ -430,18 +427,9 @@ class StateStore:
     def history(self) -> History:
         return self._history
 
-    @property
-    def events_appended(self) -> int:
-        return self._events_appended
-
     def markers(self) -> list[Marker]:
         """Breakdowns and annotations, by start time."""
         return sorted(self._markers, key=lambda m: m.t)
-
-    def add_markers(self, markers: Iterable[Marker]) -> None:
-        """Add annotations (e.g. verification results) to the timeline."""
-        self._markers.extend(markers)
-        self._bump()
 
     def events(self, t0: float, t1: float) -> Sequence[Event]:
         return self._history.events(t0, t1)
