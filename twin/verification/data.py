@@ -142,7 +142,6 @@ def load_run(source: Any, label: str | None = None) -> ShopRun:
     Raises :class:`VerificationError` when there is nothing to verify (no events, no
     station events) or the file cannot be read.
     """
-    meta: dict[str, Any] = {}
     if isinstance(source, ShopRun):
         return source
     if isinstance(source, (str, Path)):
@@ -163,7 +162,7 @@ def load_run(source: Any, label: str | None = None) -> ShopRun:
         bad = next((e for e in events if not isinstance(e, Event)), None)
         if bad is not None:
             raise VerificationError(f"expected shop-floor events, got {type(bad).__name__}")
-        return index_events(events, label or "events", meta)
+        return index_events(events, label or "events")
     raise VerificationError(f"cannot verify a {type(source).__name__}: give a recording or events")
 
 
