@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from scene.palette import STATION_STATE_HEX
@@ -99,9 +99,6 @@ class QtShopCharts(QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.legend)
-
-        title_font = QFont(self.font())
-        title_font.setPointSizeF(title_font.pointSizeF())
 
         # WIP over time
         self.wip_plot = self.view.addPlot(row=0, col=0,
