@@ -84,7 +84,32 @@ def entity_kind(workshop: Workshop, entity: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
-class QtWorkshopTree(QTreeWidget):
+class _RefreshOnTick:
+    """Panel mix-in: ``refresh()`` on a frame-clock tick when the cursor moved or the store
+    changed since the last one, at most every PANEL_REFRESH_S seconds."""
+
+    _dirty = True
+    _last = 0.0
+
+    def _follow(self, cursor: TimeCursor, store: StateStore, clock: FrameClock) -> None:
+        cursor.t_changed.connect(self._mark)
+        store.reset.connect(self._mark)
+        store.appended.connect(self._mark)
+        clock.tick.connect(self._refresh_if_due)
+
+    def _mark(self, *_: object) -> None:
+        self._dirty = True
+
+    def _refresh_if_due(self) -> None:
+        now = time.monotonic()
+        if self._dirty and now - self._last >= PANEL_REFRESH_S:
+            self._last = now
+            self._dirty = False
+            self.refresh()
+
+
+# --------------------------------------------------------------------------------------
+class QtWorkshopTree(QTreeWidget, _RefreshOnTick):
     """Stations (by type), AGVs and storage of the workshop, with live state lamps."""
 
     def __init__(self, workshop: Workshop, cursor: TimeCursor, store: StateStore,
@@ -106,12 +131,7 @@ class QtWorkshopTree(QTreeWidget):
         self.set_workshop(workshop)
         self.itemSelectionChanged.connect(self._on_tree_selection)
         selection.changed.connect(self._on_selection)
-        cursor.t_changed.connect(self._mark)
-        store.reset.connect(self._mark)
-        store.appended.connect(self._mark)
-        self._dirty = True
-        self._last = 0.0
-        self.clock.tick.connect(self._refresh_if_due)
+        self._follow(cursor, store, self.clock)
 
     def set_workshop(self, workshop: Workshop) -> None:
         self.workshop = workshop
@@ -151,16 +171,6 @@ class QtWorkshopTree(QTreeWidget):
                 self.items[b.id] = it
         self.blockSignals(False)
         self._dirty = True
-
-    def _mark(self, *_: object) -> None:
-        self._dirty = True
-
-    def _refresh_if_due(self) -> None:
-        now = time.monotonic()
-        if self._dirty and now - self._last >= PANEL_REFRESH_S:
-            self._last = now
-            self._dirty = False
-            self.refresh()
 
     def refresh(self) -> None:
         """Update every state lamp for the cursor time."""
@@ -235,7 +245,7 @@ class QtShareBar(QWidget):
 
 
 # --------------------------------------------------------------------------------------
-class QtInspector(QWidget):
+class QtInspector(QWidget, _RefreshOnTick):
     """What the selected entity is doing at the cursor time, and what it did before."""
 
     N_EVENTS = 10
@@ -310,29 +320,15 @@ class QtInspector(QWidget):
         outer.addWidget(scroll)
 
         selection.changed.connect(self._on_selection)
-        cursor.t_changed.connect(self._mark)
-        store.reset.connect(self._mark)
-        store.appended.connect(self._mark)
-        self._dirty = True
-        self._last = 0.0
-        self.clock.tick.connect(self._refresh_if_due)
+        self._follow(cursor, store, self.clock)
         self.refresh()
 
     def set_workshop(self, workshop: Workshop) -> None:
         self.workshop = workshop
         self.refresh()
 
-    def _mark(self, *_: object) -> None:
-        self._dirty = True
-
     def _on_selection(self, entity: str) -> None:
         self.refresh()
-
-    def _refresh_if_due(self) -> None:
-        now = time.monotonic()
-        if self._dirty and now - self._last >= PANEL_REFRESH_S:
-            self._last = now
-            self.refresh()
 
     # -- content ---------------------------------------------------------------------
     def refresh(self) -> None:
