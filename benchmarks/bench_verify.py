@@ -41,6 +41,7 @@ from twin.events import Event  # noqa: E402
 from twin.scenario import Disturbance, Scenario  # noqa: E402
 from twin.simulator import Simulator  # noqa: E402
 from twin.verification import Verifier, VerifyConfig, baseline_verify  # noqa: E402
+from twin.verification.data import load_run  # noqa: E402
 from twin.verification.series import BEHAVIOUR_NAMES  # noqa: E402
 from twin.workshop import load_workshop  # noqa: E402
 
@@ -74,7 +75,9 @@ def rank_of(ranking: list[tuple[str, float]], station: str) -> int:
 
 def check(phys: list[Event], virt: list[Event], cfg: VerifyConfig):
     """Our verification in both modes (one training), the ablation without the nets'
-    residuals (every behaviour feature compared as a plain level) and the baseline."""
+    residuals (every behaviour feature compared as a plain level) and the baseline, on
+    recordings indexed once."""
+    phys, virt = load_run(phys), load_run(virt)
     ver = Verifier(phys, config=cfg)
     ver.train()
     levels = ver.with_scoring(level_features=BEHAVIOUR_NAMES).score(virt)
