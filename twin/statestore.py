@@ -335,12 +335,8 @@ class StateStore:
         if events:
             hist.append(events, extend=now is None)
             self._kpis.add(events)
-            for e in events:
-                if e.kind == "station" and e.state == "down":
-                    self._markers.append(Marker(e.t, "breakdown", f"{e.entity} down",
-                                                None, e.entity))
-                elif e.kind == "station" and self._markers:
-                    self._close_breakdown(e)
+            if any(e.kind == "station" for e in events):
+                self._markers = _breakdown_markers(self._kpis)  # a live session has no notes
         if now is not None:
             hist.extend_to(now)
         if events or now is not None:
@@ -388,13 +384,6 @@ class StateStore:
         if self._live:
             self._live = False
             self._bump()
-
-    def _close_breakdown(self, e: Event) -> None:
-        for i in range(len(self._markers) - 1, -1, -1):
-            m = self._markers[i]
-            if m.kind == "breakdown" and m.entity == e.entity and m.t_end is None:
-                self._markers[i] = replace(m, t_end=e.t)
-                return
 
     # -- what views read -------------------------------------------------------------
     @property
