@@ -354,8 +354,9 @@ class QtTimeline(QWidget):
         self.scrub.set_live(live)
 
     def _on_markers(self) -> None:
-        self.scrub.set_markers(self.store.markers())
-        self._markers_n = len(self.store.markers())
+        markers = self.store.markers()
+        self.scrub.set_markers(markers)
+        self._markers_n = len(markers)
 
     def _on_appended(self, t_end: float) -> None:
         markers = self.store.markers()
