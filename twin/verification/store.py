@@ -107,13 +107,12 @@ def load_nets(model_dir: Path, fingerprint: str, config: VerifyConfig) -> Traine
     entry = model_dir / model_key(fingerprint, config)
     if not (entry / META).is_file():
         return None
-    return load_entry(entry, expect_fingerprint=fingerprint, config=config)
+    return _load_entry(entry, fingerprint, config)
 
 
-def load_entry(
-    entry: Path, *, expect_fingerprint: str | None = None, config: VerifyConfig | None = None
-) -> TrainedNets:
-    """Load one saved entry directory; raises :class:`StoreError` when it is unusable."""
+def _load_entry(entry: Path, fingerprint: str, config: VerifyConfig) -> TrainedNets:
+    """Load one saved entry directory, which must hold nets trained on the run with
+    ``fingerprint`` under ``config``; raises :class:`StoreError` when it is unusable."""
     from twin.verification.verifier import PhysicalBasis, TrainedNets, _new_nets
 
     meta_path = entry / META
@@ -130,11 +129,10 @@ def load_entry(
         hashes = meta["sha256"]
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"{meta_path}: missing or bad field ({exc})") from exc
-    if expect_fingerprint is not None and phys.get("fingerprint") != expect_fingerprint:
+    if phys.get("fingerprint") != fingerprint:
         raise StoreError(f"{meta_path}: trained on a different physical recording")
-    if config is not None and saved_cfg.training_key() != config.training_key():
+    if saved_cfg.training_key() != config.training_key():
         raise StoreError(f"{meta_path}: trained with different settings")
-    cfg = config or saved_cfg
     gcn, tcn = _new_nets(saved_cfg)
     for name, nets in (("gcn.safetensors", gcn), ("tcn.safetensors", tcn)):
         path = entry / name
@@ -150,6 +148,6 @@ def load_entry(
         except Exception as exc:  # noqa: BLE001 - shape/key mismatch, corrupt header
             raise StoreError(f"{path}: cannot load weights ({exc})") from exc
     return TrainedNets(
-        gcn, tcn, basis, cfg, str(phys.get("fingerprint", "")), str(phys.get("recording", "")),
+        gcn, tcn, basis, config, fingerprint, str(phys.get("recording", "")),
         str(phys.get("source_hash", "")), {k: list(v) for k, v in meta.get("losses", {}).items()},
     )
