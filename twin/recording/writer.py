@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from twin.events import COLUMNS, Event, EventError, parse_event
+from twin.events import Event, EventError, parse_event
 from twin.recording import codec
 from twin.recording.model import Annotation, RecordingError, make_annotation
 
@@ -162,8 +162,7 @@ class RecordingWriter:
         is closed or the file can no longer be written (disk full...).
         """
         try:
-            obj = {f: getattr(event, f) for f in COLUMNS} if isinstance(event, Event) else event
-            ev = parse_event(obj)
+            ev = parse_event(event)  # an Event is re-checked field by field too
         except EventError as exc:
             return self._reject(str(exc))
         except Exception as exc:  # a hostile mapping must not take the writer down
