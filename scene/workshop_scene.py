@@ -158,8 +158,8 @@ class WorkshopScene:
                                pickable=pickable, render=False)
         return actor
 
-    def _merged_actor(self, mesh: pv.PolyData, name: str, *, lit: bool,
-                      pickable: bool = True) -> vtkActor:
+    def _merged_actor(self, mesh: pv.PolyData, name: str, *, lit: bool) -> vtkActor:
+        """A pickable actor of a merged mesh drawn in its own per-point colours."""
         mapper = vtkPolyDataMapper()
         mapper.SetInputData(mesh)
         _direct_rgb(mapper)
@@ -169,7 +169,7 @@ class WorkshopScene:
             _matte(actor)
         else:
             actor.GetProperty().LightingOff()  # status parts show their exact colour
-        return self._add(actor, name, pickable=pickable)
+        return self._add(actor, name, pickable=True)
 
     def _floor_extent(self) -> tuple[float, float, float, float]:
         ws = self.workshop
