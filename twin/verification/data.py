@@ -90,7 +90,6 @@ class ShopRun:
     agvs: tuple[str, ...]
     t_start: float
     t_end: float
-    n_events: int
     station_changes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     agv_changes: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     agv_moves: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
@@ -211,7 +210,6 @@ def index_events(
         agvs=tuple(agvs),
         t_start=float(t_start),
         t_end=float(t_end),
-        n_events=len(evs),
     )
     _index(run, evs)
     run.fingerprint = _fingerprint(evs)
