@@ -20,22 +20,10 @@ from scene.cli import load_scores, parse_size, parse_time, register
 from scene.workshop_scene import WorkshopScene, offscreen_plotter, render_screenshot
 from twin.events import Event
 from twin.recording import RecordingWriter
-from twin.workshop import load_workshop
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINING13 = ROOT / "assets" / "workshops" / "machining13.toml"
 SIZE = (960, 540)
-
-
-@pytest.fixture(autouse=True)
-def vtk_errors_fail_the_test():
-    with pv.VtkErrorCatcher(raise_errors=True):
-        yield
-
-
-@pytest.fixture(scope="module")
-def workshop():
-    return load_workshop(MACHINING13)
 
 
 @pytest.fixture(scope="module")

@@ -8,33 +8,18 @@ no-actor-per-frame rule are checked through the public API.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
-import pyvista as pv
 
 from scene import palette
 from scene.workshop_scene import WorkshopScene, offscreen_plotter
 from twin.events import Event
 from twin.snapshot import Snapshot
-from twin.workshop import Station, Workshop, load_workshop
+from twin.workshop import Station, Workshop
 
-ROOT = Path(__file__).resolve().parents[2]
-MACHINING13 = ROOT / "assets" / "workshops" / "machining13.toml"
 STATES = ("idle", "setup", "processing", "blocked", "down")
 SIZE = (1280, 720)
-
-
-@pytest.fixture(autouse=True)
-def vtk_errors_fail_the_test():
-    with pv.VtkErrorCatcher(raise_errors=True):
-        yield
-
-
-@pytest.fixture(scope="module")
-def workshop() -> Workshop:
-    return load_workshop(MACHINING13)
 
 
 @pytest.fixture(scope="module")
