@@ -281,7 +281,7 @@ class Recording:
             payload = self._fh.read(kf.length)
             try:
                 batch = codec.decode_batch(payload[codec.KEYFRAME_PREFIX.size:], kf.rows)
-                cols = {k: v for k, v in batch.columns.items()}
+                cols = batch.columns
                 if len(batch.new_strings) or any(
                     len(cols[n]) and int(cols[n].max()) >= len(self._strings) for n in codec.STRING_COLUMNS
                 ):
