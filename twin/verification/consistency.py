@@ -96,13 +96,6 @@ class ConsistencyResult:
     names: list[str] = field(default_factory=list)
     ratios: dict[str, list[float]] = field(default_factory=dict)
 
-    def consistent(self, station: str) -> list[bool]:
-        """Per characteristic of ``station``: is it within its threshold?"""
-        p = np.asarray(self.physical[station])
-        v = np.asarray(self.virtual[station])
-        t = np.asarray(self.per_char_thresholds.get(station, [self.threshold] * len(p)))
-        return [bool(x) for x in np.abs(p - v) <= t + 1e-12]
-
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON shape: delta, threshold, passed, per_station, characteristics."""
         stations = list(self.physical)
