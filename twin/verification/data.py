@@ -166,13 +166,8 @@ def load_run(source: Any, label: str | None = None) -> ShopRun:
 
 
 def _from_recording(rec: Any, label: str) -> ShopRun:
-    meta_obj = getattr(rec, "meta", None)
-    meta: dict[str, Any] = {}
-    if meta_obj is not None:
-        for key in ("workshop", "workshop_name", "name", "source_hash", "stations", "path"):
-            val = meta_obj.get(key) if isinstance(meta_obj, dict) else getattr(meta_obj, key, None)
-            if val is not None:
-                meta[key] = val
+    meta = getattr(rec, "meta", None)
+    meta = meta if isinstance(meta, dict) else {}
     try:
         t0, t1 = rec.time_range
         events = list(rec.events(t0, t1 + 1e-6))
