@@ -148,27 +148,24 @@ class QtWorkshopTree(QTreeWidget, _RefreshOnTick):
             g.setExpanded(True)
             return g
 
+        def entity(parent: QTreeWidgetItem, eid: str, name: str, state: str, tip: str) -> None:
+            it = QTreeWidgetItem(parent, [f"{eid}  {name}", state])
+            it.setData(0, ID_ROLE, eid)
+            it.setToolTip(0, tip)
+            self.items[eid] = it
+
         stations = group(f"Stations ({len(workshop.stations)})")
         for s in workshop.stations.values():
-            it = QTreeWidgetItem(stations, [f"{s.id}  {s.name}", "—"])
-            it.setData(0, ID_ROLE, s.id)
-            it.setToolTip(0, f"{STATION_TYPE_NAMES.get(s.type, s.type)}, "
-                             f"processes: {', '.join(s.processes)}")
-            self.items[s.id] = it
+            entity(stations, s.id, s.name, "—", f"{STATION_TYPE_NAMES.get(s.type, s.type)}, "
+                                                f"processes: {', '.join(s.processes)}")
         if workshop.agvs:
             agvs = group(f"AGVs ({len(workshop.agvs)})")
             for a in workshop.agvs.values():
-                it = QTreeWidgetItem(agvs, [f"{a.id}  {a.name}", "—"])
-                it.setData(0, ID_ROLE, a.id)
-                it.setToolTip(0, f"AGV, {a.speed:g} m/s")
-                self.items[a.id] = it
+                entity(agvs, a.id, a.name, "—", f"AGV, {a.speed:g} m/s")
         if workshop.buffers:
             bufs = group(f"Storage ({len(workshop.buffers)})")
             for b in workshop.buffers.values():
-                it = QTreeWidgetItem(bufs, [f"{b.id}  {b.name}", ""])
-                it.setData(0, ID_ROLE, b.id)
-                it.setToolTip(0, BUFFER_KIND_NAMES.get(b.kind, b.kind))
-                self.items[b.id] = it
+                entity(bufs, b.id, b.name, "", BUFFER_KIND_NAMES.get(b.kind, b.kind))
         self.blockSignals(False)
         self._dirty = True
 
