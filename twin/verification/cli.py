@@ -91,6 +91,8 @@ class _Progress:
 
 
 def _print_report(report: Any) -> None:
+    from twin.verification.consistency import FLAG_BELOW
+
     verdict = "PASSED" if report.passed else "FAILED"
     print(f"{verdict} ({report.mode} mode, window {report.window_min:g} min, "
           f"{report.seconds:.1f} s{', reused trained nets' if report.reused_models else ''})")
@@ -99,10 +101,10 @@ def _print_report(report: Any) -> None:
     for name, res in (("spatial  Δ_SF", report.spatial), ("temporal Δ_TF", report.temporal)):
         print(f"  {name} = {res.delta:.3f} (needs >= {res.overall_threshold:.2f}, "
               f"threshold {res.threshold:.3g}) {'pass' if res.passed else 'FAIL'}")
-    print("stations, least consistent first (score 1 = consistent, < 0.5 flagged):")
+    print(f"stations, least consistent first (score 1 = consistent, < {FLAG_BELOW:g} flagged):")
     for sid, score in report.ranking():
         worst = _worst(report, sid)
-        flag = "  <- flagged" if score < 0.5 else ""
+        flag = "  <- flagged" if score < FLAG_BELOW else ""
         print(f"  {sid:<10} {score:5.2f}  spatial {report.spatial.per_station[sid]:4.2f}  "
               f"temporal {report.temporal.per_station[sid]:4.2f}  worst: {worst}{flag}")
     if report.transport is not None:
@@ -112,7 +114,7 @@ def _print_report(report: Any) -> None:
             chars = ", ".join(
                 f"{n.split(':', 1)[-1]} {v:.2f}" for n, v in zip(res.names, res.virtual[aid], strict=False)
             )
-            flag = "  <- flagged" if score < 0.5 else ""
+            flag = "  <- flagged" if score < FLAG_BELOW else ""
             print(f"  {aid:<10} {score:5.2f}  virtual/physical: {chars}{flag}")
 
 
