@@ -61,7 +61,3 @@ class StationTCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(x))
-
-    @staticmethod
-    def receptive_field(levels: int, kernel: int) -> int:
-        return 1 + 2 * (kernel - 1) * (2**levels - 1)
