@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSETS = ROOT / "assets"
-WORKSHOPS = ASSETS / "workshops"
+WORKSHOPS = ROOT / "assets" / "workshops"
 
 # Settings, caches and recordings of test runs go to a throw-away place, never ~/.
 _home = Path(tempfile.mkdtemp(prefix="dmw-twin-tests-"))
@@ -19,11 +18,6 @@ os.environ["XDG_DATA_HOME"] = str(_home / "data")
 os.environ["XDG_CONFIG_HOME"] = str(_home / "config")
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-
-
-@pytest.fixture(scope="session")
-def workshops_dir() -> Path:
-    return WORKSHOPS
 
 
 @pytest.fixture(scope="session")
