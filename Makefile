@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 SYSPKGS := xvfb xauth libgl1 libegl1 libglx-mesa0 libegl-mesa0 libgl1-mesa-dri \
 	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xkb1 libx11-xcb1 \
-	libfontconfig1 libdbus-1-3 libglib2.0-0
+	libfontconfig1 libdbus-1-3 libglib2.0-0 \
+	mosquitto mosquitto-clients postgresql
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint bench sysdeps venv clean help
