@@ -16,6 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from twin.errors import EXIT_ERROR, CommandError
+
 #: Modules that contribute sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "ui.cli",  # gui (default), open
@@ -59,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except CommandError as err:
+        print(f"dmw-twin {args.command}: {err}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
