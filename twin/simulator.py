@@ -50,6 +50,7 @@ from typing import Any
 
 import simpy
 
+from twin.analytics import ShopAnalytics
 from twin.events import Event
 from twin.scenario import Scenario
 from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
@@ -172,7 +173,7 @@ class _StationRt:
     __slots__ = (
         "spec", "id", "queue", "incoming", "output", "phase", "down", "down_until",
         "repaired", "wake", "space", "current", "last_process", "proc", "last_key",
-        "last_t", "last_state", "time_in", "power", "rng", "proc_sum", "proc_n",
+        "last_t", "last_state", "power", "rng",
     )
 
     def __init__(self, spec: Station, rng: random.Random) -> None:
@@ -193,11 +194,8 @@ class _StationRt:
         self.last_key: tuple[Any, ...] | None = None
         self.last_t = 0.0
         self.last_state = "idle"
-        self.time_in: dict[str, float] = dict.fromkeys(STATE_POWER_FRACTION, 0.0)
         self.power = PROCESS_POWER_KW.get(spec.type, 5.0)
         self.rng = rng
-        self.proc_sum = 0.0
-        self.proc_n = 0
 
     def room(self) -> bool:
         return len(self.queue) + self.incoming < self.spec.input_capacity
@@ -217,7 +215,7 @@ class _Move:
 
 class _AgvRt:
     __slots__ = ("spec", "id", "node", "x", "y", "heading", "job", "wake", "idle",
-                 "last_t", "last_state", "busy_s")
+                 "last_t", "last_state")
 
     def __init__(self, spec: Agv, x: float, y: float) -> None:
         self.spec = spec
@@ -230,7 +228,6 @@ class _AgvRt:
         self.idle = False
         self.last_t = 0.0
         self.last_state = "idle"
-        self.busy_s = 0.0
 
 
 @dataclass
@@ -325,6 +322,8 @@ class Simulator:
         } if self.transport else {}
         self._work_left = {pid: self._remaining_work(p) for pid, p in ws.products.items()}
         self._select = self._selector(rule)
+        #: Time in state, operations, ... of the events emitted so far (the summary).
+        self.analytics = ShopAnalytics(list(self._stations), list(self._agvs), t0=0.0)
 
         # initial state of every entity at t = 0
         for st in self._stations.values():
@@ -372,6 +371,7 @@ class Simulator:
         out = self._out
         self._out = []
         self._n_events += len(out)
+        self.analytics.add(out)
         self._wall += time.perf_counter() - w0
         self._horizon = float(env.now) if self._finished else max(self._horizon, t)
         return out
@@ -410,19 +410,19 @@ class Simulator:
     def result(self) -> SimResult:
         """Figures for the time simulated so far."""
         now = self._horizon
+        shop = self.analytics
         util: dict[str, float] = {}
         fractions: dict[str, dict[str, float]] = {}
-        mean_proc: dict[str, float] = {}
-        for st in self._stations.values():
-            times = dict(st.time_in)
-            times[st.last_state] += max(0.0, now - st.last_t)
-            fractions[st.id] = {k: (v / now if now > 0 else 0.0) for k, v in times.items()}
-            util[st.id] = fractions[st.id]["processing"]
-            mean_proc[st.id] = st.proc_sum / st.proc_n if st.proc_n else 0.0
+        for sid in self._stations:
+            times = shop.station_time_in_state(sid, now)
+            fractions[sid] = {k: (v / now if now > 0 else 0.0) for k, v in times.items()}
+            util[sid] = fractions[sid]["processing"]
         agv_util: dict[str, float] = {}
-        for a in self._agvs.values():
-            busy = a.busy_s + (max(0.0, now - a.last_t) if a.last_state != "idle" else 0.0)
-            agv_util[a.id] = busy / now if now > 0 else 0.0
+        for aid in self._agvs:
+            times = shop.agv_time_in_state(aid, now)
+            busy = sum(v for k, v in times.items() if k != "idle")
+            agv_util[aid] = busy / now if now > 0 else 0.0
+        mean_proc = shop.mean_work_s()
         makespan = self._last_completion if self._finished else None
         return SimResult(
             events=self._n_events,
@@ -470,7 +470,6 @@ class Simulator:
         now = float(self.env.now)
         dt = now - st.last_t
         energy = st.power * STATE_POWER_FRACTION[st.last_state] * dt / 3600.0
-        st.time_in[st.last_state] += dt
         st.last_t = now
         st.last_state = state
         s = st.spec
@@ -484,8 +483,6 @@ class Simulator:
 
     def _agv_energy(self, a: _AgvRt, now: float, state: str) -> float:
         dt = now - a.last_t
-        if a.last_state != "idle":
-            a.busy_s += dt
         e = AGV_POWER_KW[a.last_state] * dt / 3600.0
         a.last_t = now
         a.last_state = state
@@ -726,8 +723,6 @@ class Simulator:
             duration = self._duration(st, spec.processes[proc]) * factor
             self._emit_wip(w, "processing", spec.x, spec.y, station=st.id)
             yield from self._work(st, "processing", duration)
-            st.proc_sum += duration
-            st.proc_n += 1
             w.step += 1
             if len(st.output) >= spec.output_capacity:
                 st.phase = "blocked"
@@ -899,7 +894,6 @@ class Simulator:
             t += seg_t
         end = now + path.total / speed
         yield self.env.timeout(end - now)
-        a.busy_s += last_t - now
         a.last_t = last_t
         a.node = target
         a.x, a.y = path.points[-1]
