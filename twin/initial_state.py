@@ -163,9 +163,22 @@ def shop_state(rec: Recording, at: float, workshop: Workshop) -> ShopState:
     if at > t_last:
         raise ReplayError(f"{rec.path}: {_hms(at)} is past the end of the recording "
                           f"(it ends at {_hms(t_last)})")
-    open_by_id = {o.id: o for o in recorded_orders(rec, workshop, t1=at)}
     state = ShopState(t=float(at))
-    state.later_orders = [o for o in recorded_orders(rec, workshop, t0=at) if o.release_s > at]
+    open_by_id: dict[str, Order] = {}
+    for o in recorded_orders(rec, workshop, t1=at, strict=False):
+        if o.product in workshop.products:
+            open_by_id[o.id] = o
+        else:
+            state.order_ids.add(o.id)
+            state.unplaced.append(Unplaced(o.id, "order", f"unknown product {o.product!r}"))
+    for o in recorded_orders(rec, workshop, t0=at, strict=False):
+        if o.release_s <= at:
+            continue
+        if o.product in workshop.products:
+            state.later_orders.append(o)
+        else:
+            state.unplaced.append(Unplaced(o.id, "order", f"unknown product {o.product!r} "
+                                           f"(released later, at {o.release_s:.0f} s)"))
     cols = rec.columns(-math.inf, at)
     strings = cols.strings
     code = cols.codes.get
@@ -287,10 +300,10 @@ def shop_state(rec: Recording, at: float, workshop: Workshop) -> ShopState:
 
 def _problem(workshop: Workshop, order: Order | None, oid: str, product: str,
              station: str, agv: str) -> str:
-    if order is None:
-        return f"its order {oid!r} is not an open order of the recording"
     if product not in workshop.products:
         return f"unknown product {product!r}"
+    if order is None:
+        return f"its order {oid!r} is not an open order of the recording"
     if station and station not in workshop.stations:
         return f"at unknown station {station!r}"
     if agv and agv not in workshop.agvs:

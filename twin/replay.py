@@ -52,14 +52,15 @@ def check_workshop(rec: Recording, workshop: Workshop) -> None:
 
 
 def recorded_orders(rec: Recording, workshop: Workshop | None = None,
-                    t0: float = -math.inf, t1: float = math.inf) -> list[Order]:
+                    t0: float = -math.inf, t1: float = math.inf, *,
+                    strict: bool = True) -> list[Order]:
     """The orders released in ``rec`` with ``t0 <= release time <= t1``, in release order.
 
     Each :class:`~twin.workshop.Order` has the recorded id, product, quantity, release
     time, due time (``inf`` when the recording has none) and the ids of its parts (in
     the order they first appear). With ``workshop`` the recording must belong to it and
     every product must be known. Raises :class:`ReplayError` if the recording holds no
-    order details (written before format version 2) or a product is unknown.
+    order details (written before format version 2) or (``strict``) a product is unknown.
     """
     if workshop is not None:
         check_workshop(rec, workshop)
@@ -87,7 +88,7 @@ def recorded_orders(rec: Recording, workshop: Workshop | None = None,
             continue
         seen.add(oid)
         product = str(strings[cols.product[r]])
-        if workshop is not None and product not in workshop.products:
+        if strict and workshop is not None and product not in workshop.products:
             raise ReplayError(f"{rec.path}: order {oid} is for product {product!r}, "
                               f"which workshop {workshop.name!r} does not make")
         due = float(cols.due[r])
