@@ -18,7 +18,8 @@ Orders after ``at``: ``future_orders="generator"`` (default: the workshop's orde
 generator, as a forecast made at ``at`` cannot know them), ``"recording"`` (the orders the
 recording really released later - hindsight, for what-if studies and benchmarks) or
 ``"none"``. Replications run in parallel processes (``processes``, default up to 2) when
-there are enough of them to pay for the process start-up (~0.5 s).
+there are enough of them to pay for the process start-up (forked when this process has a
+single thread, as on the command line; spawned otherwise, as in the GUI).
 
 Times are seconds since the start of the shift.
 """
@@ -364,7 +365,7 @@ def _run_all(job: _Job, seeds: list[int], n_proc: int,
     # chunks small enough for progress and abort, large enough to amortise pickling
     size = max(1, min(5, total // (2 * n_proc)))
     chunks = [seeds[i:i + size] for i in range(0, total, size)]
-    with ProcessPoolExecutor(max_workers=n_proc, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=n_proc, mp_context=_mp_context()) as pool:
         futures = [pool.submit(_replicate_many, job, c) for c in chunks]
         try:
             for f in futures:  # in order, so results do not depend on scheduling
@@ -375,6 +376,18 @@ def _run_all(job: _Job, seeds: list[int], n_proc: int,
                 f.cancel()
             raise
     return out
+
+
+def _mp_context() -> Any:
+    """``fork`` (no re-import, fastest) when this process runs a single thread, as the
+    command line does; ``spawn`` otherwise (forking a threaded process, e.g. the GUI with
+    its workers, can deadlock)."""
+    import multiprocessing
+    import threading
+
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return get_context("fork")
+    return get_context("spawn")
 
 
 def _summarise(rec: Recording, workshop: Workshop, job: _Job, results: list[_Run], runs: int,
