@@ -135,7 +135,8 @@ class Forecast:
         orders: the open orders at ``at_s`` (and replayed later ones), in release order.
         utilization: station -> P10/P50/P90 of its processing share of ``at_s..until_s``.
         times: band times [s]; wip / completed: band per time (parts in the shop,
-            completed parts so far).
+            completed parts so far); throughput: band per interval ``times[k]..times[k+1]``
+            [parts/h].
         unplaced: entities of the state the workshop could not place.
         wall_seconds: time the forecast took; processes: worker processes used (1 = here).
     """
@@ -156,6 +157,7 @@ class Forecast:
     times: list[float]
     wip: list[Band]
     completed: list[Band]
+    throughput: list[Band] = field(default_factory=list)
     unplaced: list[Unplaced] = field(default_factory=list)
     wall_seconds: float = 0.0
     processes: int = 1
@@ -181,6 +183,7 @@ class Forecast:
                 "t": self.times,
                 "wip": [b.to_json() for b in self.wip],
                 "completed": [b.to_json() for b in self.completed],
+                "throughput_per_h": [b.to_json() for b in self.throughput],
             },
             "unplaced": [{"entity": u.entity, "kind": u.kind, "reason": u.reason}
                          for u in self.unplaced],
@@ -416,6 +419,8 @@ def _summarise(rec: Recording, workshop: Workshop, job: _Job, results: list[_Run
             for sid in workshop.stations}
     wip = np.array([r.wip for r in results])
     done_series = np.array([r.completed_series for r in results]) + before
+    dt_h = np.diff(np.array(job.times)) / 3600.0
+    rate = np.diff(done_series, axis=1) / np.where(dt_h > 0, dt_h, 1.0)
     return Forecast(
         recording=str(rec.path), workshop=workshop.name, at_s=at, until_s=until, runs=runs,
         seed=seed, future_orders=job.future_orders, completed_at_start=before,
@@ -423,6 +428,7 @@ def _summarise(rec: Recording, workshop: Workshop, job: _Job, results: list[_Run
         orders=orders, utilization=util, times=list(job.times),
         wip=[Band.of(wip[:, k]) for k in range(wip.shape[1])],
         completed=[Band.of(done_series[:, k]) for k in range(done_series.shape[1])],
+        throughput=[Band.of(rate[:, k]) for k in range(rate.shape[1])],
         unplaced=list(st.unplaced), wall_seconds=wall, processes=n_proc,
     )
 
