@@ -71,4 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # forecast workers of a frozen (installed) app
     sys.exit(main())

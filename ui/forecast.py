@@ -5,7 +5,8 @@ replication, Abort between replications) on the recording the window shows (a re
 the recording a live session is writing) from the cursor time to the end of the shift.
 The result is drawn as a band beyond the cursor on the WIP and throughput charts (P10-P90
 filled, P50 dashed; :class:`ForecastBands`) and listed in an order table: predicted
-completion (P50, P10-P90), chance of being late, late orders in red. The panel keeps no
+completion (P50, P10-P90), chance of being late, late orders in red. A live session can
+refresh the forecast every N minutes of shop time (the "refresh" box; 0 = off). The panel keeps no
 domain state of its own beyond the last :class:`~twin.forecast.Forecast` it shows; a new
 source clears it.
 """
@@ -122,6 +123,15 @@ class QtForecastPanel(QWidget):
         self.runs_box.setRange(1, 500)
         self.runs_box.setValue(30)
         self.runs_box.setSuffix(" runs")
+        self.refresh_box = QSpinBox(self)
+        self.refresh_box.setRange(0, 480)
+        self.refresh_box.setValue(0)
+        self.refresh_box.setPrefix("live: every ")
+        self.refresh_box.setSuffix(" min")
+        self.refresh_box.setSpecialValueText("live: no refresh")
+        self.refresh_box.setToolTip("Refresh the forecast every N minutes of shop time "
+                                    "while a live session runs")
+        self._last_at: float | None = None
         self.run_button = QPushButton("Forecast from cursor", self)
         self.run_button.clicked.connect(self.run)
         self.abort_button = QPushButton("Abort", self)
@@ -142,37 +152,46 @@ class QtForecastPanel(QWidget):
         buttons.addWidget(self.runs_box)
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.abort_button)
+        buttons.addWidget(self.refresh_box)
         lay = QVBoxLayout(self)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)
         lay.addWidget(self.table, 1)
         store.reset.connect(self.clear)
+        store.appended.connect(self._on_live_data)
 
     def set_workshop(self, workshop: Workshop) -> None:
         self.workshop = workshop
         self.clear()
 
     # -- running ---------------------------------------------------------------------
-    def run(self) -> bool:
-        """Start a forecast from the cursor; False (with a message) if not possible."""
+    def run(self, at: float | None = None) -> bool:
+        """Start a forecast from the cursor (or ``at`` seconds); False (with a message)
+        if not possible."""
         if self.worker is not None and self.worker.running:
             return False
         path = self.recording_path()
         if path is None or self.workshop is None:
             self._fail("Open a recording or start a live session first.")
             return False
-        at = float(self.cursor.t)
+        at = float(self.cursor.t if at is None else at)
+        self._last_at = at
         runs = int(self.runs_box.value())
         workshop = self.workshop
+        live = self.store.live
         hours = self.store.meta.get("hours")
         until = float(hours) * 3600.0 if isinstance(hours, (int, float)) else None
 
         def job(should_abort: Callable[[], bool]) -> Any:
             from twin.forecast import DEFAULT_SHIFT_S, forecast
+            from twin.recording import open_recording
 
-            end = until if until is not None else max(DEFAULT_SHIFT_S, at + 3600.0)
-            return forecast(path, at, end, runs=runs, workshop=workshop,
+            rec = open_recording(path)
+            start = min(at, rec.time_range[1]) if live else at  # what the file holds so far
+            end = until if until is not None else max(DEFAULT_SHIFT_S, start + 3600.0)
+            # replications in this thread: no child processes of the GUI
+            return forecast(rec, start, end, runs=runs, workshop=workshop, processes=1,
                             progress=lambda d, n: worker.report(d / n, f"{d}/{n} runs"),
                             should_stop=should_abort)
 
@@ -192,6 +211,13 @@ class QtForecastPanel(QWidget):
         worker.start()
         return True
 
+    def _on_live_data(self, t_end: float) -> None:
+        every = self.refresh_box.value() * 60.0
+        if not every or not self.store.live or (self.worker is not None and self.worker.running):
+            return
+        if self._last_at is None or t_end - self._last_at >= every:
+            self.run(at=t_end)
+
     def abort(self) -> None:
         if self.worker is not None:
             self.worker.abort()
@@ -199,6 +225,7 @@ class QtForecastPanel(QWidget):
     def clear(self) -> None:
         """Forget the shown forecast (a new source, a new workshop)."""
         self.forecast = None
+        self._last_at = None
         self.bands.clear()
         self.table.setRowCount(0)
 

@@ -49,3 +49,21 @@ def test_forecast_can_be_aborted(qtbot, opened) -> None:  # noqa: ANN001
     assert "aborted" in panel.summary.text()
     assert panel.forecast is None and panel.table.rowCount() == 0
     assert panel.run_button.isEnabled() and not panel.abort_button.isEnabled()
+
+
+def test_a_live_session_refreshes_the_forecast_every_n_minutes_of_shop_time(
+        qtbot, window, monkeypatch) -> None:  # noqa: ANN001
+    panel = window.forecast
+    started: list[float] = []
+    monkeypatch.setattr(panel, "run", lambda at=None: started.append(at) or True)
+    window.store.start_live(["S01"])
+    for t in (60.0, 300.0, 600.0, 700.0, 1300.0):
+        window.store.appended.emit(t)
+    assert started == []  # off by default
+    panel.refresh_box.setValue(10)
+    panel._last_at = 60.0  # the forecast shown was made at 00:01:00
+    for t in (300.0, 600.0, 700.0, 1300.0):
+        window.store.appended.emit(t)
+        if started and started[-1] == t:
+            panel._last_at = t
+    assert started == [700.0, 1300.0]
