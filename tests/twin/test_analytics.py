@@ -128,7 +128,7 @@ def test_simulator_kpis_and_verification_read_the_same_analytics() -> None:
 
     ws = load_workshop(Path(__file__).resolve().parents[2] / "assets" / "workshops" / "machining8.toml")
     events: list[Event] = []
-    result = Simulator(ws, seed=3).run(0.5, sink=events.append)
+    result = Simulator(ws, seed=3).run(1.0, sink=events.append)
     kpis = ShopKpis(list(ws.stations))
     kpis.add(events)
     run = index_events(events, "sim")
@@ -137,4 +137,4 @@ def test_simulator_kpis_and_verification_read_the_same_analytics() -> None:
         assert result.utilization[sid] == pytest.approx(kpis.utilization(sid, end), abs=1e-12)
         ops = [o.work_s for o in run.operations if o.station == sid]
         assert result.mean_processing_s[sid] == pytest.approx(sum(ops) / len(ops) if ops else 0.0)
-    assert len(run.operations) > 10
+    assert len(run.operations) >= 8  # enough finished operations to compare
