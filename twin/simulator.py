@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from twin.analytics import ShopAnalytics
+from twin.dispatching import RULES
 from twin.events import Event
 from twin.scenario import Scenario
 from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
@@ -63,14 +64,6 @@ from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
 if TYPE_CHECKING:
     from twin.initial_state import ShopState
 
-#: Dispatching rules a station can use to pick its next part.
-RULES: dict[str, str] = {
-    "fifo": "first in, first out (arrival order at the station)",
-    "spt": "shortest processing time at this station first",
-    "lpt": "longest processing time at this station first",
-    "mwkr": "most work remaining (sum of the remaining route's nominal times) first",
-    "edd": "earliest order due date first",
-}
 
 #: Electrical power per station type while processing [kW]; other states use a fraction.
 PROCESS_POWER_KW: dict[str, float] = {
