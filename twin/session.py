@@ -40,6 +40,18 @@ GROWING_REFRESH_S = 1.0
 OVERLAYS: tuple[str, ...] = ("state", "consistency")
 
 
+def read_scores(path: str | Path) -> dict[str, float]:
+    """Per-station scores from a ``verify --json`` result (or a plain ``{station: score}``
+    mapping); raises ``ValueError``/``OSError`` naming what is wrong."""
+    import json
+
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    scores = doc.get("per_station", doc) if isinstance(doc, dict) else None
+    if not isinstance(scores, dict):
+        raise ValueError("expected a JSON object with 'per_station' scores")
+    return {str(k): float(v) for k, v in scores.items()}
+
+
 class Selection:
     """The id of the selected station / AGV / buffer ("" = nothing selected).
 

@@ -20,39 +20,34 @@ the jobs in :mod:`ui.opening`.
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QImage, \
-    QPainter, QPixmap
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from twin.session import Session
+from twin.session import Session, read_scores
 from twin.sources import SourceState, SourceStatus, open_source
 from twin.timecursor import CursorMode, format_clock
 from twin.workshop import Workshop, load_workshop
 from ui import menus
-from ui.about import APP_NAME, QtAboutDialog
+from ui.about import APP_NAME
+from ui.dialogs import VERSION, WindowDialogs, build_welcome
 from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
-from ui.frameclock import FRAME_MS, FrameClock
+from ui.frameclock import FRAME_MS, FrameClock, settle_garbage
 from ui.opening import OpenedRecording, models_job, open_recording_job
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.settings import AppSettings, recordings_dir
@@ -62,28 +57,12 @@ from ui.workers import Worker, readable_error
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
-RECORDING_FILTER = "DMW Twin recordings (*.twinlog);;All files (*)"
 #: While live, objects that survived this long (wall seconds) are moved out of the
 #: garbage collector's sight (see settle_garbage).
 LIVE_FREEZE_S = 120.0
 
 
-def settle_garbage(full: bool = True) -> None:
-    """Keep the garbage collector from stalling the window.
-
-    A full collection scans every object: with a recording's events, the 3D scene and
-    the charts loaded that took ~100 ms, a visible stall while playing. After a load
-    (``full``) collect once, then freeze what is left so later full collections only
-    scan new objects. Without ``full``, just freeze (live data that keeps growing).
-    """
-    if full:
-        gc.unfreeze()
-        gc.collect()
-    gc.freeze()
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowDialogs, QMainWindow):
     """DMW Twin main window (see the module docstring).
 
     Signals:
@@ -116,7 +95,7 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowNestedDocks)
         self.resize(1500, 920)
         self.centre = QStackedWidget(self)  # welcome page until a workshop is shown
-        self.welcome = self._build_welcome()
+        self.welcome = build_welcome(self)
         self.centre.addWidget(self.welcome)
         self.setCentralWidget(self.centre)
 
@@ -190,24 +169,6 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.inspector_dock], [330, 420],
                          Qt.Orientation.Vertical)
-
-    def _build_welcome(self) -> QWidget:
-        w = QWidget(self)
-        lay = QVBoxLayout(w)
-        lay.addStretch(1)
-        title = QLabel(f"<h2>{APP_NAME}</h2><p>Start a live session of the simulated shop, "
-                       "or open a recording (File › Open, or drop a .twinlog here).</p>", w)
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(title)
-        live = QPushButton("Start live session (machining13)", w)
-        live.clicked.connect(lambda: self.start_live())
-        opn = QPushButton("Open recording…", w)
-        opn.clicked.connect(self.choose_recording)
-        for b in (live, opn):
-            b.setMinimumWidth(280)
-            lay.addWidget(b, 0, Qt.AlignmentFlag.AlignHCenter)
-        lay.addStretch(2)
-        return w
 
     # ------------------------------------------------------------------------------------
     # workshop
@@ -350,13 +311,6 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------
     # replay
     # ------------------------------------------------------------------------------------
-    def choose_recording(self) -> None:
-        recent = self.settings.recent_files()
-        start = str(Path(recent[0]).parent) if recent else str(recordings_dir())
-        path, _ = QFileDialog.getOpenFileName(self, "Open recording", start, RECORDING_FILTER)
-        if path:
-            self.open_recording(path)
-
     def open_recording(self, path: str | Path, *, at: float | None = None,
                        play: bool = False) -> None:
         """Open a recording off the GUI thread; shows it when read, or an error dialog."""
@@ -422,20 +376,10 @@ class MainWindow(QMainWindow):
         if self.view is not None:
             self.view.set_overlay(self.session.overlay, scores)
 
-    def choose_scores(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load consistency scores", "",
-                                              "Verification result (*.json);;All files (*)")
-        if path:
-            self.load_scores(path)
-
     def load_scores(self, path: str | Path) -> bool:
         """Show per-station scores from a ``verify --json`` result (or a plain mapping)."""
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-            scores = doc.get("per_station", doc) if isinstance(doc, dict) else None
-            if not isinstance(scores, dict):
-                raise ValueError("expected a JSON object with 'per_station' scores")
-            self.set_overlay("consistency", {str(k): float(v) for k, v in scores.items()})
+            self.set_overlay("consistency", read_scores(path))
         except (OSError, ValueError, TypeError) as exc:
             self.show_error("Cannot load consistency scores", f"{path}: {readable_error(exc)}")
             return False
@@ -477,64 +421,6 @@ class MainWindow(QMainWindow):
         self.session.tick()
         if self.view is not None:
             self.view.render_frame()
-
-    # ------------------------------------------------------------------------------------
-    # messages, dialogs, screenshots
-    # ------------------------------------------------------------------------------------
-    def _message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.message_box = box
-        box.open()  # not exec(): the window (and live data) keep running behind it
-        return box
-
-    def show_error(self, title: str, text: str) -> QMessageBox:
-        log.warning("%s: %s", title, text)
-        return self._message(QMessageBox.Icon.Critical, title, text)
-
-    def show_warning(self, title: str, text: str) -> QMessageBox:
-        log.warning("%s: %s", title, text)
-        return self._message(QMessageBox.Icon.Warning, title, text)
-
-    def show_about(self) -> None:
-        QtAboutDialog(VERSION, self).exec()
-
-    def show_shortcuts(self) -> None:
-        self._message(QMessageBox.Icon.Information, "Keyboard shortcuts", menus.shortcuts_html())
-
-    def choose_screenshot(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "dmw-twin.png",
-                                              "PNG image (*.png)")
-        if path:
-            self.save_screenshot(path)
-
-    def grab_window(self) -> QPixmap:
-        """The whole window as shown, with the 3D view's current frame painted in."""
-        if self.view is not None:
-            self.view.render_frame(force=True)
-        pm = self.grab()
-        if self.view is not None and self.view.isVisible():
-            img = self.view.plotter.screenshot(None, return_img=True)
-            if img is not None:
-                h, w = img.shape[:2]
-                qimg = QImage(img.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888)
-                p = QPainter(pm)
-                top_left = self.view.plotter.mapTo(self, self.view.plotter.rect().topLeft())
-                p.drawImage(top_left, qimg.scaled(self.view.plotter.size()))
-                p.end()
-        return pm
-
-    def save_screenshot(self, path: str | Path) -> bool:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ok = self.grab_window().save(str(path), "PNG")
-        if not ok:
-            self.show_error("Cannot save screenshot", f"{path}: could not write the image")
-        return ok
-
-    def show_recordings_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(recordings_dir())))
 
     # ------------------------------------------------------------------------------------
     # drag and drop, closing
