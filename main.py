@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.recording_cli",  # export, info
     "twin.record_cli",  # record
     "twin.verification.cli",  # verify
+    "twin.forecast_cli",  # forecast
     "scene.cli",  # mesh-info, screenshot
 )
 
@@ -71,4 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # forecast workers of a frozen (installed) app
     sys.exit(main())

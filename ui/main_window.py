@@ -7,7 +7,7 @@ Composition (napari style: one Qt-free model, many observers):
   the source's status and ingest counters); the window and the docks observe it and write
   into it, and never call each other;
 * centre: the 3D workshop (:class:`~ui.view3d.QtWorkshopView`); left: the workshop tree
-  and the inspector; right: the charts and the consistency dock; bottom: the timeline;
+  and the inspector; right: the charts, the consistency and the forecast docks; bottom: the timeline;
 * a frame clock (~30 fps at most) ticks the session (live data in through the ingest
   pipeline, cursor forward) and lets the 3D view render if something changed;
 * long work (opening a recording, loading a workshop's meshes) runs in a
@@ -47,6 +47,7 @@ from ui.about import APP_NAME
 from ui.dialogs import VERSION, WindowDialogs, build_welcome
 from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
+from ui.forecast import QtForecastPanel
 from ui.frameclock import FRAME_MS, FrameClock, settle_garbage
 from ui.opening import OpenedRecording, models_job, open_recording_job
 from ui.panels import QtInspector, QtWorkshopTree
@@ -157,6 +158,13 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.consistency_dock = self._dock("Consistency", "consistencyDock", self.consistency,
                                            area.RightDockWidgetArea)
         self.tabifyDockWidget(self.charts_dock, self.consistency_dock)
+        s = self.session
+        self.forecast = QtForecastPanel(self.cursor, self.store, self.charts,
+                                        lambda: s.recording_path or s.live_path, self)
+        self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
+                                        area.RightDockWidgetArea)
+        self.tabifyDockWidget(self.consistency_dock, self.forecast_dock)
+        s.workshop_changed.connect(self.forecast.set_workshop)
         self.charts_dock.raise_()
         self.consistency.station_activated.connect(self._on_station_activated)
         self.tree_holder, self.inspector_holder = self._holder(), self._holder()
@@ -409,6 +417,11 @@ class MainWindow(WindowDialogs, QMainWindow):
     def _on_selection(self, entity: str) -> None:
         if entity and self.inspector_dock.isHidden():
             self.inspector_dock.show()
+
+    def forecast_from_cursor(self) -> None:
+        self.forecast_dock.show()
+        self.forecast_dock.raise_()
+        self.forecast.run()
 
     # ------------------------------------------------------------------------------------
     # the frame clock

@@ -87,6 +87,8 @@ def build_actions(w: MainWindow) -> None:
     w.act_cam_fit = _action(w, "Fit", lambda: w.camera("fit"), "Ctrl+0", "Frame the whole shop")
     w.act_focus = _action(w, "Focus selection", w.focus_selection, "F",
                           "Move the camera to the selected entity")
+    w.act_forecast = _action(w, "&Forecast from cursor", w.forecast_from_cursor, "Ctrl+F",
+                             "Forecast the rest of the shift from the cursor time")
     w.act_about = _action(w, f"&About {APP_NAME}", w.show_about)
     w.act_keys = _action(w, "&Keyboard shortcuts", w.show_shortcuts, "F1")
 
@@ -106,6 +108,7 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     m.addSeparator()
     m.addAction(w.act_quit)
     m = mb.addMenu("&Playback")
+    m.addAction(w.act_forecast)
     for a in (w.act_play, w.act_back, w.act_fwd, w.act_home, w.act_end, w.act_faster,
               w.act_slower):
         m.addAction(a)
@@ -119,7 +122,8 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     m.addAction(w.act_trails)
     m.addAction(w.act_labels)
     m.addSeparator()
-    for d in (w.tree_dock, w.inspector_dock, w.charts_dock, w.consistency_dock):
+    for d in (w.tree_dock, w.inspector_dock, w.charts_dock, w.consistency_dock,
+              w.forecast_dock):
         m.addAction(d.toggleViewAction())
     w.view_menu = m
     m = mb.addMenu("&Help")
@@ -173,6 +177,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("[ / ]", "slower / faster"), ("Ctrl+1 / 2 / 0", "top / iso / fit camera"),
     ("F", "focus the selected entity"), ("Ctrl+T / Ctrl+B", "AGV trails / labels on or off"),
     ("Ctrl+O", "open a recording"), ("Ctrl+L", "start a live session"),
+    ("Ctrl+F", "forecast the rest of the shift from the cursor"),
     ("Mouse", "left drag: orbit, right drag / wheel: zoom, middle drag: pan; click: select"),
 )
 
