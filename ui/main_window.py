@@ -54,7 +54,7 @@ from ui.panels import QtInspector, QtWorkshopTree
 from ui.settings import AppSettings, recordings_dir
 from ui.statusbar import QtStatusBar
 from ui.timeline import QtTimeline
-from ui.workers import Worker, readable_error
+from ui.workers import readable_error
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.settings = settings or AppSettings()
         self.session = s = Session()
         self.cursor, self.store, self.selection = s.cursor, s.store, s.selection
-        self.worker: Worker | None = None
         self.message_box: QMessageBox | None = None
         self._next_freeze = 0.0
         self.view: Any = None  # QtWorkshopView once a workshop is shown
@@ -107,7 +106,6 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.status = QtStatusBar(s, lambda: self.view.frames if self.view is not None else 0,
                                   self)
         self.setStatusBar(self.status)
-        self.status.cancel_button.clicked.connect(self.cancel_work)
         menus.build_actions(self)
         menus.build_menus_and_toolbar(self)
         self.clock.tick.connect(self.status.refresh_if_due)
@@ -215,27 +213,11 @@ class MainWindow(WindowDialogs, QMainWindow):
     def _run(self, job: Callable[[Any], Any], name: str, text: str,
              done: Callable[[Any], None], failed: Callable[[str], None]) -> None:
         """Run ``job(should_abort)`` in a worker with progress; ``done`` on the GUI thread."""
-        self.cancel_work()
-        worker = Worker(job, name=name, parent=self)
-        self.worker = worker
-        worker.progress.connect(self.status.on_progress)
-        worker.done.connect(done)
-        worker.failed.connect(failed)
-        worker.cancelled.connect(lambda: self.status.showMessage(f"{text} cancelled", 5000))
-        worker.finished.connect(self.status.end_work)
-        self.status.begin_work(text)
-        worker.start()
+        self.status.run_job(job, name, text, done, failed)
 
     def cancel_work(self) -> None:
         """Abort a running job (stale work is never applied)."""
-        w = self.worker
-        if w is not None and w.running:
-            w.abort()
-            try:
-                w.done.disconnect()
-            except (RuntimeError, TypeError):
-                pass
-        self.worker = None
+        self.status.cancel_job()
 
     # ------------------------------------------------------------------------------------
     # live

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
@@ -18,6 +19,7 @@ from twin.session import Session
 from twin.sources import SourceState, SourceStatus
 from twin.timecursor import CursorMode, format_clock
 from ui.timeline import LIVE_RED, speed_label
+from ui.workers import Worker
 
 #: Frame rate and events/s are averaged over this many seconds.
 STATS_WINDOW_S = 2.0
@@ -56,6 +58,8 @@ class QtStatusBar(QStatusBar):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setFlat(True)
         self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_job)
+        self.worker: Worker | None = None
         for w in (self.mode_label, self.time_label, self.fps_label, self.rate_label,
                   self.state_label, self.rejected_label):
             self.addWidget(w)
@@ -140,7 +144,34 @@ class QtStatusBar(QStatusBar):
         self.rejected_label.setToolTip("Events refused (not shown, not recorded):\n"
                                        + "\n".join(lines))
 
-    # -- long work ---------------------------------------------------------------------
+    # -- long work: one job at a time -------------------------------------------------
+    def run_job(self, job: Callable[[Any], Any], name: str, text: str,
+                done: Callable[[Any], None], failed: Callable[[str], None]) -> Worker:
+        """Run ``job(should_abort)`` in a :class:`~ui.workers.Worker` (a running one is
+        cancelled first) with progress and Cancel here; ``done``/``failed`` on the GUI thread."""
+        self.cancel_job()
+        worker = Worker(job, name=name, parent=self)
+        self.worker = worker
+        worker.progress.connect(self.on_progress)
+        worker.done.connect(done)
+        worker.failed.connect(failed)
+        worker.cancelled.connect(lambda: self.showMessage(f"{text} cancelled", 5000))
+        worker.finished.connect(self.end_work)
+        self.begin_work(text)
+        worker.start()
+        return worker
+
+    def cancel_job(self) -> None:
+        """Abort the running job (its result, stale by now, is never applied)."""
+        w = self.worker
+        if w is not None and w.running:
+            w.abort()
+            try:
+                w.done.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+        self.worker = None
+
     def begin_work(self, text: str) -> None:
         self.progress.setValue(0)
         self.progress.setFormat(f"{text} %p%")
