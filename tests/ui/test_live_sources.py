@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from twin.events import Event
 from twin.recording import open_recording
-from twin.sources import SourceBatch, SourceState, SourceStatus, register_scheme
+from twin.sources import SourceBatch, SourceState, SourceStatus, base, register_scheme
 from twin.timecursor import CursorMode
 
 
@@ -36,7 +36,7 @@ class ScriptedFeed:
 
 
 def test_a_feed_with_bad_events_shows_its_state_and_rejections_and_the_app_goes_on(
-        qtbot, window, machining13_path: Path, tmp_path: Path) -> None:  # noqa: ANN001
+        qtbot, window, machining13_path: Path, tmp_path: Path, request) -> None:  # noqa: ANN001
     w = window
     batches = [
         SourceBatch([Event(5.0, "S01", "station", "processing")], reached=10.0,
@@ -46,7 +46,8 @@ def test_a_feed_with_bad_events_shows_its_state_and_rejections_and_the_app_goes_
                      Event(20.0, "S02", "station", "processing")], reached=30.0),
     ]
     feed = ScriptedFeed("scripted://line1", batches)
-    register_scheme("scripted", lambda url, **kw: feed)
+    register_scheme("scripted", lambda url, **kw: feed)  # how a connector plugs in
+    request.addfinalizer(lambda: base._FACTORIES.pop("scripted", None))
     with qtbot.waitSignal(w.live_started, timeout=60_000) as started:
         assert w.start_live("scripted://line1", workshop_path=machining13_path,
                             record_dir=tmp_path)
