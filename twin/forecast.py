@@ -280,7 +280,8 @@ def forecast(
     Args:
         recording: a ``.twinlog`` path or an open :class:`Recording` (a live one is
             refreshed first).
-        at: forecast from this time [s] (must be within the recording).
+        at: forecast from this time [s] (must be within the recording; ``inf`` = the
+            latest recorded moment, e.g. of a live recording).
         until: forecast to this time [s] (default: the end of the recorded shift,
             ``hours`` of the recording's metadata, else 8 h).
         runs: replications (>= 1).
@@ -301,6 +302,8 @@ def forecast(
     rec = recording if isinstance(recording, Recording) else open_recording(recording)
     if rec.complete is False:
         rec.refresh()
+    if at == math.inf:
+        at = rec.time_range[1]
     if not runs >= 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     if future_orders not in FUTURE_ORDERS:

@@ -132,7 +132,8 @@ class QtForecastPanel(QWidget):
         self.refresh_box.setToolTip("Refresh the forecast every N minutes of shop time "
                                     "while a live session runs")
         self._last_at: float | None = None
-        self.run_button = QPushButton("Forecast from cursor", self)
+        self.run_button = QPushButton("Forecast", self)
+        self.run_button.setToolTip("Forecast the rest of the shift from the cursor")
         self.run_button.clicked.connect(self.run)
         self.abort_button = QPushButton("Abort", self)
         self.abort_button.setEnabled(False)
@@ -149,12 +150,15 @@ class QtForecastPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.runs_box)
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.abort_button)
-        buttons.addWidget(self.refresh_box)
+        options = QHBoxLayout()
+        options.addWidget(self.runs_box)
+        options.addWidget(self.refresh_box, 1)
+        self.table.setMinimumWidth(120)  # a narrow dock scrolls the table, not the window
         lay = QVBoxLayout(self)
         lay.addLayout(buttons)
+        lay.addLayout(options)
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)
         lay.addWidget(self.table, 1)

@@ -211,11 +211,6 @@ class MainWindow(QMainWindow):
         self.consistency_dock = self._dock("Consistency", "consistencyDock", self.consistency,
                                            Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.charts_dock, self.consistency_dock)
-        self.forecast = QtForecastPanel(self.cursor, self.store, self.charts,
-                                        lambda: self.recording_path or self.live_path, self)
-        self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
-                                        Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.consistency_dock, self.forecast_dock)
         self.charts_dock.raise_()
         self.consistency.scores_ready.connect(lambda scores: self.set_overlay("consistency",
                                                                               scores))
@@ -229,6 +224,12 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector_holder,
                                          Qt.DockWidgetArea.LeftDockWidgetArea)
         self.splitDockWidget(self.tree_dock, self.inspector_dock, Qt.Orientation.Vertical)
+        self.forecast = QtForecastPanel(self.cursor, self.store, self.charts,
+                                        lambda: self.recording_path or self.live_path, self)
+        self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
+                                        Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.forecast_dock)  # beside the charts
+        self.inspector_dock.raise_()
         self.resizeDocks([self.tree_dock, self.charts_dock], [330, 430],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.inspector_dock], [330, 420],

@@ -217,3 +217,30 @@ def test_simulate_from_a_state_writes_the_continued_shift(physical: Path, tmp_pa
     released_later = [e.entity for e in rec.events(7200.0 + 1e-6, math.inf)
                       if e.kind == "order" and e.state == "released"]
     assert released_later == later and later
+
+
+def test_a_recording_still_being_written_gives_its_state_and_forecast(
+        tmp_path: Path, workshop) -> None:  # type: ignore[no-untyped-def]
+    from twin.forecast import forecast
+    from twin.live import workshop_meta
+    from twin.recording import RecordingWriter
+
+    path = tmp_path / "live.twinlog"
+    sim = Simulator(workshop, seed=8)
+    with RecordingWriter(path, meta=workshop_meta(workshop)) as w:
+        for e in sim.step_until(1800.0):
+            w.append(e)
+        w.flush()
+        rec = open_recording(path)  # the writer is still open: no end marker yet
+        assert not rec.complete
+        end = rec.time_range[1]
+        state = shop_state(rec, end, workshop)
+        assert len(state.wips) == sum(1 for e in rec.state_at(end).of_kind("wip")
+                                      if e.state != "completed") > 0
+        for e in sim.step_until(2400.0):  # the shop runs on; a forecast sees the new data
+            w.append(e)
+        w.flush()
+        fc = forecast(rec, at=math.inf, until=3600.0, runs=2, workshop=workshop, processes=1)
+        assert end < fc.at_s == rec.time_range[1] <= 2400.0
+        assert fc.completed_at_start == sum(
+            1 for e in rec.state_at(fc.at_s).of_kind("wip") if e.state == "completed")
