@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -202,11 +203,15 @@ def test_bad_starts_are_clear_errors(argv: list[str], expected: str, physical: P
     assert rc == 2 and expected in err, err
 
 
-def test_simulate_from_a_state_writes_the_continued_shift(physical: Path, tmp_path: Path) -> None:
+def test_simulate_from_a_state_writes_the_continued_shift(physical: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "continued.twinlog"
     assert main(["simulate", "--workshop", str(SHOP), "--from", str(physical), "--at", "02:00:00",
                  "--orders-from", str(physical), "--hours", "3.5", "--seed", "2",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["started_from"]["t"] == 7200.0 and figures["started_from"]["unplaced"] == []
+    assert figures["sim_seconds"] == pytest.approx(1.5 * 3600)
     rec = open_recording(out)
     assert rec.time_range[0] == 7200.0 and 3.4 * 3600 < rec.time_range[1] <= 3.5 * 3600
     start = rec.state_at(7200.0)
