@@ -28,8 +28,9 @@ from twin.recording import Recording, RecordingError, open_recording
 #: Columns of ``export --csv``, in order (empty where not applicable).
 CSV_COLUMNS: tuple[str, ...] = (
     "t", "entity", "kind", "state", "x", "y", "heading", "station", "wip", "order", "process", "agv",
+    "product", "quantity", "due",
 )
-_FLOATS = {"t", "x", "y", "heading"}
+_FLOATS = {"t", "x", "y", "heading", "quantity", "due"}
 _ROWS_PER_BLOCK = 50_000
 
 
