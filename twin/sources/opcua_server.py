@@ -10,7 +10,8 @@ variables; every value carries the event's time as its SourceTimestamp
 Security: endpoints for the modes given (``None``, ``Sign``, ``SignAndEncrypt``; policy
 Basic256Sha256 for the secure ones), the server's own certificate generated on first run
 and kept in the certificate folder (:mod:`twin.sources.opcua_security`), client
-certificates accepted only from that folder's ``trusted/``. User names and passwords are
+certificates accepted only from that folder's ``trusted/`` (when no ``None`` endpoint is
+offered; with one, anybody may connect without a certificate, so none is checked). User names and passwords are
 checked against ``users`` (kept in memory only as salted PBKDF2 hashes); anonymous
 sessions are accepted only when ``allow_anonymous`` (default: when no users are given).
 
@@ -219,7 +220,10 @@ class OpcUaPublisher:
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
         await server.set_application_uri(uri)
-        server.set_certificate_validator(self.certs.validator("client", self.rejected.append))
+        if "None" not in self.modes:
+            # with a None endpoint on offer anyone may connect without a certificate, so a
+            # client's certificate proves nothing: checking it would only refuse honest clients
+            server.set_certificate_validator(self.certs.validator("client", self.rejected.append))
         await self._build(server)
         self._server = server
         async with server:
