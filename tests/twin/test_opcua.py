@@ -12,7 +12,7 @@ from tests.twin.opcua_support import (
 )
 from twin.events import Event
 from twin.simulator import Simulator
-from twin.sources import SourceState, open_source
+from twin.sources import Source, SourceState, open_source
 from twin.sources.opcua_security import CertStore
 from twin.sources.opcua_server import OpcUaPublisher
 from twin.workshop import Workshop, load_workshop
@@ -323,3 +323,58 @@ def test_a_server_restart_mid_stream_is_a_gap_and_the_state_is_right_after_it(
     got = per_entity(e for e in d.events[len(received_before):] if e.t > back + 1e-3)
     assert sum(map(len, want.values())) >= 2
     assert_same_changes(got, want)
+
+
+def test_stop_while_connecting_returns_at_once_and_says_stopped(tmp_path: Path) -> None:
+    # a port that accepts TCP but never speaks OPC UA: the connect would hang until its timeout
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        src = open_source(f"opc.tcp://127.0.0.1:{silent.getsockname()[1]}", cert_dir=str(tmp_path), timeout_s=30.0)
+        assert isinstance(src, Source)
+        src.start()
+        time.sleep(0.3)
+        t = time.monotonic()
+        src.stop()
+        assert time.monotonic() - t < 2.0
+    d = Drained()
+    d.take(src)
+    assert [s.state for s in d.statuses] == [SourceState.CONNECTING, SourceState.STOPPED]
+
+
+def test_the_simulated_shop_served_over_opcua_arrives_as_it_runs(tmp_path: Path) -> None:
+    """What ``serve --opcua`` does: the sim:// source drained into our server, read back."""
+    shop = open_source("sim://machining13?speed=1&warmup_min=30&seed=1")
+    ws = shop.workshop  # type: ignore[attr-defined]
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
+    pub = OpcUaPublisher(url, ws, cert_dir=tmp_path / "server", t0_epoch=time.time() - 1800.0)
+    pub.start()
+    shop.start()
+    src = open_source(url, workshop=ws, cert_dir=str(tmp_path / "client"))
+    src.start()
+    published: list[Event] = []
+    d = Drained()
+    try:
+        end = time.monotonic() + 20.0
+        while time.monotonic() < end and not (d.state(SourceState.CONNECTED) and
+                                              time.monotonic() > end - 17.0):
+            ev = [e for e in shop.drain().events if isinstance(e, Event)]
+            pub.publish(ev)
+            published.extend(ev)
+            d.take(src)
+            time.sleep(0.05)
+        time.sleep(0.5)
+        d.take(src)
+    finally:
+        shop.stop()
+        src.stop()
+        pub.stop()
+    assert published and published[-1].t > 1800.0  # warm-up, then paced in real time
+    assert d.state(SourceState.CONNECTED)
+    shop_now = {e.entity: as_carried(e) for e in published if e.kind in ("station", "agv")}
+    seen = d.latest()
+    assert {k: (e.state, e.wip, e.process, e.x, e.y) for k, e in seen.items()} == \
+        {k: (e.state, e.wip, e.process, e.x, e.y) for k, e in shop_now.items()}
+    assert all(a.t <= b.t for a, b in zip(d.events, d.events[1:]))

@@ -278,7 +278,18 @@ class OpcUaSource:
             attempt += 1
             client: Any = None
             try:
-                client, lost = await self._connect()
+                connecting = asyncio.ensure_future(self._connect())
+                stopping = asyncio.ensure_future(self._stopping.wait())
+                await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if not connecting.done():  # stop() while connecting: give up at once
+                    connecting.cancel()
+                    try:
+                        await connecting
+                    except BaseException:  # noqa: BLE001 - cancelled or failed: either way we stop
+                        pass
+                    break
+                client, lost = connecting.result()
                 if lost_at is not None:
                     back = self._now_t()
                     with self._lock:
