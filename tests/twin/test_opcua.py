@@ -378,3 +378,81 @@ def test_the_simulated_shop_served_over_opcua_arrives_as_it_runs(tmp_path: Path)
     assert {k: (e.state, e.wip, e.process, e.x, e.y) for k, e in seen.items()} == \
         {k: (e.state, e.wip, e.process, e.x, e.y) for k, e in shop_now.items()}
     assert all(a.t <= b.t for a, b in zip(d.events, d.events[1:]))
+
+
+# -- a server whose layout we did not make ------------------------------------------------------
+
+
+class VendorGateway:
+    """A plain asyncua server as a plant gateway might be: its own namespace URI, numeric
+    NodeIds, and only some of our variables (no OperationMode, Blocked, Production, Heading)."""
+
+    def __init__(self, port: int) -> None:
+        import asyncio
+        import threading
+
+        self.url = f"opc.tcp://127.0.0.1:{port}"
+        self.loop = asyncio.new_event_loop()
+        self.nodes: dict[str, object] = {}
+        self._stop = asyncio.Event()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(ready),), daemon=True)
+        self.thread.start()
+        assert ready.wait(60)
+
+    async def _main(self, ready) -> None:  # noqa: ANN001
+        from asyncua import Server
+
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.url)
+        idx = await server.register_namespace("urn:vendor:gateway")
+        objects = server.nodes.objects
+        machines = await objects.add_folder(idx, "Machines")
+        agvs = await objects.add_folder(idx, "AGVs")
+        m1 = await machines.add_object(idx, "M1")
+        self.nodes["M1/ItemState"] = await m1.add_variable(idx, "ItemState", "NotExecuting")
+        t1 = await agvs.add_object(idx, "T1")
+        for name, value in (("X", 1.0), ("Y", 2.0), ("State", "idle")):
+            self.nodes[f"T1/{name}"] = await t1.add_variable(idx, name, value)
+        async with server:
+            ready.set()
+            await self._stop.wait()
+
+    def write(self, key: str, value: object) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.nodes[key].write_value(value), self.loop).result(10)  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(10)
+
+
+def test_a_server_with_its_own_namespace_and_missing_nodes_falls_back_as_documented(tmp_path: Path) -> None:
+    gw = VendorGateway(free_port())
+    src = open_source(gw.url, cert_dir=str(tmp_path))
+    d = Drained()
+    try:
+        began = time.time()
+        src.start()
+        d.pump(src, lambda d: len(d.latest()) == 2)
+        first = d.latest()
+        assert (first["M1"].kind, first["M1"].state) == ("station", "idle")
+        assert (first["T1"].state, first["T1"].x, first["T1"].y, first["T1"].heading) == ("idle", 1.0, 2.0, None)
+        assert abs(src.meta()["t0_epoch"] - began) < 30  # no Shop/ShiftStart: t = 0 at our connection
+        gw.write("M1/ItemState", "Executing")  # no OperationMode node: Executing is processing
+        d.pump(src, lambda d: d.latest()["M1"].state == "processing")
+        gw.write("M1/ItemState", "Running")  # not a MachineryItemState: rejected, not guessed
+        gw.write("T1/State", "flying")
+        d.pump(src, lambda d: len(d.rejected) == 2)
+        assert "machine M1" in d.rejected[0].reason and "Running" in d.rejected[0].sample
+        assert "AGV T1: State 'flying'" in d.rejected[1].reason
+        gw.write("T1/State", "moving")
+        gw.write("T1/X", 5.0)
+        d.pump(src, lambda d: d.latest()["T1"].x == 5.0)
+        assert d.latest()["T1"].state == "moving" and d.latest()["M1"].state == "processing"
+        assert src.status.state == SourceState.CONNECTED
+    finally:
+        src.stop()
+        gw.stop()
