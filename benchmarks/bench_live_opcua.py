@@ -96,13 +96,14 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def run_source(seconds: float, rate_hz: float, tmp: Path) -> dict[str, float]:
+def run_source(seconds: float, rate_hz: float, tmp: Path, publishing_s: float = 0.1) -> dict[str, float]:
     """Our source → recording, drained every 20 ms."""
     from twin.recording import RecordingWriter
     from twin.sources import SourceState, open_source
 
     proc, port, t0, report = start_server(seconds + 6.0, rate_hz, str(tmp / "server"))
-    src = open_source(f"opc.tcp://127.0.0.1:{port}", cert_dir=str(tmp / "client"))
+    src = open_source(f"opc.tcp://127.0.0.1:{port}", cert_dir=str(tmp / "client"),
+                      publishing_interval_s=publishing_s)
     lat: list[float] = []
     n_events = 0
     with RecordingWriter(tmp / f"bench-{rate_hz:g}.twinlog", {"source": "bench"}) as rec:
@@ -178,16 +179,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10 s per phase instead of 60 s")
     ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--publishing-ms", type=float, default=100.0,
+                    help="our source's publishing interval (default 100 ms, the source's default)")
     args = ap.parse_args()
     seconds = args.seconds or (10.0 if args.quick else 60.0)
     items = N_AGVS * 6
     print(f"OPC UA live benchmark: {N_AGVS} AGVs x 6 variables = {items} monitored items, "
-          f"{seconds:g} s per phase, server in a child process, 2-core machine")
+          f"{seconds:g} s per phase, publishing interval {args.publishing_ms:g} ms (baseline 100 ms), "
+          f"server in a child process, 2-core machine")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        ours = run_source(seconds, 1.0, tmp)
+        ours = run_source(seconds, 1.0, tmp, args.publishing_ms / 1000.0)
         raw = run_raw(seconds, 1.0, tmp)
-        head = run_source(seconds, 10.0, tmp)
+        head = run_source(seconds, 10.0, tmp, args.publishing_ms / 1000.0)
     print(f"\n1 change/s per item ({items} item changes/s offered, {N_AGVS} events/s):")
     print(f"  our source -> recording : {ours['events_s']:8.1f} events/s, {ours['items_s']:8.1f} items/s, "
           f"latency p50 {ours['p50_ms']:.0f} ms, p99 {ours['p99_ms']:.0f} ms, max {ours['max_ms']:.0f} ms")

@@ -15,7 +15,8 @@ const {
 
 const NS_URI = "urn:dmw-twin:shop";
 const MACHINE_VARS = ["ItemState", "OperationMode", "Blocked", "Production/ActiveProgram/Name",
-    "Production/ActiveProgram/JobId", "Production/ActiveProgram/WipId", "Production/QueueLength",
+    "Production/ActiveProgram/JobId", "Production/ActiveProgram/WipId", "Production/ActiveProgram/ProductId",
+    "Production/QueueLength",
     "Production/PartsCounter"];
 const AGV_VARS = ["X", "Y", "Heading", "State", "Load", "Station"];
 

@@ -61,14 +61,16 @@ class Drained:
 
 def as_carried(e: Event) -> Event:
     """``e`` as it comes back through our OPC UA layout (docs/connectors.md): stations keep
-    state, job/WIP/program (blank when idle or down) and queue; AGVs keep position, state,
-    load and station; energy and an AGV's order are not in the layout."""
+    state, job/WIP/program/product (blank when idle or down) and queue; AGVs keep position,
+    state, load and station; energy, an AGV's order and the order fields are not in the layout."""
     if e.kind == "station":
         busy = e.state not in ("idle", "down")
         return dataclasses.replace(
             e, wip=e.wip if busy else "", order=e.order if busy else "", process=e.process if busy else "",
-            station=e.entity, agv="", energy=None, queue=float(int(e.queue)) if e.queue is not None else 0.0)
-    return dataclasses.replace(e, order="", energy=None, process="", agv=e.entity, queue=None)
+            product=e.product if busy else "", station=e.entity, agv="", energy=None, quantity=None, due=None,
+            queue=float(int(e.queue)) if e.queue is not None else 0.0)
+    return dataclasses.replace(e, order="", energy=None, process="", agv=e.entity, queue=None, product="",
+                               quantity=None, due=None)
 
 
 def per_entity(events: Iterable[Event]) -> dict[str, list[Event]]:

@@ -12,7 +12,7 @@ from tests.twin.opcua_support import (
 )
 from twin.events import Event
 from twin.simulator import Simulator
-from twin.sources import Source, SourceState, open_source
+from twin.sources import Source, SourceError, SourceState, open_source
 from twin.sources.opcua_security import CertStore
 from twin.sources.opcua_server import OpcUaPublisher
 from twin.workshop import Workshop, load_workshop
@@ -129,6 +129,8 @@ def test_sign_and_encrypt_with_user_and_password_reads_the_shop(secure, workshop
         assert {k: e.state for k, e in d.latest().items()} == \
             {k: as_carried(e).state for k, e in state_120.items() if e.kind in ("station", "agv")}
         assert "correct horse" not in repr(src.meta())
+        for key in (root / "server" / "own" / "server_key.pem", root / "client" / "own" / "client_key.pem"):
+            assert key.stat().st_mode & 0o077 == 0, key  # private keys: owner only
     finally:
         src.stop()
 
@@ -217,6 +219,16 @@ def test_a_client_the_server_does_not_trust_is_refused_and_told_which_certificat
         src.stop()
 
 
+def test_a_password_in_the_url_is_used_but_never_kept_in_the_meta(tmp_path: Path) -> None:
+    src = open_source("opc.tcp://operator:s3cret%21@127.0.0.1:4840/plant?security=SignAndEncrypt",
+                      cert_dir=str(tmp_path))
+    assert src.username == "operator" and src._password == "s3cret!"  # type: ignore[attr-defined]
+    assert src.meta()["source"] == "opc.tcp://operator@127.0.0.1:4840/plant?security=SignAndEncrypt"
+    assert src.meta()["security"] == "SignAndEncrypt"
+    with pytest.raises(SourceError, match="security mode 'Strong'"):
+        open_source("opc.tcp://127.0.0.1:4840?security=Strong")
+
+
 def test_an_unreachable_server_fails_readably(tmp_path: Path) -> None:
     src = open_source(f"opc.tcp://127.0.0.1:{free_port()}", cert_dir=str(tmp_path), initial_attempts=2,
                       retry_min_s=0.1)
@@ -281,7 +293,10 @@ def test_a_server_restart_mid_stream_is_a_gap_and_the_state_is_right_after_it(
         published.extend(current)
         n = len(d.statuses)
         paced(pub, lambda: any(s.state == SourceState.CONNECTED for s in d.statuses[n:]))
-        paced(pub, for_(4.0))
+        assert d.gaps, "the gap comes with the reconnection"
+        later = for_(30.0)  # go on until the shop has changed a few times since we were back
+        paced(pub, lambda: later() or sum(e.t > d.gaps[0].t1 + 0.5 and e.kind in ("station", "agv")
+                                          for e in published) >= 4)
         time.sleep(0.5)
         d.take(src)
     finally:

@@ -95,7 +95,8 @@ def test_node_opcua_reads_and_subscribes_to_our_layout_by_browse_path(
         values = first["values"]
         for sid in workshop.stations:
             e = stood[sid]
-            want = machine_values(e.state, process=e.process, order=e.order, wip=e.wip, queue=e.queue)
+            want = machine_values(e.state, process=e.process, order=e.order, wip=e.wip, product=e.product,
+                                  queue=e.queue)
             assert {k: values[f"{sid}/{k}"] for k in want} == want, sid
             assert isinstance(values[f"{sid}/Production/PartsCounter"], int)
         for aid in workshop.agvs:

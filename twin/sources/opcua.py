@@ -226,7 +226,8 @@ class OpcUaSource:
                       station=entity, wip=str(v.get("Production/ActiveProgram/WipId") or ""),
                       order=str(v.get("Production/ActiveProgram/JobId") or ""),
                       process=str(v.get("Production/ActiveProgram/Name") or ""),
-                      queue=float(queue) if queue is not None else None)
+                      queue=float(queue) if queue is not None else None,
+                      product=str(v.get("Production/ActiveProgram/ProductId") or ""))
         else:
             state = v.get("State")
             if state is None:
@@ -500,8 +501,8 @@ class _Handler:
 # -- helpers ------------------------------------------------------------------------------
 
 def _same_but_time(a: Event, b: Event) -> bool:
-    return (a.state, a.wip, a.order, a.process, a.station, a.queue, a.x, a.y, a.heading) == \
-        (b.state, b.wip, b.order, b.process, b.station, b.queue, b.x, b.y, b.heading)
+    return (a.state, a.wip, a.order, a.process, a.product, a.station, a.queue, a.x, a.y, a.heading) == \
+        (b.state, b.wip, b.order, b.process, b.product, b.station, b.queue, b.x, b.y, b.heading)
 
 
 def _readable(exc: BaseException) -> str:

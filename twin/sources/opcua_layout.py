@@ -54,6 +54,7 @@ MACHINE_VARS: tuple[Var, ...] = (
     Var(("Production", "ActiveProgram", "Name"), "String", "process"),
     Var(("Production", "ActiveProgram", "JobId"), "String", "order"),
     Var(("Production", "ActiveProgram", "WipId"), "String", "wip"),
+    Var(("Production", "ActiveProgram", "ProductId"), "String", "product"),
     Var(("Production", "QueueLength"), "UInt32", "queue", "parts"),
     Var(("Production", "PartsCounter"), "UInt32", "", "parts"),
 )
@@ -78,7 +79,7 @@ AGV_STATES = ("idle", "moving", "loading", "unloading", "charging")
 
 
 def machine_values(state: str, *, process: str = "", order: str = "", wip: str = "",
-                   queue: float | None = None) -> dict[str, Any]:
+                   product: str = "", queue: float | None = None) -> dict[str, Any]:
     """Node values (by :attr:`Var.name`) for a station event: our state → Machinery state.
 
     ======================  ============  =============  =======
@@ -104,6 +105,7 @@ def machine_values(state: str, *, process: str = "", order: str = "", wip: str =
         "Production/ActiveProgram/Name": process if busy else "",
         "Production/ActiveProgram/JobId": order if busy else "",
         "Production/ActiveProgram/WipId": wip if busy else "",
+        "Production/ActiveProgram/ProductId": product if busy else "",
         "Production/QueueLength": int(queue) if queue is not None else 0,
     }
 

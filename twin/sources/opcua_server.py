@@ -316,7 +316,8 @@ class OpcUaPublisher:
                 if self._running_state.get(e.entity) == "processing" and e.state != "processing":
                     self._parts[e.entity] = self._parts.get(e.entity, 0) + 1
                 self._running_state[e.entity] = e.state
-                values = machine_values(e.state, process=e.process, order=e.order, wip=e.wip, queue=e.queue)
+                values = machine_values(e.state, process=e.process, order=e.order, wip=e.wip, product=e.product,
+                                        queue=e.queue)
                 values["Production/PartsCounter"] = self._parts.get(e.entity, 0)
             else:
                 values = agv_values(e.state, x=e.x, y=e.y, heading=e.heading, wip=e.wip, station=e.station)
