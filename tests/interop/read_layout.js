@@ -1,6 +1,8 @@
 // An OPC UA client we did not write (node-opcua) reading DMW Twin's node layout by browse path.
 //
 // usage: node read_layout.js ENDPOINT STATION[,STATION...] AGV[,AGV...] WATCH_SECONDS [USER PASSWORD]
+// environment: INTEROP_SECURITY=SignAndEncrypt (Basic256Sha256; default None), INTEROP_CERT_PEM /
+// INTEROP_KEY_PEM / INTEROP_APP_URI (the client certificate to present and its application URI).
 //
 // Resolves the namespace index of urn:dmw-twin:shop from the server's NamespaceArray, finds
 // Objects/Machines/<id>/... and Objects/AGVs/<id>/... with TranslateBrowsePathsToNodeIds, reads
@@ -22,10 +24,13 @@ const AGV_VARS = ["X", "Y", "Heading", "State", "Load", "Station"];
 
 async function main() {
     const [endpoint, stations, agvs, watch, user, password] = process.argv.slice(2);
+    const secure = process.env.INTEROP_SECURITY === "SignAndEncrypt";
     const client = OPCUAClient.create({
         applicationName: "node-opcua interop check",
-        securityMode: MessageSecurityMode.None,
-        securityPolicy: SecurityPolicy.None,
+        // the application URI must be the one in the certificate the test made for us
+        ...(process.env.INTEROP_APP_URI ? { applicationUri: process.env.INTEROP_APP_URI } : {}),
+        securityMode: secure ? MessageSecurityMode.SignAndEncrypt : MessageSecurityMode.None,
+        securityPolicy: secure ? SecurityPolicy.Basic256Sha256 : SecurityPolicy.None,
         endpointMustExist: false,
         // a certificate the test made (PEM), so node-opcua does not spend seconds making its own
         ...(process.env.INTEROP_CERT_PEM ? {

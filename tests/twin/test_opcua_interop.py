@@ -1,4 +1,5 @@
-"""Our OPC UA server read by a stack we did not write (node-opcua, tests/interop/read_layout.js).
+"""Our OPC UA server read by a stack we did not write (node-opcua, tests/interop/read_layout.js),
+over Basic256Sha256 SignAndEncrypt with a user name and password (the server offers nothing else).
 
 The node project (package.json + package-lock.json) is installed with ``npm ci`` into
 ``.cache/interop-node/`` (or ``$DMW_TWIN_NODE_CACHE``) the first time, when that folder has no
@@ -68,21 +69,25 @@ def line(proc: subprocess.Popen[str], timeout: float = 60.0) -> dict:  # type: i
     raise AssertionError("node client said nothing in time")
 
 
-def test_node_opcua_reads_and_subscribes_to_our_layout_by_browse_path(
+def test_node_opcua_reads_and_subscribes_to_our_layout_by_browse_path_over_sign_and_encrypt(
         node_modules: Path, workshop: Workshop, tmp_path: Path) -> None:
     port = free_port()
-    pub = OpcUaPublisher(f"opc.tcp://127.0.0.1:{port}", workshop, cert_dir=tmp_path, users={"operator": "pw"},
-                         allow_anonymous=False)
+    # node-opcua presents a certificate made here, which our server trusts (as a plant's IT would)
+    node_certs = CertStore(tmp_path / "node")
+    cert, key, uri = node_certs.identity("client")
+    CertStore(tmp_path / "server").trust(cert)
+    pub = OpcUaPublisher(f"opc.tcp://127.0.0.1:{port}", workshop, cert_dir=tmp_path / "server",
+                         security=("SignAndEncrypt",), users={"operator": "pw"}, allow_anonymous=False)
     pub.start()
     sim = Simulator(workshop, seed=5)
     stood: dict[str, Event] = {}
     for e in sim.step_until(1800.0):
         stood[e.entity] = e
     pub.publish([e for e in sorted(stood.values(), key=lambda e: e.t)])
-    cert, key, _ = CertStore(tmp_path / "node").identity("client")
     pem = tmp_path / "node-cert.pem"
     pem.write_bytes(x509.load_der_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.PEM))
-    env = {**os.environ, "NODE_PATH": str(node_modules), "INTEROP_CERT_PEM": str(pem), "INTEROP_KEY_PEM": str(key)}
+    env = {**os.environ, "NODE_PATH": str(node_modules), "INTEROP_CERT_PEM": str(pem), "INTEROP_KEY_PEM": str(key),
+           "INTEROP_APP_URI": uri, "INTEROP_SECURITY": "SignAndEncrypt"}
     proc = subprocess.Popen(
         ["node", str(INTEROP / "read_layout.js"), f"opc.tcp://127.0.0.1:{port}", ",".join(workshop.stations),
          ",".join(workshop.agvs), "2", "operator", "pw"],
@@ -123,6 +128,7 @@ def test_node_opcua_reads_and_subscribes_to_our_layout_by_browse_path(
             proc.kill()
             proc.wait()
         pub.stop()
+    assert pub.rejected == []  # node-opcua's certificate was checked against our trust folder, and trusted
     seen = {k: v for k, v in changes.items() if k.endswith("/X")}
     moved = [a for a in workshop.agvs if len(set(seen[f"{a}/X"])) > 2]
     assert moved, seen
