@@ -471,3 +471,17 @@ def test_a_server_with_its_own_namespace_and_missing_nodes_falls_back_as_documen
     finally:
         src.stop()
         gw.stop()
+
+
+def test_a_port_in_use_and_publishing_to_a_stopped_server_say_so(tmp_path: Path, workshop: Workshop) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        pub = OpcUaPublisher(f"opc.tcp://127.0.0.1:{taken.getsockname()[1]}", workshop, cert_dir=tmp_path)
+        with pytest.raises(SourceError, match="cannot start .*port .*in use"):
+            pub.start()
+    with pytest.raises(SourceError, match="not running"):
+        pub.publish(sim_events(workshop, 0.0))
+    pub.stop()  # harmless after a failed start

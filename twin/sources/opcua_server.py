@@ -160,6 +160,7 @@ class OpcUaPublisher:
         why it could not (port in use, bad certificate folder...)."""
         if self._thread is not None:
             raise RuntimeError("OPC UA publisher already started")
+        self._check_port()
         if self.t0_epoch is None:
             self.t0_epoch = time.time()
         self._thread = threading.Thread(target=self._thread_main, name="dmw-opcua-server", daemon=True)
@@ -170,12 +171,35 @@ class OpcUaPublisher:
             self._thread.join(5.0)
             raise SourceError(f"OPC UA server {self.url}: cannot start ({self._error})") from self._error
 
+    def _check_port(self) -> None:
+        """Fail at once on a port already taken (building the address space takes seconds)."""
+        import socket
+
+        host = urlsplit(self.url).hostname or "0.0.0.0"  # noqa: S104 - the user's choice
+        try:
+            infos = socket.getaddrinfo(host, self.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise SourceError(f"OPC UA server {self.url}: cannot start (host {host!r}: {exc})") from None
+        family, _, _, _, addr = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's listener does
+            try:
+                probe.bind(addr)
+            except OSError as exc:
+                raise SourceError(f"OPC UA server {self.url}: cannot start "
+                                  f"(port {self.port}: {exc.strerror or exc})") from None
+
     def publish(self, events: Iterable[Event], timeout: float = 10.0) -> None:
-        """Write ``events`` (time order) into the nodes; returns when they are written."""
+        """Write ``events`` (time order) into the nodes; returns when they are written.
+        Raises :class:`SourceError` when the server is not running (stopped, or failed)."""
         batch = [e for e in events if e.kind in ("station", "agv")]
-        if not batch or self._loop is None or self._stop is None:
+        if not batch:
             return
-        fut = asyncio.run_coroutine_threadsafe(self._write(batch), self._loop)
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._thread is None or not self._thread.is_alive():
+            why = f" ({self._error})" if self._error else ""
+            raise SourceError(f"OPC UA server {self.url}: not running{why}")
+        fut = asyncio.run_coroutine_threadsafe(self._write(batch), loop)
         fut.result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
