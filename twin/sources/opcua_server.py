@@ -319,8 +319,6 @@ class OpcUaPublisher:
         }, time.time())
 
     async def _set(self, server: Any, entity: str, values: Mapping[str, Any], epoch: float) -> None:
-        from asyncua import ua
-
         ts = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
         now = dt.datetime.now(dt.timezone.utc)
         for name, value in values.items():
