@@ -1,9 +1,12 @@
 """Reading a ``.twinlog`` recording: recovery, fast seek, bulk columns, live refresh.
 
 On open every chunk is checked (CRC-32) and decoded into in-memory numpy columns (one
-array per field, rows in time order: ~80 bytes per event). Reading stops at the first
-damaged or cut-short chunk; everything before it is kept and a warning says where and how
-much was recovered. The file may still be growing: :meth:`Recording.refresh` picks up what
+array per field, rows in time order: ~80 bytes per event). A damaged chunk in the middle
+of the file is skipped: the reader resynchronises on the next intact chunk (a known chunk
+type whose CRC-32 matches) and a warning names the skipped byte range and the span of shift
+time that may be missing. Damage with no intact chunk after it (a file cut short) ends the
+read; everything before it is kept and a warning says where and how much was recovered.
+The file may still be growing: :meth:`Recording.refresh` picks up what
 a live writer (this or another process) has flushed since.
 
 ``state_at(t)`` starts from the nearest checkpoint at or before ``t`` (the latest row of
@@ -117,6 +120,19 @@ class _Columns:
         return self.arrays[name][lo: self.n if hi is None else hi]
 
 
+@dataclass
+class _Skip:
+    """Bytes ``[start, end)`` of the file skipped over damage; the shift time between
+    ``t_before`` (last event read before) and ``t_after`` (first event read after, once
+    known) may be missing events."""
+
+    start: int
+    end: int
+    reason: str
+    t_before: float | None
+    t_after: float | None = None
+
+
 @dataclass(frozen=True)
 class _Keyframe:
     t: float
@@ -159,6 +175,11 @@ class Recording:
         self._damage: str | None = None
         self._unknown_chunks: dict[str, int] = {}
         self._has_meta = False
+        self._skips: list[_Skip] = []
+        # string codes whose text was defined in skipped bytes (their rows cannot be named)
+        self._lost_codes = np.empty(0, np.int64)
+        self._dropped_events = 0  # rows after a skip whose entity/kind/state was lost
+        self._blanked_events = 0  # rows after a skip with a lost reference, kept with it blank
         # seek index: checkpoint positions and, for each, the latest row per string code
         self._cp_pos: list[int] = [0]
         self._cp_rows: list[np.ndarray] = [np.empty(0, np.int32)]
@@ -191,6 +212,13 @@ class Recording:
             if self._unknown_chunks:
                 kinds = ", ".join(f"{k!r} x{n}" for k, n in self._unknown_chunks.items())
                 out.append(f"{self.path}: skipped chunks of unknown type ({kinds}), written by a newer version?")
+            out.extend(self._skip_warning(s) for s in self._skips)
+            if self._dropped_events or self._blanked_events:
+                out.append(
+                    f"{self.path}: after the skipped bytes, {self._dropped_events} events named an "
+                    f"entity, kind or state defined only in them and were left out; "
+                    f"{self._blanked_events} kept with a reference (station/WIP/order/process/AGV) blanked"
+                )
             if self._damage:
                 out.append(self._damage)
             return out
@@ -286,13 +314,24 @@ class Recording:
             try:
                 batch = codec.decode_batch(payload[codec.KEYFRAME_PREFIX.size:], kf.rows)
                 cols = batch.columns
-                if len(batch.new_strings) or any(
-                    len(cols[n]) and int(cols[n].max()) >= len(self._strings) for n in codec.STRING_COLUMNS
-                ):
+                known = len(self._strings)
+                if len(batch.new_strings) or (not self._skips and any(
+                    len(cols[n]) and int(cols[n].max()) >= known for n in codec.STRING_COLUMNS
+                )):
                     raise codec.Damaged("keyframe refers to unknown strings")
             except codec.Damaged as exc:
                 raise RecordingError(f"{self.path}: keyframe {i} at byte {kf.offset} unreadable ({exc})") from None
-            events = self._materialize(cols, np.arange(kf.rows))
+            rows = np.arange(kf.rows)
+            if self._skips:  # entities named only in skipped bytes cannot be shown
+                def lost(a: np.ndarray) -> np.ndarray:
+                    out: np.ndarray = np.isin(a, self._lost_codes) | (a >= known)
+                    return out
+
+                named = ~(lost(cols["entity"]) | lost(cols["kind"]) | lost(cols["state"]))
+                rows = rows[named]
+                for n in ("station", "wip", "order", "process", "agv"):
+                    cols[n] = np.where(lost(cols[n]), 0, cols[n])
+            events = self._materialize(cols, rows)
             return Snapshot(kf.t, {e.entity: e for e in events})
 
     def refresh(self) -> int:
@@ -369,30 +408,22 @@ class Recording:
         first_new = self._store.n
         pos, reason = 0, None
         while pos < len(buf):
-            if len(buf) - pos < codec.CHUNK_HEAD_SIZE:
-                reason = f"chunk header cut short ({len(buf) - pos} of {codec.CHUNK_HEAD_SIZE} bytes)"
-                break
-            kind, length, crc = codec.CHUNK_HEAD.unpack_from(buf, pos)
-            name = kind.decode("latin-1")
-            if length > codec.MAX_CHUNK_BYTES:
-                reason = f"implausible chunk length {length}"
-                break
-            start, end = pos + codec.CHUNK_HEAD_SIZE, pos + codec.CHUNK_HEAD_SIZE + length
-            if end > len(buf):
-                reason = f"{name!r} chunk cut short ({len(buf) - start} of {length} bytes)"
-                break
-            if not codec.check_crc(kind, length, crc, buf[start:end]):
-                reason = f"checksum mismatch in {name!r} chunk"
-                break
-            try:
-                self._apply_chunk(kind, buf[start:end], self._offset + start)
-            except codec.Damaged as exc:
-                reason = f"{name!r} chunk: {exc}"
-                break
-            pos = end
+            reason, end = self._take_chunk(buf, pos)
+            if reason is None:
+                pos = end
+                continue
+            if self.complete or not self._has_meta:
+                break  # after the end marker, or without a header, there is nothing to resume
+            nxt = _next_intact_chunk(data, pos + 1)
+            if nxt is None:
+                break  # cut short (or damaged) to the end: keep the offset, a refresh retries
+            last = self._last_t() if self._store.n else None
+            self._skips.append(_Skip(self._offset + pos, self._offset + nxt, reason, last))
+            pos, reason = nxt, None
         self._offset += pos
-        if self._store.n > first_new:
+        if self._store.n > first_new or len(self._strings_arr) != len(self._strings):
             self._strings_arr = np.array(self._strings, dtype=object)
+        if self._store.n > first_new:
             self._extend_index()
         if reason is None and not self._has_meta:
             reason = "header chunk (META) missing"
@@ -405,6 +436,37 @@ class Recording:
                 f"{self.path}: damaged/truncated at byte {self._offset} ({reason}); "
                 f"recovered {n} events{upto}"
             )
+
+    def _take_chunk(self, buf: memoryview, pos: int) -> tuple[str | None, int]:
+        """Check and apply the chunk at ``pos`` of ``buf``: (None, its end) when taken,
+        else (why not, pos)."""
+        if len(buf) - pos < codec.CHUNK_HEAD_SIZE:
+            return f"chunk header cut short ({len(buf) - pos} of {codec.CHUNK_HEAD_SIZE} bytes)", pos
+        kind, length, crc = codec.CHUNK_HEAD.unpack_from(buf, pos)
+        name = kind.decode("latin-1")
+        if length > codec.MAX_CHUNK_BYTES:
+            return f"implausible chunk length {length}", pos
+        start, end = pos + codec.CHUNK_HEAD_SIZE, pos + codec.CHUNK_HEAD_SIZE + length
+        if end > len(buf):
+            return f"{name!r} chunk cut short ({len(buf) - start} of {length} bytes)", pos
+        if not codec.check_crc(kind, length, crc, buf[start:end]):
+            return f"checksum mismatch in {name!r} chunk", pos
+        try:
+            self._apply_chunk(kind, buf[start:end], self._offset + start)
+        except codec.Damaged as exc:
+            return f"{name!r} chunk: {exc}", pos
+        return None, end
+
+    def _skip_warning(self, skip: _Skip) -> str:
+        when = ""
+        if skip.t_before is not None and skip.t_after is not None:
+            when = f"; events between t={skip.t_before:.3f} s and t={skip.t_after:.3f} s may be missing"
+        elif skip.t_before is not None:
+            when = f"; events after t={skip.t_before:.3f} s may be missing"
+        elif skip.t_after is not None:
+            when = f"; events before t={skip.t_after:.3f} s may be missing"
+        return (f"{self.path}: damaged bytes {skip.start}-{skip.end} skipped ({skip.reason}, "
+                f"{skip.end - skip.start} bytes); reading resumed at the next intact chunk{when}")
 
     def _last_t(self) -> float:
         n = self._store.n
@@ -436,9 +498,11 @@ class Recording:
                 before, t, rows = codec.KEYFRAME_PREFIX.unpack_from(payload, 0)
             except Exception:
                 raise codec.Damaged("keyframe prefix cut short") from None
-            if before != self._store.n or not math.isfinite(t) or rows > len(self._strings):
+            # after skipped bytes the file counts events this reader never saw
+            count_ok = before == self._store.n or (self._skips and before > self._store.n)
+            if not count_ok or not math.isfinite(t) or rows > len(self._strings):
                 raise codec.Damaged(f"keyframe inconsistent with the events before it ({before} != {self._store.n})")
-            self._keyframes.append(_Keyframe(t, before, rows, offset, len(payload)))
+            self._keyframes.append(_Keyframe(t, self._store.n, rows, offset, len(payload)))
         elif kind == codec.NOTES:
             items = codec.decode_json(payload, "annotations")
             if not isinstance(items, list):
@@ -467,11 +531,14 @@ class Recording:
         if n == 0:
             raise codec.Damaged("empty event chunk")
         batch = codec.decode_batch(payload[codec.EVENTS_PREFIX.size:], n)
-        if batch.first_new_string != len(self._strings):
+        lost_here = 0
+        if self._skips and batch.first_new_string > len(self._strings):
+            lost_here = batch.first_new_string - len(self._strings)  # defined in skipped bytes
+        if batch.first_new_string != len(self._strings) + lost_here:
             raise codec.Damaged(
                 f"string table out of step (chunk starts at {batch.first_new_string}, have {len(self._strings)})"
             )
-        table = len(self._strings) + len(batch.new_strings)
+        table = len(self._strings) + lost_here + len(batch.new_strings)
         if len(set(batch.new_strings)) != len(batch.new_strings) or any(s in self._codes for s in batch.new_strings):
             raise codec.Damaged("string defined twice")
         c = batch.columns
@@ -488,18 +555,42 @@ class Recording:
                 raise codec.Damaged(f"column {name!r} holds an infinite value")
         if (c["entity"] == 0).any():
             raise codec.Damaged("event without entity")
-        strings = self._strings + batch.new_strings
-        pairs = np.unique(c["kind"] * table + c["state"])
+        lost = self._lost_codes
+        if lost_here:
+            lost = np.concatenate([lost, np.arange(len(self._strings), batch.first_new_string)])
+        keep = np.ones(n, bool)
+        if len(lost):
+            for name in ("entity", "kind", "state"):
+                keep &= ~np.isin(c[name], lost)
+        strings = self._strings + [""] * lost_here + batch.new_strings
+        pairs = np.unique(c["kind"][keep] * table + c["state"][keep])
         for p in pairs.tolist():
             if (strings[p // table], strings[p % table]) not in _VALID_PAIRS:
                 raise codec.Damaged(f"unknown kind/state {strings[p // table]!r}/{strings[p % table]!r}")
+        # the chunk makes sense: take it in
+        self._strings.extend([""] * lost_here)  # placeholders, never in _codes, never shown
+        self._lost_codes = lost
         for s in batch.new_strings:
             self._codes[s] = len(self._strings)
             self._strings.append(s)
-        return {
+        out = {
             name: c[name].astype(_FLOAT_DTYPE if typ == "f" else _STRING_DTYPE, copy=False)
             for name, typ in codec.FORMAT_COLUMNS
         }
+        if len(lost):
+            blanked = np.zeros(n, bool)
+            for name in ("station", "wip", "order", "process", "agv"):
+                hit = np.isin(out[name], lost)
+                if hit.any():
+                    out[name] = np.where(hit, 0, out[name]).astype(_STRING_DTYPE)
+                    blanked |= hit
+            self._dropped_events += int((~keep).sum())
+            self._blanked_events += int((blanked & keep).sum())
+            if not keep.all():
+                out = {name: a[keep] for name, a in out.items()}
+        if self._skips and self._skips[-1].t_after is None and len(out["t"]):
+            self._skips[-1].t_after = float(out["t"][0])
+        return out
 
     # -- seek index ---------------------------------------------------------------------
 
@@ -603,6 +694,29 @@ def _event_rows_ahead(buf: memoryview) -> int:
             rows += codec.EVENTS_PREFIX.unpack_from(buf, pos + codec.CHUNK_HEAD_SIZE)[0]
         pos += codec.CHUNK_HEAD_SIZE + length
     return min(rows, len(buf) // 2)
+
+
+#: Chunk types a reader can resynchronise on after damage (a second META is damage).
+_RESYNC_TYPES: tuple[bytes, ...] = (codec.EVENTS, codec.KEYFRAME, codec.NOTES, codec.END)
+
+
+def _next_intact_chunk(data: bytes, start: int) -> int | None:
+    """Offset of the first intact chunk (known type, plausible length, CRC-32 right) at or
+    after ``start`` in ``data``, or None. A false match needs a 32-bit CRC to agree by chance."""
+    nxt = {tag: data.find(tag, start) for tag in _RESYNC_TYPES}
+    while True:
+        found = [(p, tag) for tag, p in nxt.items() if p >= 0]
+        if not found:
+            return None
+        p, tag = min(found)
+        if p + codec.CHUNK_HEAD_SIZE <= len(data):
+            kind, length, crc = codec.CHUNK_HEAD.unpack_from(data, p)
+            end = p + codec.CHUNK_HEAD_SIZE + length
+            if length <= codec.MAX_CHUNK_BYTES and end <= len(data) and codec.check_crc(
+                kind, length, crc, memoryview(data)[p + codec.CHUNK_HEAD_SIZE:end]
+            ):
+                return p
+        nxt[tag] = data.find(tag, p + 1)
 
 
 def _apply_window(latest: np.ndarray, entity: np.ndarray, lo: int, hi: int) -> None:
