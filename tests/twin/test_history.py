@@ -1,0 +1,235 @@
+"""Plant history on a real PostgreSQL server (a throw-away cluster started by the tests)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from twin.history.server import ClusterError, LocalCluster, pg_bin
+from twin.history.store import HistoryError, HistoryRecording, ShiftWriter, connect, list_shifts
+from twin.history.transfer import export_shift, import_twinlog, sync_twinlog
+from twin.recording import RecordingWriter, codec, open_recording
+
+ROOT = Path(__file__).resolve().parents[2]
+
+try:
+    pg_bin("initdb")
+    HAVE_PG = True
+except ClusterError:
+    HAVE_PG = False
+pytestmark = pytest.mark.skipif(not HAVE_PG, reason="PostgreSQL server programs are not installed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def shift_file(tmp_path_factory) -> Path:
+    """A real 2 h simulated shift of machining13 with a breakdown annotation."""
+    from twin.simulator import Simulator
+    from twin.workshop import load_workshop
+
+    out = tmp_path_factory.mktemp("hist") / "m13.twinlog"
+    ws = load_workshop(ROOT / "assets" / "workshops" / "machining13.toml")
+    sim = Simulator(ws, None, seed=3)
+    with RecordingWriter(out, {"workshop": ws.name, "source": "sim://machining13"}) as w:
+        for e in sim.step_until(2 * 3600.0):
+            w.append(e)
+        w.annotate(1800.0, "S04 down", "S04", "breakdown")
+        w.annotate(3600.0, "hand-written note")
+    return out
+
+
+def _url(cluster: LocalCluster, line: str = "", shift: str = "") -> str:
+    q = "&".join(f"{k}={v}" for k, v in (("line", line), ("shift", shift)) if v)
+    return cluster.url + (f"?{q}" if q else "")
+
+
+def _same_columns(a, b) -> None:
+    assert len(a) == len(b)
+    for name, typ in codec.FORMAT_COLUMNS:
+        x, y = getattr(a, name), getattr(b, name)
+        if typ == "s":
+            assert a.decode(x).tolist() == b.decode(y).tolist(), name
+        else:
+            assert np.array_equal(x, y, equal_nan=True), name
+
+
+def test_reader_returns_what_the_twinlog_returns(cluster, shift_file) -> None:
+    url, n = import_twinlog(shift_file, _url(cluster), line="m13", shift="day1", password=cluster.password)
+    local = open_recording(shift_file)
+    assert n == local.event_count > 5000  # several keyframes' worth
+    with HistoryRecording(url, password=cluster.password) as rec:
+        assert rec.event_count == local.event_count
+        assert rec.time_range == local.time_range
+        assert rec.meta["workshop"] == "machining13"
+        assert rec.complete
+        assert rec.entities == local.entities
+        for t in (0.0, 1.0, 600.5, 1800.0, 4321.7, 7200.0, 1e9):
+            assert rec.state_at(t).entities == local.state_at(t).entities, t
+        assert rec.events(1000.0, 1100.0) == local.events(1000.0, 1100.0)
+        assert rec.events(0, 7200, entity="S04") == local.events(0, 7200, entity="S04")
+        assert rec.events(0, 7200, kind="agv")[:50] == local.events(0, 7200, kind="agv")[:50]
+        _same_columns(rec.columns(), local.columns())
+        _same_columns(rec.columns(3000.0, 3600.0), local.columns(3000.0, 3600.0))
+        assert rec.annotations() == local.annotations()
+    local.close()
+
+
+def test_catalogue_lists_the_shift_and_export_round_trips(cluster, shift_file, tmp_path) -> None:
+    url, _ = import_twinlog(shift_file, _url(cluster), line="m13", shift="day2", password=cluster.password)
+    with connect(cluster.url, cluster.password) as conn:
+        shifts = {(s.line, s.name): s for s in list_shifts(conn)}
+    s = shifts[("m13", "day2")]
+    local = open_recording(shift_file)
+    assert s.event_count == local.event_count and s.annotations == 2 and s.complete
+    assert (s.t_first, s.t_last) == local.time_range
+    out = tmp_path / "back.twinlog"
+    assert export_shift(url, out, password=cluster.password) == local.event_count
+    back = open_recording(out)
+    _same_columns(back.columns(), local.columns())
+    assert back.annotations() == local.annotations()
+
+
+def test_a_second_import_of_the_same_shift_is_refused(cluster, shift_file) -> None:
+    import_twinlog(shift_file, _url(cluster), line="m13", shift="dup", password=cluster.password)
+    with pytest.raises(HistoryError, match="already exists"):
+        import_twinlog(shift_file, _url(cluster), line="m13", shift="dup", password=cluster.password)
+
+
+def test_wrong_password_and_unreachable_server_say_so(cluster) -> None:
+    with pytest.raises(HistoryError, match="wrong user name or password"):
+        connect(cluster.url, "not-the-password")
+    with pytest.raises(HistoryError, match="cannot connect"):
+        connect("postgresql://dmw@127.0.0.1:1/postgres", "x", connect_timeout=1)
+    with pytest.raises(HistoryError, match="do not put the password"):
+        connect("postgresql://dmw:secret@127.0.0.1:1/postgres")
+    with pytest.raises(HistoryError, match="no shift"):
+        HistoryRecording(_url(cluster, "m13", "nope"), password=cluster.password)
+
+
+def test_live_writer_is_followed_from_a_second_connection(cluster) -> None:
+    from twin.events import Event
+
+    url = _url(cluster, "line2", "live")
+    w = ShiftWriter(url, {"workshop": "machining13"}, password=cluster.password, flush_interval_s=0.0)
+    for i in range(10):
+        w.append(Event(float(i), "S01", "station", "processing" if i % 2 else "idle"))
+    w.flush()
+    reader = HistoryRecording(url, password=cluster.password)
+    assert reader.event_count == 10 and not reader.complete
+    for i in range(10, 25):
+        w.append(Event(float(i), "S01", "station", "idle"))
+    w.flush()
+    assert reader.refresh() == 15
+    assert reader.state_at(24.0).entities["S01"].t == 24.0
+    w.close()
+    reader.refresh()
+    assert reader.complete
+    reader.close()
+
+
+def test_read_only_role_cannot_record(cluster, shift_file) -> None:
+    from twin.history.schema import create_roles
+
+    with connect(cluster.url, cluster.password) as conn:
+        create_roles(conn)
+        conn.execute("DROP ROLE IF EXISTS alice")
+        conn.execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw' IN ROLE dmw_reader")
+    alice = cluster.url.replace("dmw@", "alice@")
+    import_twinlog(shift_file, _url(cluster), line="m13", shift="ro", password=cluster.password)
+    with HistoryRecording(alice + "?line=m13&shift=ro", password="alice-pw") as rec:
+        assert rec.event_count > 0  # reading works
+    with pytest.raises(HistoryError, match="permission denied"):
+        import_twinlog(shift_file, alice, line="m13", shift="by-alice", password="alice-pw")
+
+
+def test_writer_killed_mid_shift_loses_at_most_its_last_second(cluster, tmp_path) -> None:
+    """A real process records into the server and is SIGKILLed; what it had committed a
+    second before stays, and its local .twinlog fills in the rest afterwards."""
+    local = tmp_path / "shift.twinlog"
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from twin.events import Event
+from twin.history.store import ShiftWriter
+from twin.recording import RecordingWriter
+w = ShiftWriter({_url(cluster, 'kill', 's1')!r}, {{'workshop': 'x'}}, password={cluster.password!r},
+                flush_interval_s=0.2)
+loc = RecordingWriter({str(local)!r}, {{'workshop': 'x'}}, flush_interval_s=0.2)
+i = 0
+while True:
+    e = Event(i * 0.1, 'S01', 'station', 'idle' if i % 2 else 'processing')
+    w.append(e); loc.append(e)
+    i += 1
+    if i % 50 == 0:
+        print(i, flush=True)
+    time.sleep(0.002)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(20):  # ~1000 events written
+            proc.stdout.readline()
+    finally:
+        proc.kill()
+        proc.wait()
+    local_rec = open_recording(local)
+    url = _url(cluster, "kill", "s1")
+    with HistoryRecording(url, password=cluster.password) as rec:
+        server_n = rec.event_count
+        assert not rec.complete
+    assert server_n > 0
+    # the writer flushed every 0.2 s while appending ~400 events/s: at most ~1 s is missing
+    assert local_rec.event_count - server_n <= 400
+    added = sync_twinlog(local, url, password=cluster.password)
+    assert added == local_rec.event_count - server_n
+    with HistoryRecording(url, password=cluster.password) as rec:
+        assert rec.event_count == local_rec.event_count  # no duplicates, nothing missing
+        _same_columns(rec.columns(), local_rec.columns())
+    assert sync_twinlog(local, url, password=cluster.password) == 0
+
+
+def test_outage_during_a_live_session_is_filled_in_afterwards(cluster, tmp_path) -> None:
+    from twin.events import Event
+
+    local = tmp_path / "outage.twinlog"
+    url = _url(cluster, "outage", "s1")
+    loc = RecordingWriter(local, {"workshop": "x"})
+    w = ShiftWriter(url, {"workshop": "x"}, password=cluster.password, flush_interval_s=0.0)
+    for i in range(100):
+        e = Event(float(i), "S01", "station", "idle")
+        loc.append(e)
+        w.append(e)
+    w.flush()
+    cluster.kill()
+    failures = 0
+    try:
+        for i in range(100, 200):
+            e = Event(float(i), "S01", "station", "idle")
+            loc.append(e)
+            try:
+                w.append(e)
+            except HistoryError as exc:
+                failures += 1
+                assert "writing events" in str(exc)
+    finally:
+        cluster.restart()
+    assert failures > 0
+    # the session went on recording locally while the server was away
+    for i in range(200, 300):
+        loc.append(Event(float(i), "S01", "station", "idle"))
+    loc.close()
+    assert sync_twinlog(local, url, password=cluster.password) == 200
+    with HistoryRecording(url, password=cluster.password) as rec:
+        assert rec.event_count == 300
+        assert [e.t for e in rec.events(95, 105)] == [float(t) for t in range(95, 106)]
