@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from twin.events import KINDS, STATES
-from twin.recording import Recording, RecordingError, open_recording
+from twin.recording import Recording, RecordingError, open_recording, recording_arg
 
 #: Columns of ``export --csv``, in order (empty where not applicable).
 CSV_COLUMNS: tuple[str, ...] = (
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Write the events of a .twinlog recording to CSV, one row per event, columns "
                     + ",".join(CSV_COLUMNS) + " (empty when not applicable).",
     )
-    ex.add_argument("recording", metavar="FILE.twinlog", type=Path, help="recording to read")
+    ex.add_argument("recording", metavar="FILE.twinlog", type=recording_arg, help="recording to read (or a plant-history shift URL)")
     ex.add_argument("--csv", required=True, metavar="OUT.csv", help="CSV file to write ('-' for standard output)")
     ex.add_argument("--from", dest="t0", type=float, default=-math.inf, metavar="SECONDS",
                     help="only events at or after this time (seconds since the start of the shift)")
@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Describe a .twinlog recording: time range, entity counts by kind, event counts "
                     "by kind and state, annotations, keyframes and any damage found.",
     )
-    info.add_argument("recording", metavar="FILE.twinlog", type=Path, help="recording to read")
+    info.add_argument("recording", metavar="FILE.twinlog", type=recording_arg, help="recording to read (or a plant-history shift URL)")
     info.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     info.set_defaults(func=run_info)
 

@@ -233,3 +233,89 @@ def test_outage_during_a_live_session_is_filled_in_afterwards(cluster, tmp_path)
     with HistoryRecording(url, password=cluster.password) as rec:
         assert rec.event_count == 300
         assert [e.t for e in rec.events(95, 105)] == [float(t) for t in range(95, 106)]
+
+
+def test_mirror_follows_a_growing_recording_through_an_outage(cluster, tmp_path) -> None:
+    """A live session records locally; the mirror uploads as it grows, rides out a server
+    outage, and leaves the server with exactly the local recording."""
+    import time
+
+    from twin.events import Event
+    from twin.history.mirror import HistoryMirror
+
+    local = tmp_path / "live.twinlog"
+    url = _url(cluster, "mirror", "s1")
+    loc = RecordingWriter(local, {"workshop": "x"}, flush_interval_s=0.1)
+    mirror = HistoryMirror(local, url, password=cluster.password, interval_s=0.1)
+
+    def feed(a: int, b: int) -> None:
+        for i in range(a, b):
+            loc.append(Event(float(i), f"S{i % 3}", "station", "idle" if i % 2 else "processing"))
+        loc.flush()
+
+    def wait_for(pred, timeout=15.0) -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            assert time.monotonic() < end, (mirror.status, mirror.message)
+            time.sleep(0.05)
+
+    feed(0, 100)
+    loc.annotate(5.0, "before the outage", kind="note")
+    mirror.start()
+    wait_for(lambda: mirror.uploaded == 100 and mirror.status == "connected")
+    cluster.kill()
+    feed(100, 200)
+    wait_for(lambda: mirror.status == "reconnecting")
+    assert "local recording keeps everything" in mirror.message
+    cluster.restart()
+    feed(200, 300)
+    loc.annotate(250.0, "after the outage", "S1", "note")
+    wait_for(lambda: mirror.uploaded == 300 and mirror.status == "connected")
+    loc.close()
+    mirror.stop()
+    assert mirror.status == "stopped" and mirror.outages == 1
+    back = open_recording(local)
+    with HistoryRecording(url, password=cluster.password) as rec:
+        assert rec.event_count == 300 and rec.complete
+        _same_columns(rec.columns(), back.columns())
+        assert rec.annotations() == back.annotations()
+
+
+def test_history_cli_imports_lists_and_exports(cluster, shift_file, tmp_path, monkeypatch, capsys) -> None:
+    import main
+
+    monkeypatch.setenv("PGPASSWORD", cluster.password)
+
+    def run(*a: str) -> tuple[int, str, str]:
+        rc = main.main(["history", *a])
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+
+    assert run("setup", cluster.url)[0] == 0
+    rc, out, err = run("import", cluster.url, str(shift_file), "--line", "cli", "--shift", "morning")
+    assert rc == 0, err
+    n = open_recording(shift_file).event_count
+    assert f"{n} events" in out
+    rc, out, _ = run("list", cluster.url, "--line", "cli")
+    assert "morning" in out and f"{n} events" in out and "2 notes" in out
+    dest = tmp_path / "morning.twinlog"
+    assert run("export", cluster.url + "?line=cli&shift=morning", "--out", str(dest))[0] == 0
+    assert open_recording(dest).event_count == n
+    rc, _, err = run("export", cluster.url + "?line=cli&shift=evening", "--out", str(dest))
+    assert rc == 2
+    assert err.strip() == (f"dmw-twin history: {cluster.url}?line=cli&shift=evening: "
+                           "no shift 'evening' on line 'cli'")
+    monkeypatch.setenv("PGPASSWORD", "wrong")
+    rc, _, err = run("list", cluster.url)
+    assert rc == 2 and "wrong user name or password" in err
+
+
+def test_info_and_verify_read_a_shift_from_the_server(cluster, shift_file) -> None:
+    """Commands that take a recording take a shift URL unchanged."""
+    import os
+
+    url, _ = import_twinlog(shift_file, _url(cluster), line="m13", shift="info", password=cluster.password)
+    p = subprocess.run([sys.executable, str(ROOT / "main.py"), "info", url], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "PGPASSWORD": cluster.password})
+    assert p.returncode == 0, p.stderr
+    assert str(open_recording(shift_file).event_count) in p.stdout.replace(",", "")

@@ -89,7 +89,8 @@ def connect(url: str, password: str | None = None, *, autocommit: bool = True,
     try:
         return psycopg.connect(loc.conninfo, **kw)
     except psycopg.OperationalError as exc:
-        msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        msg = lines[0].split(" failed: ")[-1] if lines else type(exc).__name__
         where = urlsplit(loc.conninfo)
         server = f"{where.hostname}:{where.port or 5432}"
         if "password authentication failed" in msg:
@@ -181,8 +182,39 @@ def _epoch_of(meta: Mapping[str, Any], created: str) -> float:
     return time.time()
 
 
+_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(shift_id: int, start_epoch: float, rows: Sequence[tuple[int, tuple[Any, ...]]]) -> str:
+    """Rows in COPY's text format (tab-separated, ``\\N`` = NULL); ``ts`` as UTC epoch text."""
+    out = []
+    prefix = f"{shift_id}\t"
+    for seq, row in rows:
+        cells = [prefix, str(seq), "\t", _utc(start_epoch + row[0])]
+        for v in row:
+            cells.append("\t")
+            if v is None:
+                cells.append("\\N")
+            elif isinstance(v, str):
+                cells.append(v.translate(_ESCAPE))
+            else:
+                cells.append(repr(float(v)))
+        cells.append("\n")
+        out.append("".join(cells))
+    return "".join(out)
+
+
+def _utc(epoch: float) -> str:
+    """A timestamptz literal for UTC seconds ``epoch`` (microsecond precision)."""
+    whole = math.floor(epoch)
+    us = int(round((epoch - whole) * 1e6))
+    if us >= 1_000_000:
+        whole, us = whole + 1, us - 1_000_000
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)) + f".{us:06d}+00"
+
+
 def _row_of(ev: Event) -> tuple[Any, ...]:
-    return tuple(getattr(ev, c) if c in _STRING else getattr(ev, c) for c in _COLS)
+    return tuple(getattr(ev, c) for c in _COLS)
 
 
 class ShiftWriter:
@@ -288,23 +320,43 @@ class ShiftWriter:
         except EventError:
             self.rejected += 1
             return False
+        return self.extend_rows((_row_of(ev),)) == 1
+
+    def extend_rows(self, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Queue rows already validated (read from a recording): tuples in
+        :data:`~twin.recording.codec.COLUMN_NAMES` order, ``None`` / ``""`` where not
+        applicable. Rows earlier than the last one are refused (counted); returns how many
+        were queued."""
+        added = 0
         with self._lock:
             if self._closed:
                 raise HistoryError(f"{self.location.url}: writer is closed")
-            if ev.t < self._last_t:
-                self.rejected += 1
-                return False
-            row = _row_of(ev)
-            if self.seq and self.seq % KEYFRAME_EVENTS == 0:
-                self._pending_kf.append((self.seq, ev.t, list(self._latest.values())))
-            self._pending.append((self.seq, row))
-            self._latest[ev.entity] = (self.seq, row)
-            self.seq += 1
-            self._last_t = ev.t
-            self.events_written += 1
+            pending, latest = self._pending, self._latest
+            for row in rows:
+                t = row[0]
+                if t < self._last_t:
+                    self.rejected += 1
+                    continue
+                seq = self.seq
+                if seq and seq % KEYFRAME_EVENTS == 0:
+                    self._pending_kf.append((seq, t, list(latest.values())))
+                pending.append((seq, row))
+                latest[row[1]] = (seq, row)
+                self.seq = seq + 1
+                self._last_t = t
+                added += 1
+            self.events_written += added
             if time.monotonic() - self._flushed_at >= self.flush_interval_s:
                 self.flush()
-            return True
+        return added
+
+    def annotations(self) -> list[Annotation]:
+        """The annotations the server already has for this shift."""
+        with self._lock:
+            rows = self._conn.execute(f"SELECT t, label, entity, kind FROM {SCHEMA}.annotation "
+                                      "WHERE shift_id = %s ORDER BY t", (self.shift_id,)).fetchall()
+            self._conn.commit()
+        return [Annotation(float(t), label, entity, kind) for t, label, entity, kind in rows]
 
     def extend(self, events: Iterable[Event | Mapping[str, Any]]) -> int:
         return sum(1 for e in events if self.append(e))
@@ -338,9 +390,8 @@ class ShiftWriter:
                     day_partition(conn, day * 86400)
                     self._days.add(day)
             with conn.cursor().copy(f"COPY {SCHEMA}.event (shift_id, seq, ts, {_QCOLS}) FROM STDIN") as cp:
-                td = dt.timedelta
-                for seq, row in rows:
-                    cp.write_row((sid, seq, t0 + td(seconds=row[0]), *row))
+                for lo in range(0, len(rows), 20_000):
+                    cp.write(_copy_text(sid, start, rows[lo:lo + 20_000]))
         for seq_before, t, latest in kfs:
             conn.execute(f"INSERT INTO {SCHEMA}.keyframe (shift_id, seq_before, t) VALUES (%s, %s, %s)",
                          (sid, seq_before, t))

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,14 @@ from twin.recording import EventColumns, Recording, RecordingWriter, codec, open
 BATCH = 50_000
 
 
-def _dicts(cols: EventColumns, lo: int, hi: int) -> Iterator[dict[str, Any]]:
-    """Rows ``lo..hi`` of ``cols`` as event mappings (NaN and "" as not applicable)."""
+def rows_of(cols: EventColumns, lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
+    """Rows ``lo..hi`` of ``cols`` as tuples in column order (None where NaN)."""
     fields = []
     for name in codec.COLUMN_NAMES:
         a = getattr(cols, name)[lo:hi]
-        fields.append([None if math.isnan(v) else v for v in a.tolist()] if a.dtype.kind == "f"
+        fields.append([None if v != v else v for v in a.tolist()] if a.dtype.kind == "f"
                       else cols.strings[a].tolist())
-    for row in zip(*fields):
-        yield dict(zip(codec.COLUMN_NAMES, row))
+    return zip(*fields)
 
 
 def _copy(rec: Recording, writer: ShiftWriter, start: int,
@@ -37,7 +35,7 @@ def _copy(rec: Recording, writer: ShiftWriter, start: int,
     n, added = len(cols), 0
     for lo in range(start, n, BATCH):
         hi = min(n, lo + BATCH)
-        added += writer.extend(_dicts(cols, lo, hi))
+        added += writer.extend_rows(rows_of(cols, lo, hi))
         if progress:
             progress(hi - start, n - start)
     return added
@@ -70,19 +68,18 @@ def import_twinlog(path: str | Path, url: str, *, line: str = "", shift: str = "
 def sync_twinlog(path: str | Path, url: str, *, line: str = "", shift: str = "",
                  password: str | None = None) -> int:
     """Upload what the server lacks of the shift recorded locally in ``path``; returns the
-    number of events added (0 when the server is complete). Annotations past the server's
-    last event are added too."""
+    number of events added (0 when the server is complete). Annotations the server lacks
+    are added too."""
     rec = open_recording(path)
     try:
         loc = parse_history_url(url)
         with ShiftWriter(url, rec.meta, line=line or loc.line or str(rec.meta.get("workshop") or "default"),
                          shift=shift or loc.shift or Path(path).stem, password=password,
                          created=rec.created, flush_interval_s=30.0, resume=True) as w:
-            have = w.seq
-            t_have = w._last_t
-            n = _copy(rec, w, have, None)
+            n = _copy(rec, w, w.seq, None)
+            on_server = set(w.annotations())
             for a in rec.annotations():
-                if a.t > t_have:
+                if a not in on_server:
                     w.annotate(a.t, a.label, a.entity, a.kind)
             w.flush()
             if not rec.complete:
@@ -99,7 +96,7 @@ def export_shift(url: str, out: str | Path, *, password: str | None = None) -> i
         meta = {k: v for k, v in src.meta.items() if k not in ("format_version", "created")}
         with RecordingWriter(out, meta) as w:
             cols = src.columns()
-            n = sum(bool(w.append(d)) for d in _dicts(cols, 0, len(cols)))
+            n = sum(bool(w.append(dict(zip(codec.COLUMN_NAMES, r)))) for r in rows_of(cols, 0, len(cols)))
             for a in src.annotations():
                 w.annotate(a.t, a.label, a.entity, a.kind)
         return n

@@ -611,11 +611,21 @@ def _apply_window(latest: np.ndarray, entity: np.ndarray, lo: int, hi: int) -> N
     latest[u] = hi - 1 - first_from_end
 
 
+def recording_arg(text: str) -> str | Path:
+    """A command-line recording argument: a plant-history URL as it is, else a path."""
+    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+
+
 def open_recording(path: str | os.PathLike[str], *, event_cache_size: int = DEFAULT_EVENT_CACHE) -> Recording:
-    """Open a ``.twinlog`` file for reading.
+    """Open a ``.twinlog`` file (or a plant-history shift URL ``postgresql://…``) for reading.
 
     Raises :class:`RecordingError` (naming the file) if it is missing, not a recording,
     or from a newer format. A truncated or damaged recording opens with
     :attr:`Recording.warnings` and everything before the damage.
     """
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        # a shift in the plant history: same interface, read from the server
+        from twin.history.store import HistoryRecording
+
+        return HistoryRecording(path)  # type: ignore[return-value]
     return Recording(path, event_cache_size=event_cache_size)
