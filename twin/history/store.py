@@ -59,10 +59,6 @@ class HistoryLocation:
         return urlunsplit(parts._replace(query=urlencode(q)))
 
 
-def is_history_url(text: str) -> bool:
-    return str(text).startswith(("postgresql://", "postgres://"))
-
-
 def parse_history_url(url: str) -> HistoryLocation:
     """Split ``postgresql://user@host/db?line=L&shift=S``; a password in it is refused."""
     parts = urlsplit(url)

@@ -12,7 +12,7 @@ shop at any instant is answered quickly. Write with :class:`RecordingWriter`, re
 """
 
 from twin.recording.model import ANNOTATION_KINDS, Annotation, RecordingError
-from twin.recording.reader import EventColumns, Recording, open_recording, recording_arg
+from twin.recording.reader import EventColumns, Recording, open_recording
 from twin.recording.writer import RecordingWriter
 
 __all__ = [
@@ -23,5 +23,4 @@ __all__ = [
     "RecordingError",
     "RecordingWriter",
     "open_recording",
-    "recording_arg",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from twin.events import STATES, Event
+from twin.locations import is_history_url
 from twin.recording import codec
 from twin.recording.model import Annotation, RecordingError, make_annotation
 from twin.snapshot import Snapshot
@@ -45,8 +46,9 @@ class EventColumns:
     """Events as numpy arrays, one per field, row ``i`` = ``i``-th event in time order.
 
     Float fields (``t`` seconds, ``x``/``y`` metres, ``heading`` degrees, ``queue``,
-    ``energy`` kWh) are float64 with NaN where not applicable. Id/text fields (``entity``,
-    ``kind``, ``state``, ``station``, ``wip``, ``order``, ``process``, ``agv``) are int32
+    ``energy`` kWh, ``quantity`` parts, ``due`` seconds) are float64 with NaN where not
+    applicable. Id/text fields (``entity``, ``kind``, ``state``, ``station``, ``wip``,
+    ``order``, ``process``, ``agv``, ``product``) are int32
     codes into :attr:`strings` (code 0 is ``""``, i.e. not applicable). Arrays are
     read-only views into the recording; copy before modifying.
     """
@@ -65,6 +67,9 @@ class EventColumns:
     agv: np.ndarray
     queue: np.ndarray
     energy: np.ndarray
+    product: np.ndarray
+    quantity: np.ndarray
+    due: np.ndarray
     strings: np.ndarray  # object array of str
     codes: Mapping[str, int]
 
@@ -440,7 +445,8 @@ class Recording:
             if not isinstance(items, list):
                 raise codec.Damaged("annotations are not a list")
             try:
-                notes = [make_annotation(d["t"], d["label"], d.get("entity", ""), d.get("kind", "note")) for d in items]
+                notes = [make_annotation(d["t"], d["label"], d.get("entity", ""), d.get("kind", "note"),
+                                         d.get("t_end")) for d in items]
             except (KeyError, TypeError, ValueError) as exc:
                 raise codec.Damaged(f"bad annotation ({exc})") from None
             self._notes.extend(notes)
@@ -611,11 +617,6 @@ def _apply_window(latest: np.ndarray, entity: np.ndarray, lo: int, hi: int) -> N
     latest[u] = hi - 1 - first_from_end
 
 
-def recording_arg(text: str) -> str | Path:
-    """A command-line recording argument: a plant-history URL as it is, else a path."""
-    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
-
-
 def open_recording(path: str | os.PathLike[str], *, event_cache_size: int = DEFAULT_EVENT_CACHE) -> Recording:
     """Open a ``.twinlog`` file (or a plant-history shift URL ``postgresql://…``) for reading.
 
@@ -623,7 +624,7 @@ def open_recording(path: str | os.PathLike[str], *, event_cache_size: int = DEFA
     or from a newer format. A truncated or damaged recording opens with
     :attr:`Recording.warnings` and everything before the damage.
     """
-    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+    if is_history_url(path):
         # a shift in the plant history: same interface, read from the server
         from twin.history.store import HistoryRecording
 

@@ -1,0 +1,21 @@
+"""Where a recording lives: a ``.twinlog`` path, or a shift on the plant-history server.
+
+Kept free of heavy imports so command-line parsing can use it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: URL schemes of the plant-history server (PostgreSQL).
+HISTORY_SCHEMES: tuple[str, ...] = ("postgresql://", "postgres://")
+
+
+def is_history_url(text: object) -> bool:
+    """Whether ``text`` names a plant-history shift rather than a file."""
+    return isinstance(text, str) and text.startswith(HISTORY_SCHEMES)
+
+
+def recording_arg(text: str) -> str | Path:
+    """A command-line recording argument: a plant-history URL as it is, else a path."""
+    return text if is_history_url(text) else Path(text)
