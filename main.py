@@ -25,11 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.recording_cli",  # export, info
     "twin.record_cli",  # record
     "twin.verification.cli",  # verify
-<<<<<<< HEAD
-    "twin.history.cli",  # history
-=======
     "twin.forecast_cli",  # forecast
->>>>>>> main
+    "twin.history.cli",  # history
     "scene.cli",  # mesh-info, screenshot
 )
 

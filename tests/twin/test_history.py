@@ -319,3 +319,24 @@ def test_info_and_verify_read_a_shift_from_the_server(cluster, shift_file) -> No
                        cwd=ROOT, env={**os.environ, "PGPASSWORD": cluster.password})
     assert p.returncode == 0, p.stderr
     assert str(open_recording(shift_file).event_count) in p.stdout.replace(",", "")
+
+
+def test_record_command_also_records_to_the_plant_history(cluster, tmp_path, monkeypatch, capsys) -> None:
+    """`record URL --out F --history H`: the server ends with exactly the local recording."""
+    import main
+
+    monkeypatch.setenv("PGPASSWORD", cluster.password)
+    out = tmp_path / "rec.twinlog"
+    url = _url(cluster, "rec", "live1")
+    rc = main.main(["record", "sim://machining13?speed=2000", "--out", str(out), "--duration", "3s",
+                    "--history", url])
+    said = capsys.readouterr().out
+    assert rc == 0, said
+    assert "plant history connected" in said and "plant history stopped" in said
+    local = open_recording(out)
+    assert local.event_count > 100
+    with HistoryRecording(url, password=cluster.password) as rec:
+        assert rec.event_count == local.event_count and rec.complete
+        _same_columns(rec.columns(), local.columns())
+        assert rec.annotations() == local.annotations()
+        assert "secret" not in str(rec.meta)
