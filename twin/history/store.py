@@ -74,12 +74,29 @@ def parse_history_url(url: str) -> HistoryLocation:
     return HistoryLocation(urlunsplit(parts._replace(query=rest)), line, shift)
 
 
+#: Passwords typed into this process (the app's dialog), by server and user: memory only,
+#: never written anywhere, gone when the app quits.
+_TYPED: dict[tuple[str, str], str] = {}
+
+
+def _server_user(url: str) -> tuple[str, str]:
+    p = urlsplit(url)
+    return (f"{p.hostname}:{p.port or 5432}/{p.path.lstrip('/')}", p.username or "")
+
+
+def remember_password(url: str, password: str) -> None:
+    """Keep ``password`` for ``url``'s server and user for the rest of this process."""
+    _TYPED[_server_user(url)] = password
+
+
 def connect(url: str, password: str | None = None, *, autocommit: bool = True,
             connect_timeout: float = 5.0) -> psycopg.Connection:
     """A connection to the history server of ``url``; :class:`HistoryError` if it fails."""
     loc = parse_history_url(url)
     kw: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout)), "autocommit": autocommit,
                           "application_name": "dmw-twin"}
+    if password is None:
+        password = _TYPED.get(_server_user(loc.conninfo))
     if password is not None:
         kw["password"] = password
     try:
