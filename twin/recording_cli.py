@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # numpy and the reader load when a command runs, not for --he
 #: Columns of ``export --csv``, in order (empty where not applicable).
 CSV_COLUMNS: tuple[str, ...] = (
     "t", "entity", "kind", "state", "x", "y", "heading", "station", "wip", "order", "process", "agv",
+    "product", "quantity", "due",
 )
-_FLOATS = {"t", "x", "y", "heading"}
+_FLOATS = {"t", "x", "y", "heading", "quantity", "due"}
 _ROWS_PER_BLOCK = 50_000
 
 

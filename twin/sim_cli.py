@@ -138,7 +138,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CommandError(f"{args.out}: cannot write recording: {err.strerror or err}") from None
     if args.json:
-        print(json.dumps(result.to_json()))
+        out = result.to_json()
+        if start is not None:  # what was placed at --at, and what could not be
+            out["started_from"] = start.summary()
+        print(json.dumps(out))
     else:
         busiest = sorted(result.utilization.items(), key=lambda kv: -kv[1])[:3]
         print(f"simulated {result.sim_seconds / 3600:.2f} h of {workshop.name} "

@@ -156,13 +156,6 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.consistency_dock = self._dock("Consistency", "consistencyDock", self.consistency,
                                            area.RightDockWidgetArea)
         self.tabifyDockWidget(self.charts_dock, self.consistency_dock)
-        s = self.session
-        self.forecast = QtForecastPanel(self.cursor, self.store, self.charts,
-                                        lambda: s.recording_path or s.live_path, self)
-        self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
-                                        area.RightDockWidgetArea)
-        self.tabifyDockWidget(self.consistency_dock, self.forecast_dock)
-        s.workshop_changed.connect(self.forecast.set_workshop)
         self.charts_dock.raise_()
         self.consistency.station_activated.connect(self._on_station_activated)
         self.tree_holder, self.inspector_holder = self._holder(), self._holder()
@@ -171,6 +164,14 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector_holder,
                                          area.LeftDockWidgetArea)
         self.splitDockWidget(self.tree_dock, self.inspector_dock, Qt.Orientation.Vertical)
+        s = self.session
+        self.forecast = QtForecastPanel(self.cursor, self.store, self.charts,
+                                        lambda: s.recording_path or s.live_path, self)
+        self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
+                                        area.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.forecast_dock)  # table beside the charts
+        self.inspector_dock.raise_()
+        s.workshop_changed.connect(self.forecast.set_workshop)
         self.resizeDocks([self.tree_dock, self.charts_dock], [330, 430],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.inspector_dock], [330, 420],

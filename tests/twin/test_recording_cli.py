@@ -57,7 +57,8 @@ def test_export_writes_one_row_per_event_with_the_documented_columns(shift: Path
     out = tmp_path / "out.csv"
     assert run("export", str(shift), "--csv", str(out)) == 0
     text = out.read_text(encoding="utf-8")
-    assert text.splitlines()[0] == "t,entity,kind,state,x,y,heading,station,wip,order,process,agv"
+    assert text.splitlines()[0] == ("t,entity,kind,state,x,y,heading,station,wip,order,process,agv,"
+                                    "product,quantity,due")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(EVENTS)
     for row, e in zip(rows, EVENTS):
