@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from twin.locations import as_location, display_name
 from twin.session import Session, read_scores
 from twin.sources import SourceState, SourceStatus, open_source
 from twin.timecursor import CursorMode, format_clock

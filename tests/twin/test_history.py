@@ -12,25 +12,18 @@ import numpy as np
 import psycopg
 import pytest
 
-from twin.history.server import ClusterError, LocalCluster, pg_bin
+from twin.history.server import LocalCluster
 from twin.history.store import HistoryError, HistoryRecording, ShiftWriter, connect, list_shifts
 from twin.history.transfer import export_shift, import_twinlog, sync_twinlog
 from twin.recording import RecordingWriter, codec, open_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 
-try:
-    pg_bin("initdb")
-    HAVE_PG = True
-except ClusterError:
-    HAVE_PG = False
-pytestmark = pytest.mark.skipif(not HAVE_PG, reason="PostgreSQL server programs are not installed")
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster() as c:
-        yield c
+def cluster(pg_cluster: LocalCluster) -> LocalCluster:
+    return pg_cluster
 
 
 @pytest.fixture(scope="module")
