@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.record_cli",  # record
     "twin.verification.cli",  # verify
     "twin.forecast_cli",  # forecast
+    "twin.history.cli",  # history
     "scene.cli",  # mesh-info, screenshot
 )
 

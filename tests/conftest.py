@@ -23,3 +23,17 @@ if not os.environ.get("DISPLAY"):
 @pytest.fixture(scope="session")
 def machining13_path() -> Path:
     return WORKSHOPS / "machining13.toml"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # noqa: ANN201 - twin.history.server.LocalCluster
+    """A throw-away PostgreSQL server on a free loopback port for the whole run, stopped
+    and deleted at the end (skips where the server programs are not installed)."""
+    from twin.history.server import ClusterError, LocalCluster, pg_bin
+
+    try:
+        pg_bin("initdb")
+    except ClusterError as exc:
+        pytest.skip(str(exc))
+    with LocalCluster() as cluster:
+        yield cluster

@@ -63,6 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="workshop file the source feeds (stored in the recording so a "
                         "replay finds its layout)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--history", default=None, metavar="URL",
+                   help="also record to the plant history, e.g. postgresql://rec@db/plant?line=L&shift=S "
+                        "(the local --out file stays the one that loses nothing; what the server "
+                        "misses in an outage is uploaded when it is back)")
     p.add_argument("--max-ahead", type=float, default=None, metavar="S",
                    help="refuse events more than S seconds ahead of the source's watermark")
     p.set_defaults(func=run_record)
@@ -111,6 +115,18 @@ def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise CommandError(str(exc)) from None
 
     ingest = Ingest(source, writer, max_ahead_s=args.max_ahead)
+    mirror = None
+    if args.history:
+        import os
+
+        from twin.history.mirror import HistoryMirror
+        from twin.history.store import HistoryError
+
+        try:  # the password comes from libpq (PGPASSWORD / ~/.pgpass), never from the URL
+            mirror = HistoryMirror(args.out, args.history, password=os.environ.get("PGPASSWORD"))
+        except HistoryError as exc:
+            writer.close()
+            raise CommandError(str(exc)) from None
     stop = _StopFlag()
     in_main = threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
@@ -119,8 +135,12 @@ def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
     next_report = w0 + REPORT_S
     print(f"recording {shown_url} -> {args.out}"
           + (f" for {args.duration:g} s" if args.duration else " until Ctrl-C"), file=out)
+    mirror_said = ""
     try:
         source.start()
+        if mirror is not None:
+            writer.flush()
+            mirror.start()
         while True:
             res = ingest.pump()
             for s in res.statuses:
@@ -130,6 +150,10 @@ def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
             for g in res.gaps:
                 print(f"[{format_clock(g.t0)}] gap until {format_clock(g.t1)}: {g.reason}",
                       file=out)
+            if mirror is not None and (mirror.status, mirror.message) != mirror_said:
+                mirror_said = (mirror.status, mirror.message)
+                print(f"[{format_clock(ingest.counters.reached)}] plant history {mirror.status}: "
+                      f"{mirror.message}", file=out, flush=True)
             now = time.monotonic()
             if now >= next_report:
                 next_report = now + REPORT_S
@@ -149,6 +173,10 @@ def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
             writer.close()
         except RecordingError as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            if mirror is not None:
+                mirror.stop()
+                print(f"plant history {mirror.status}: {mirror.message}", file=out)
     c = ingest.counters
     why = stop.reason or ("the source failed" if failed else "the source ended")
     print(f"stopped ({why}): {c.accepted} events to {format_clock(c.reached)} of shift, "

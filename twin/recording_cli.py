@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from twin.errors import CommandError, format_error
 from twin.events import KINDS, STATES
+from twin.locations import recording_arg
 
 if TYPE_CHECKING:  # numpy and the reader load when a command runs, not for --help
     from twin.recording import Recording
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Write the events of a .twinlog recording to CSV, one row per event, columns "
                     + ",".join(CSV_COLUMNS) + " (empty when not applicable).",
     )
-    ex.add_argument("recording", metavar="FILE.twinlog", type=Path, help="recording to read")
+    ex.add_argument("recording", metavar="FILE.twinlog", type=recording_arg, help="recording to read (or a plant-history shift URL)")
     ex.add_argument("--csv", required=True, metavar="OUT.csv", help="CSV file to write ('-' for standard output)")
     ex.add_argument("--from", dest="t0", type=float, default=-math.inf, metavar="SECONDS",
                     help="only events at or after this time (seconds since the start of the shift)")
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Describe a .twinlog recording: time range, entity counts by kind, event counts "
                     "by kind and state, annotations, keyframes and any damage found.",
     )
-    info.add_argument("recording", metavar="FILE.twinlog", type=Path, help="recording to read")
+    info.add_argument("recording", metavar="FILE.twinlog", type=recording_arg, help="recording to read (or a plant-history shift URL)")
     info.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     info.set_defaults(func=run_info)
 

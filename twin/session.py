@@ -24,6 +24,7 @@ from typing import Any
 from psygnal import Signal
 
 from twin.live import recording_name
+from twin.locations import as_location
 from twin.recording import RecordingWriter
 from twin.sources.base import PacedSource, Source, SourceStatus, redact
 from twin.sources.ingest import Ingest, IngestCounters
@@ -124,7 +125,7 @@ class Session:
         #: the recording being written by the live source (kept after it stops)
         self.live_path: Path | None = None
         #: the recording shown (a replay, or a finished live session's file)
-        self.recording_path: Path | None = None
+        self.recording_path: str | Path | None = None
         self.status: SourceStatus | None = None
         self.overlay = "state"
         self.scores: dict[str, float] = {}
@@ -296,7 +297,7 @@ class Session:
         c.seek(t0 if at is None else at)
         if play:
             c.play()
-        self.recording_path = Path(path)
+        self.recording_path = as_location(path)
         self.status = None
         self._next_refresh = 0.0
         self.source_changed.emit(self.description)

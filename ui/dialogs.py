@@ -51,6 +51,14 @@ class WindowDialogs:
         log.warning("%s: %s", title, text)
         return self._message(QMessageBox.Icon.Warning, title, text)
 
+    def open_from_history(self) -> None:
+        """File › Open from plant history…: choose a shift and open it like a recording."""
+        from ui.history_dialog import QtHistoryDialog
+
+        dlg = QtHistoryDialog(self.settings, self)  # type: ignore[arg-type, attr-defined]
+        if dlg.exec() and dlg.chosen_url:
+            self.open_recording(dlg.chosen_url)  # type: ignore[attr-defined]
+
     def show_about(self) -> None:
         QtAboutDialog(VERSION, self).exec()
 

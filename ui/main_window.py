@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from twin.locations import as_location, display_name
 from twin.session import Session, read_scores
 from twin.sources import SourceState, SourceStatus, open_source
 from twin.timecursor import CursorMode, format_clock
@@ -305,9 +306,9 @@ class MainWindow(WindowDialogs, QMainWindow):
     def open_recording(self, path: str | Path, *, at: float | None = None,
                        play: bool = False) -> None:
         """Open a recording off the GUI thread; shows it when read, or an error dialog."""
-        path = Path(path)
+        path = as_location(path)
         self._run(lambda abort: open_recording_job(path, abort), "open-recording",
-                  f"Opening {path.name}…", lambda r: self._on_opened(r, at, play),
+                  f"Opening {display_name(path)}…", lambda r: self._on_opened(r, at, play),
                   lambda msg: self._on_open_failed(path, msg))
 
     def _on_opened(self, result: OpenedRecording, at: float | None, play: bool) -> None:
@@ -324,7 +325,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         menus.rebuild_recent_menu(self)
         meta, ws = result.prepared.meta, result.workshop
         title = meta.get("workshop_title") or ws.title or ws.name
-        self.setWindowTitle(f"{result.path.name} — {title} — {APP_NAME}")
+        self.setWindowTitle(f"{display_name(result.path)} — {title} — {APP_NAME}")
         t0, t1 = self.cursor.range
         self.status.source_label.setText(
             f"{self.session.description}  ({format_clock(t1 - t0)} of shift, "

@@ -89,6 +89,8 @@ def build_actions(w: MainWindow) -> None:
                           "Move the camera to the selected entity")
     w.act_forecast = _action(w, "&Forecast from cursor", w.forecast_from_cursor, "Ctrl+F",
                              "Forecast the rest of the shift from the cursor time")
+    w.act_open_history = _action(w, "Open from plant &history…", w.open_from_history, None,
+                                 "Open a shift stored on the plant-history server (PostgreSQL)")
     w.act_about = _action(w, f"&About {APP_NAME}", w.show_about)
     w.act_keys = _action(w, "&Keyboard shortcuts", w.show_shortcuts, "F1")
 
@@ -99,6 +101,7 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     m.addAction(w.act_open)
     w.recent_menu = m.addMenu("Open &recent")
     rebuild_recent_menu(w)
+    m.addAction(w.act_open_history)
     m.addSeparator()
     for a in (w.act_live, w.act_stop_live, w.act_show_recordings):
         m.addAction(a)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.live import find_workshop
+from twin.locations import as_location, display_name, is_history_url
 from twin.recording import open_recording
 from twin.statestore import PreparedReplay, prepare_replay
 from twin.workshop import Workshop, load_workshop
@@ -27,7 +28,7 @@ Progress = Generator[tuple[float, str], None, Any]
 class OpenedRecording:
     """Result of the open-recording job (built off the GUI thread)."""
 
-    path: Path
+    path: str | Path  # a .twinlog path or a plant-history shift URL
     workshop: Workshop
     prepared: PreparedReplay
     warnings: list[str] = field(default_factory=list)
@@ -53,22 +54,24 @@ def models_job(workshop: Workshop, should_abort: Callable[[], bool], lo: float =
                                f"Loading the 3D models of {workshop.name}…"))
 
 
-def open_recording_job(path: Path, should_abort: Callable[[], bool]) -> Progress:
-    """Open a recording, find and load its workshop and its meshes, read it once for the
-    charts; returns an :class:`OpenedRecording`."""
-    yield (0.0, f"Reading {path.name}…")
+def open_recording_job(path: str | Path, should_abort: Callable[[], bool]) -> Progress:
+    """Open a recording (file or plant-history shift), find and load its workshop and its
+    meshes, read it once for the charts; returns an :class:`OpenedRecording`."""
+    name = display_name(path)
+    yield (0.0, f"Reading {name}…")
     rec = open_recording(path)
     warnings = list(rec.warnings)
-    ws_path = find_workshop(rec.meta, path, search=(BUNDLED_WORKSHOPS,))
+    ws_path = find_workshop(rec.meta, None if is_history_url(path) else path,
+                            search=(BUNDLED_WORKSHOPS,))
     workshop = load_workshop(ws_path)
     recorded_hash = rec.meta.get("source_hash")
     if recorded_hash and recorded_hash != workshop.source_hash:
-        warnings.append(f"{ws_path}: the workshop file changed since {path.name} was recorded; "
+        warnings.append(f"{ws_path}: the workshop file changed since {name} was recorded; "
                         "the layout shown may differ from the recorded shop")
-    yield (0.05, f"Reading {path.name}…")
+    yield (0.05, f"Reading {name}…")
     yield from models_job(workshop, should_abort, 0.05, 0.3)
     prepared = yield from _scaled(
         prepare_replay(rec, list(workshop.stations), annotations=rec.annotations(),
                        meta=rec.meta, source=str(path), should_abort=should_abort),
-        0.3, 1.0, f"Reading {path.name}…")
-    return OpenedRecording(Path(path), workshop, prepared, warnings)
+        0.3, 1.0, f"Reading {name}…")
+    return OpenedRecording(as_location(path), workshop, prepared, warnings)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from twin.locations import is_history_url
+
 ORGANIZATION = "DMW"
 APPLICATION = "DMW Twin"
 MAX_RECENT = 8
@@ -39,7 +41,7 @@ class AppSettings:
         return [str(v) for v in (value or []) if v]
 
     def add_recent(self, path: str | os.PathLike[str]) -> list[str]:
-        p = str(Path(path).resolve())
+        p = str(path) if is_history_url(path) else str(Path(path).resolve())
         files = [f for f in self.recent_files() if f != p]
         files.insert(0, p)
         files = files[:MAX_RECENT]

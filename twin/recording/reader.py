@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from twin.events import STATES, Event
+from twin.locations import is_history_url
 from twin.recording import codec
 from twin.recording.model import Annotation, RecordingError, make_annotation
 from twin.snapshot import Snapshot
@@ -731,10 +732,15 @@ def _apply_window(latest: np.ndarray, entity: np.ndarray, lo: int, hi: int) -> N
 
 
 def open_recording(path: str | os.PathLike[str], *, event_cache_size: int = DEFAULT_EVENT_CACHE) -> Recording:
-    """Open a ``.twinlog`` file for reading.
+    """Open a ``.twinlog`` file (or a plant-history shift URL ``postgresql://…``) for reading.
 
     Raises :class:`RecordingError` (naming the file) if it is missing, not a recording,
     or from a newer format. A truncated or damaged recording opens with
     :attr:`Recording.warnings` and everything before the damage.
     """
+    if is_history_url(path):
+        # a shift in the plant history: same interface, read from the server
+        from twin.history.store import HistoryRecording
+
+        return HistoryRecording(path)  # type: ignore[return-value]
     return Recording(path, event_cache_size=event_cache_size)
