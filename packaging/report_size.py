@@ -48,6 +48,8 @@ def main() -> int:
     for dirpath, _, files in os.walk(root):
         for f in files:
             p = Path(dirpath) / f
+            if p.is_symlink():  # PyInstaller links some libraries: count the file once
+                continue
             n = p.stat().st_size
             total += n
             rel = p.relative_to(inner if inner in p.parents else root)
