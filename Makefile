@@ -13,13 +13,16 @@ SYSPKGS := xvfb xauth libgl1 libegl1 libglx-mesa0 libegl-mesa0 libgl1-mesa-dri \
 	mosquitto mosquitto-clients postgresql
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench sysdeps venv clean help
+.PHONY: run test lint bench bundle dist smoke sysdeps venv clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    - start DMW Twin on the bundled 13-station workshop (live simulated shop)"
 	@echo "make test   - run the whole test suite headless (layer contract + pytest)"
 	@echo "make bench  - run the performance benchmarks (prints figures)"
+	@echo "make bundle - build the standalone one-folder bundle dist/dmw-twin/"
+	@echo "make dist   - the bundle and its archive dist/dmw-twin-linux-x86_64.tar.gz"
+	@echo "make smoke  - smoke-test the built bundle as on a clean machine"
 
 run: sysdeps venv
 	@if [ -n "$$DISPLAY" ] || [ -n "$$WAYLAND_DISPLAY" ]; then \
@@ -70,5 +73,21 @@ sysdeps:
 		fi; \
 	fi
 
+bundle: sysdeps venv
+	@rm -rf build/licenses dist/dmw-twin
+	$(PY) packaging/collect_licenses.py build/licenses
+	@start=$$(date +%s); \
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/dmw-twin.spec || exit 1; \
+	echo "build: $$(( $$(date +%s) - start )) s"
+	@$(PY) packaging/report_size.py dist/dmw-twin
+
+dist: bundle
+	tar -C dist -cf - dmw-twin | gzip -1 > dist/dmw-twin-linux-x86_64.tar.gz
+	@echo "archive: $$(du -m dist/dmw-twin-linux-x86_64.tar.gz | cut -f1) MB"
+
+smoke:
+	packaging/smoke.sh dist/dmw-twin
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build dist

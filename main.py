@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from twin import __version__
 from twin.errors import EXIT_ERROR, PROG, CommandError, CommandParser, format_error
 
 #: Modules that contribute sub-commands, in the order they appear in --help.
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="DMW Twin: a digital twin of a discrete manufacturing workshop.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)  # cheap: handlers import heavy libs lazily
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """Insert the default sub-command when the first argument is not a command."""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if argv and (argv[0] in sub.choices or argv[0] in ("-h", "--help")):
+    if argv and (argv[0] in sub.choices or argv[0] in ("-h", "--help", "--version")):
         return argv
     return [DEFAULT_COMMAND, *argv] if DEFAULT_COMMAND in sub.choices else argv
 

@@ -3,3 +3,6 @@
 Pure Python + numpy/torch/sklearn. Never imports Qt, VTK, pyvista or pyqtgraph
 (enforced by the import-linter contract in pyproject.toml).
 """
+
+#: The product version (kept equal to pyproject.toml's; a test checks it).
+__version__ = "0.1.0"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+from twin.licences import libraries
+
 ROOT = Path(__file__).resolve().parent.parent
 MESH_SOURCES = ROOT / "assets" / "meshes" / "SOURCES.md"
 APP_NAME = "DMW Twin"
@@ -21,6 +23,18 @@ Built with PySide6 (Qt), PyVista/VTK, pyqtgraph, SimPy, PyTorch and PyTorch Geom
 
 ### Third-party models
 """
+
+
+def library_table() -> str:
+    """Markdown table of the shipped libraries with version and licence."""
+    rows = libraries()
+    if not rows:
+        return "_The list of bundled libraries is missing from this installation._"
+    lines = ["| library | version | licence |", "|---|---|---|"]
+    lines += [f"| {r['name']} | {r['version']} | {r['license']} |" for r in rows]
+    where = ("Their licence texts are in `LICENSES/third-party/` of the installation."
+             if any(r.get("files") for r in rows) else "")
+    return "\n".join(lines) + ("\n\n" + where if where else "")
 
 
 def mesh_credits(path: Path = MESH_SOURCES) -> str:
@@ -44,7 +58,8 @@ class QtAboutDialog(QDialog):
         self.resize(720, 520)
         self.browser = QTextBrowser(self)
         self.browser.setOpenExternalLinks(True)
-        self.browser.setMarkdown(ABOUT_TEXT + "\n" + mesh_credits())
+        self.browser.setMarkdown(ABOUT_TEXT + "\n" + mesh_credits()
+                                 + "\n\n### Libraries\n\n" + library_table())
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
