@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.recording_cli",  # export, info
     "twin.verification.cli",  # verify
     "scene.cli",  # mesh-info, screenshot
+    "twin.mtconnect.cli",  # import-mtconnect
 )
 
 #: Sub-command run when none is given (``python main.py [--options]``).
