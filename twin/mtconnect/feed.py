@@ -26,7 +26,7 @@ from typing import Any
 
 from twin.mtconnect.devices import Device, DeviceModel
 from twin.mtconnect.mapping import MachineTracker, Output
-from twin.mtconnect.shdr import ShdrError, is_heartbeat, parse_line
+from twin.mtconnect.shdr import Observation, ShdrError, is_heartbeat, parse_line
 
 #: Malformed lines listed in full in a report (all are counted).
 MAX_LISTED = 50
@@ -126,6 +126,14 @@ class ShdrFeed:
         except ShdrError as exc:
             st.bad(where, lineno, str(exc))
             return
+        self.feed_observations(ts, obs, station, stale_before, where, lineno)
+
+    def feed_observations(self, ts: float, obs: list[Observation], station: str,
+                          stale_before: float | None = None, where: str = "",
+                          lineno: int = 0) -> None:
+        """Observations of ``station`` at UTC epoch ``ts`` (an agent's sample, or a line)."""
+        st = self.stats
+        m = self._get(station)
         if stale_before is not None and ts < stale_before:
             st.stale += 1
         t = ts - self.t0_epoch
@@ -142,7 +150,7 @@ class ShdrFeed:
         try:
             m.tracker.observe(t, obs)
         except ShdrError as exc:
-            st.bad(where, lineno, str(exc))
+            st.bad(where or station, lineno, str(exc))
 
     def take(self) -> Output:
         """Events and annotations of every machine since the last call, in time order."""
@@ -154,6 +162,11 @@ class ShdrFeed:
         out.events.sort(key=lambda e: e["t"])  # stable: a machine's own order is kept
         out.notes.sort(key=lambda n: n[0])
         return out
+
+    @property
+    def reached(self) -> float:
+        """The latest shift time (s) any machine reported."""
+        return max((m.t_last for m in self._machines.values()), default=0.0)
 
     @property
     def stations(self) -> list[str]:

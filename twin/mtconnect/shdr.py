@@ -89,7 +89,7 @@ def parse_line(line: str, condition_items: frozenset[str] | set[str] = frozenset
 
     ``condition_items`` are the SHDR keys known (from the device model) to be conditions;
     a key not among them is still read as a condition when the field after it is a
-    condition level and the line has exactly the fields of one condition.
+    condition level and the line has (at least) the seven fields of one condition.
     """
     text = line.rstrip("\r\n")
     fields = text.split("|")
@@ -115,7 +115,7 @@ def parse_line(line: str, condition_items: frozenset[str] | set[str] = frozenset
             raise ShdrError(f"item {key!r} has no value")
         level = fields[i + 1].strip().lower()
         is_cond = item in condition_items or key in condition_items or (
-            i == 1 and n == 7 and level in CONDITION_LEVELS)
+            i == 1 and n >= 7 and level in CONDITION_LEVELS)
         if is_cond:
             if level not in CONDITION_LEVELS:
                 raise ShdrError(f"condition {key!r}: unknown level {fields[i + 1]!r} "
