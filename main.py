@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.forecast_cli",  # forecast
     "scene.cli",  # mesh-info, screenshot
     "twin.mtconnect.cli",  # import-mtconnect
+    "twin.calibration.cli",  # calibrate
 )
 
 #: Sub-command run when none is given (``python main.py [--options]``).
