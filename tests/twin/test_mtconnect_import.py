@@ -144,3 +144,17 @@ def test_nist_counts_match_an_independent_count_of_the_raw_lines(nist_import) ->
 def _day_start(t0_epoch: float, day: str) -> float:
     from datetime import datetime, timezone
     return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() - t0_epoch
+
+
+def test_a_machine_that_never_reported_can_be_indexed_for_verification() -> None:
+    # the NIST workshop has eight machines, the logs only two: the others have no events
+    from twin.events import Event
+    from twin.verification.data import index_events
+
+    evs = [Event(t=0.0, entity="Mazak01", kind="station", state="off"),
+           Event(t=60.0, entity="Mazak01", kind="station", state="setup", process="795"),
+           Event(t=90.0, entity="Mazak01", kind="station", state="processing", process="795")]
+    run = index_events(evs, "real", {"stations": ["Mazak01", "Hurco01"]})
+    assert run.stations == ("Hurco01", "Mazak01")
+    assert run.station_changes["Hurco01"] == []
+    assert [(s, round(w)) for s, _, w in run.setups] == [("Mazak01", 30)]

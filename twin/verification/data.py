@@ -297,6 +297,8 @@ def _setups(changes: dict[str, list[tuple[float, int]]]) -> list[tuple[str, floa
     setup, down = STATION_STATES.index("setup"), STATION_STATES.index("down")
     out = []
     for station, ch in changes.items():
+        if not ch:  # a station that never reported (a real machine without data)
+            continue
         work, since = 0.0, None
         for (t, k), nxt in zip(ch, [*ch[1:], None], strict=True):
             if k == setup:
