@@ -159,9 +159,17 @@ def verify_on_real_day(tmp: Path) -> str:
                        cwd=ROOT, capture_output=True, text=True)
     if r.returncode != 0:
         return f"verify refused: {r.stderr.strip()}"
-    rep = json.loads(r.stdout)
-    keys = {k: rep[k] for k in ("passed", "delta_sf", "delta_tf") if k in rep}
-    return f"verify (physical real 2018-12-20 vs virtual calibrated simulation): {json.dumps(keys)}"
+    return "verify (physical real 2018-12-20 vs virtual calibrated simulation): " + summarize(json.loads(r.stdout))
+
+
+def summarize(rep: dict) -> str:
+    sp, tp = rep["spatial"], rep["temporal"]
+    per = sorted(rep["per_station"].items(), key=lambda kv: kv[1])
+    return (f"{'PASSED' if rep['passed'] else 'FAILED'}; spatial delta_SF {sp['delta']:.3f} "
+            f"({'pass' if sp['passed'] else 'fail'}), temporal delta_TF {tp['delta']:.3f} "
+            f"({'pass' if tp['passed'] else 'fail'}); "
+            f"station scores, least consistent first: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in per))
 
 
 def main() -> int:
