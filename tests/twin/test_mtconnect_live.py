@@ -13,6 +13,7 @@ from twin.mtconnect import load_devices
 from twin.mtconnect.importer import import_logs, write
 from twin.recording import RecordingWriter, open_recording
 from twin.sources import SourceState, open_source
+from twin.sources.ingest import Ingest
 from twin.sources.shdr_server import ShdrReplayServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,34 +22,32 @@ MINI = ROOT / "tests" / "fixtures" / "mtconnect" / "Devices-mini.xml"
 
 
 def _record(src, out: Path, until, timeout: float = 60.0) -> list:
-    """Drain ``src`` into a recording until ``until()`` and the source is quiet."""
+    """Record ``src`` through the ingest pipeline until ``until()`` and the source is quiet."""
     gaps, statuses = [], []
     src.start()
     deadline = time.monotonic() + timeout
     quiet = 0
     with RecordingWriter(out, meta=src.meta()) as w:
+        ingest = Ingest(src, w)
         while time.monotonic() < deadline:
-            b = src.drain()
-            for e in b.events:
-                assert w.append(e), w.last_rejection
-            for n in b.notes:
-                w.annotate(n.t, n.label, entity=n.entity, kind=n.kind)
-            gaps += b.gaps
-            statuses += b.statuses
-            quiet = quiet + 1 if not b.events and until() else 0
+            r = ingest.pump()
+            gaps += r.gaps
+            statuses += r.statuses
+            quiet = quiet + 1 if not r.events and until() else 0
             if quiet >= 5:
                 break
             time.sleep(0.1)
         src.stop()
-        b = src.drain()
-        statuses += b.statuses
+        statuses += ingest.pump().statuses
+        assert ingest.counters.rejected == 0
     return gaps, statuses
 
 
 def _rows(path: Path):
     rec = open_recording(path)
     ev = [(round(e.t, 6), e.entity, e.kind, e.state, e.process) for e in rec.events()]
-    notes = [(round(a.t, 6), a.label, a.entity, a.kind) for a in rec.annotations()]
+    notes = [(round(a.t, 6), a.label, a.entity, a.kind) for a in rec.annotations()
+             if a.kind in ("alarm", "warning")]  # a live recording also notes its statuses
     return ev, notes
 
 

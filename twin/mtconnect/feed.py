@@ -82,8 +82,13 @@ class ShdrFeed:
     """
 
     def __init__(self, t0_epoch: float, devices: DeviceModel | None = None,
-                 positions: dict[str, tuple[float, float, float]] | None = None) -> None:
+                 positions: dict[str, tuple[float, float, float]] | None = None,
+                 shared_clock: bool = False) -> None:
         self.t0_epoch = float(t0_epoch)
+        #: live: one clock for all machines, so events of several machines stay in time
+        #: order across drains (the ingest pipeline refuses a late event)
+        self.shared_clock = shared_clock
+        self._t_all = 0.0
         self.devices = devices
         self.positions = dict(positions or {})
         self.stats = FeedStats()
@@ -137,11 +142,13 @@ class ShdrFeed:
         if stale_before is not None and ts < stale_before:
             st.stale += 1
         t = ts - self.t0_epoch
-        if t < m.t_last:
+        floor = self._t_all if self.shared_clock else m.t_last
+        if t < floor:
             if stale_before is None or ts >= stale_before:
                 st.late += 1
-            t = m.t_last
+            t = floor
         m.t_last = t
+        self._t_all = max(self._t_all, t)
         st.observations += len(obs)
         if m.keys:
             for ob in obs:

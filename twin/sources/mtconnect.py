@@ -75,7 +75,7 @@ class _Base:
         self.url = url
         self.t0_epoch = _day_epoch(_one(q, "day"))
         self.devices = devices
-        self.feed = ShdrFeed(self.t0_epoch, devices, positions)
+        self.feed = ShdrFeed(self.t0_epoch, devices, positions, shared_clock=True)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
