@@ -78,8 +78,10 @@ class _StopFlag:
         self.reason = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
-def run_record(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Handler of ``record``; raises :class:`CommandError` on bad input."""
+def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Handler of ``record``; raises :class:`CommandError` on bad input. ``out`` (default:
+    the standard output at call time, not at import time) gets the progress lines."""
+    out = sys.stdout if out is None else out
     from twin.live import workshop_meta
     from twin.recording import RecordingError, RecordingWriter
     from twin.sources import SourceError, SourceState, open_source, redact
