@@ -29,6 +29,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.forecast_cli",  # forecast
     "twin.history.cli",  # history
     "scene.cli",  # mesh-info, screenshot
+    "twin.mtconnect.cli",  # import-mtconnect
+    "twin.calibration.cli",  # calibrate
 )
 
 #: Sub-command run when none is given (``python main.py [--options]``).

@@ -1,7 +1,7 @@
 """Colours of the 3D scene: state colours, the consistency colour scale, the shop's neutrals.
 
 State colours come from the Okabe-Ito palette (Okabe & Ito, "Color Universal Design",
-2008), chosen so that the five station states stay distinguishable for people with
+2008), chosen so that the station states stay distinguishable for people with
 protanopia, deuteranopia and tritanopia, and in greyscale print by their lightness:
 
 ============  =========  ===================  ==========================================
@@ -12,6 +12,7 @@ setup         #E69F00    orange               changing over (planned, not produc
 processing    #009E73    bluish green         producing
 blocked       #CC79A7    reddish purple       finished part cannot leave (output full)
 down          #D55E00    vermillion           failure, waiting for / under repair
+off           #4D4D4D    (dark grey)          switched off / not reporting (not a failure)
 ============  =========  ===================  ==========================================
 
 AGV states use the remaining Okabe-Ito hues (moving blue, loading/unloading sky blue,
@@ -54,6 +55,7 @@ STATION_STATE_HEX: dict[str, str] = {
     "processing": "#009E73",
     "blocked": "#CC79A7",
     "down": "#D55E00",
+    "off": "#4D4D4D",
 }
 #: AGV state -> colour (status lamp on the vehicle).
 AGV_STATE_HEX: dict[str, str] = {
@@ -80,6 +82,7 @@ STATION_STATE_LABELS: dict[str, str] = {
     "idle": "Idle",
     "blocked": "Blocked",
     "down": "Down",
+    "off": "Off",
 }
 
 # --- the shop's neutrals -----------------------------------------------------------------

@@ -195,6 +195,8 @@ def setups_of(changes: Mapping[str, Sequence[tuple[float, int]]]) -> list[tuple[
     the middle of a setup not counted; in order of their end."""
     out = []
     for station, ch in changes.items():
+        if not ch:  # a station that never reported (a real machine without data)
+            continue
         work, since = 0.0, None
         for (t, k), nxt in zip(ch, [*ch[1:], None], strict=True):
             if k == _SETUP:

@@ -19,7 +19,9 @@ from typing import Any
 
 #: Entity kinds and the states each may take (the behaviour model's state machines).
 STATES: dict[str, tuple[str, ...]] = {
-    "station": ("idle", "setup", "processing", "blocked", "down"),
+    # "off": switched off / not reporting (MTConnect UNAVAILABLE) -- neither working time
+    # nor a breakdown (see docs/connectors.md)
+    "station": ("idle", "setup", "processing", "blocked", "down", "off"),
     "agv": ("idle", "moving", "loading", "unloading", "charging"),
     "wip": ("waiting", "transporting", "processing", "completed"),
     "order": ("released", "completed"),

@@ -5,8 +5,9 @@ a recording is read once) and answers the questions the charts and the inspector
 any cursor time ``t``:
 
 * how many parts were in process (WIP) over the shift (a step series),
-* how long each station spent idle / in setup / processing / blocked / down up to ``t``
-  (utilization so far = processing share of the elapsed shift),
+* how long each station spent idle / in setup / processing / blocked / down / off up to
+  ``t`` (utilization so far = processing share of the time it was switched on; ``off`` is
+  not downtime either: no breakdown marker),
 * how many parts were completed, and the throughput per hour binned over the shift,
 * when stations broke down (markers for the timeline).
 
@@ -119,11 +120,15 @@ class ShopKpis:
         return sum(tis[s] for s in AGV_WORKING) / span
 
     def utilization(self, station: str, t: float) -> float:
-        """Processing share of the elapsed shift [start, t], 0..1."""
-        span = t - self.t0
+        """Processing share of the time the station was switched on in [start, t], 0..1.
+
+        Time ``off`` (switched off, not reporting) is neither working time nor downtime: it
+        leaves the denominator, so a machine run one shift a day is not "20 % utilized"."""
+        tis = self.time_in_state(station, t)
+        span = t - self.t0 - tis["off"]
         if span <= 0:
             return 0.0
-        return self.time_in_state(station, t)["processing"] / span
+        return tis["processing"] / span
 
     def completed_at(self, t: float) -> int:
         """Parts (WIP) completed up to and including ``t``."""

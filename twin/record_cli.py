@@ -83,8 +83,9 @@ class _StopFlag:
 
 
 def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Handler of ``record``; raises :class:`CommandError` on bad input."""
-    out = out or sys.stdout  # looked up now: a test (or caller) may have replaced it
+    """Handler of ``record``; raises :class:`CommandError` on bad input. ``out`` (default:
+    the standard output at call time, not at import time) gets the progress lines."""
+    out = sys.stdout if out is None else out
     from twin.live import workshop_meta
     from twin.recording import RecordingError, RecordingWriter
     from twin.sources import SourceError, SourceState, open_source, redact

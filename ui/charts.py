@@ -25,7 +25,7 @@ from twin.timecursor import TimeCursor, format_clock
 from ui.frameclock import FrameClock
 
 #: Stacking order of the time-in-state bars, productive first.
-BAR_STATES: tuple[str, ...] = ("processing", "setup", "blocked", "down", "idle")
+BAR_STATES: tuple[str, ...] = ("processing", "setup", "blocked", "down", "idle", "off")
 CURSOR_PEN = pg.mkPen("#1F2328", width=1.5)
 WIP_PEN = pg.mkPen("#0072B2", width=1.6)
 WIP_FILL = QColor(0, 114, 178, 40)

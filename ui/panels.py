@@ -395,10 +395,11 @@ class QtInspector(QWidget, _RefreshOnTick):
     def _station_fields(self, eid: str, e: Event | None, t: float) -> None:
         k = self.store.kpis
         u = k.utilization(eid, t)
-        self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> processing")
+        tis = k.time_in_state(eid, t)
+        on = " of the time switched on" if tis.get("off", 0.0) > 0 else ""
+        self.fields["util"].setText(f"<b>{u * 100:.1f} %</b> processing{on}")
         self.util_bar.set_colour(STATION_STATE_HEX["processing"])
         self.util_bar.set_share(u)
-        tis = k.time_in_state(eid, t)
         parts = [f"{s} {v / 60:.0f} min" for s, v in tis.items() if v >= 30]
         self.breakdown.setText(" · ".join(parts))
 

@@ -54,14 +54,14 @@ def shop() -> ShopAnalytics:
 def test_time_in_state_per_station_and_agv_matches_hand_count() -> None:
     a = shop()
     assert a.station_time_in_state("S1", 800) == {
-        "idle": 150.0, "setup": 50.0, "processing": 400.0, "blocked": 50.0, "down": 150.0}
+        "idle": 150.0, "setup": 50.0, "processing": 400.0, "blocked": 50.0, "down": 150.0, "off": 0.0}
     assert a.station_time_in_state("S1", 275) == {
-        "idle": 100.0, "setup": 50.0, "processing": 100.0, "blocked": 0.0, "down": 25.0}
+        "idle": 100.0, "setup": 50.0, "processing": 100.0, "blocked": 0.0, "down": 25.0, "off": 0.0}
     tis = a.agv_time_in_state("AGV1", 800)
     assert {k: v for k, v in tis.items() if v} == {
         "idle": 670.0, "moving": 90.0, "loading": 20.0, "unloading": 20.0}
     ids, shares = a.station_shares(800)
-    assert ids == ["S1"] and shares[0].tolist() == [150 / 800, 50 / 800, 0.5, 50 / 800, 150 / 800]
+    assert ids == ["S1"] and shares[0].tolist() == [150 / 800, 50 / 800, 0.5, 50 / 800, 150 / 800, 0.0]
 
 
 def test_breakdowns_operations_and_setups() -> None:

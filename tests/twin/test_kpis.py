@@ -22,7 +22,8 @@ def test_time_in_state_and_utilization_so_far() -> None:
     k.add([st(100, "S1", "setup"), st(150, "S1", "processing"), st(450, "S1", "idle"),
            st(500, "S1", "processing")])
     tis = k.time_in_state("S1", 600)
-    assert tis == {"idle": 150.0, "setup": 50.0, "processing": 400.0, "blocked": 0.0, "down": 0.0}
+    assert tis == {"idle": 150.0, "setup": 50.0, "processing": 400.0, "blocked": 0.0, "down": 0.0,
+                   "off": 0.0}
     assert k.utilization("S1", 600) == pytest.approx(400 / 600)
     # mid-way through the first processing run
     assert k.utilization("S1", 300) == pytest.approx(150 / 300)
@@ -31,6 +32,17 @@ def test_time_in_state_and_utilization_so_far() -> None:
     ids, shares = k.state_shares(600)
     assert ids == ["S1", "S2"]
     assert shares.sum(axis=1) == pytest.approx([1.0, 1.0])
+
+
+def test_switched_off_time_is_neither_utilisation_nor_downtime() -> None:
+    # a machine switched off overnight (MTConnect UNAVAILABLE), one hour on, half of it cutting
+    k = ShopKpis(["M1"])
+    k.add([st(0, "M1", "off"), st(36000, "M1", "processing"), st(37800, "M1", "idle"),
+           st(39600, "M1", "off")])
+    tis = k.time_in_state("M1", 86400)
+    assert tis["off"] == 36000 + 86400 - 39600
+    assert k.utilization("M1", 86400) == pytest.approx(0.5)  # of the hour switched on
+    assert k.downtimes() == []
 
 
 def test_simultaneous_changes_keep_the_last_state() -> None:

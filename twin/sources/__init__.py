@@ -2,6 +2,7 @@
 
 from twin.sources.base import (
     Gap,
+    Note,
     PacedSource,
     Rejected,
     Source,
@@ -16,7 +17,7 @@ from twin.sources.base import (
 )
 
 __all__ = [
-    "Gap", "PacedSource", "Rejected", "Source", "SourceBatch", "SourceError", "SourceState",
+    "Gap", "Note", "PacedSource", "Rejected", "Source", "SourceBatch", "SourceError", "SourceState",
     "SourceStatus", "open_source", "redact", "register_lazy", "register_scheme",
 ]
 

@@ -5,7 +5,8 @@ pipeline, :mod:`twin.sources.ingest`) calls :meth:`Source.drain` once per frame 
 :class:`SourceBatch`: the events that arrived since the last call, in time order, the
 ``reached`` watermark (every later event has ``t > reached``), the status changes and the
 gaps (periods where the source could not see the shop: a lost connection, a sequence jump),
-and what the source itself could not decode (bad JSON, an unknown node). A source reports
+what the source itself could not decode (bad JSON, an unknown node), and notes for the
+timeline (a machine's alarms). A source reports
 trouble as data in the batch and in :attr:`Source.status`, never by raising into the caller.
 
 Times are seconds of the shift (``t`` of :class:`twin.events.Event`). A source whose feed
@@ -63,6 +64,17 @@ class Rejected:
     sample: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An annotation a source puts on the timeline at shift time ``t`` (s): a machine's alarm
+    with its code and message (``kind`` ``alarm`` / ``warning``), or another remark."""
+
+    t: float
+    label: str
+    entity: str = ""
+    kind: str = "note"
+
+
 @dataclass(frozen=True)
 class SourceBatch:
     """What arrived since the last :meth:`Source.drain`.
@@ -75,6 +87,7 @@ class SourceBatch:
     statuses: list[SourceStatus] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 @runtime_checkable

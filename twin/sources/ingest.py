@@ -22,7 +22,8 @@ shown either: the store gets only what the writer accepted. If the recording can
 be written at all (disk full), recording stops, :attr:`Ingest.write_error` says why, and
 the view goes on. Status changes and gaps become
 recording annotations (kinds ``status`` and ``gap``) and timeline markers in the store, so
-they show live and in a replay of the recording.
+they show live and in a replay of the recording; so do a source's notes (a machine's alarms,
+kinds ``alarm`` / ``warning``).
 
 :meth:`Ingest.pump` runs on the consumer's thread (the GUI thread, or the ``record``
 command's loop), once per frame. Qt-free. Times are seconds of the shift.
@@ -40,7 +41,7 @@ from typing import Any
 from twin.events import Event, EventError, parse_event
 from twin.recording.model import RecordingError
 from twin.recording.writer import RecordingWriter
-from twin.sources.base import Gap, Rejected, Source, SourceBatch, SourceState, SourceStatus
+from twin.sources.base import Gap, Note, Rejected, Source, SourceBatch, SourceState, SourceStatus
 
 #: Reason keys of the pipeline's own checks (counted under these names).
 MALFORMED = "malformed"
@@ -177,6 +178,7 @@ class Ingest:
         gaps = list(batch.gaps)
         c.gaps += len(gaps)
         self._annotate(statuses, gaps)  # a status without a time: where the source was
+        self._notes(list(getattr(batch, "notes", ())))
         c.reached = max(c.reached, reached)
         if any(s.state in (SourceState.STOPPED, SourceState.FAILED) for s in statuses):
             self._ended = True
@@ -251,6 +253,20 @@ class Ingest:
                            t_end=max(g.t1, g.t0, 0.0))
         except (RecordingError, ValueError) as exc:
             self.write_error = self.write_error or str(exc)
+
+    def _notes(self, notes: list[Note]) -> None:
+        """A source's notes (a machine's alarms) → recording annotations and timeline markers."""
+        if not notes:
+            return
+        if self.writer is not None:
+            try:
+                for n in notes:
+                    self.writer.annotate(max(n.t, 0.0), n.label, entity=n.entity, kind=n.kind)
+            except (RecordingError, ValueError) as exc:
+                self.write_error = self.write_error or str(exc)
+        if self.store is not None and self.store.live:
+            for n in notes:
+                self.store.add_marker(max(n.t, 0.0), n.kind, n.label, entity=n.entity)
 
     def _status_t(self, s: SourceStatus, default: float | None = None) -> float:
         """Shift time (s) of a status change: its own, else where the source had got to."""
