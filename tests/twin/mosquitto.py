@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import ipaddress
 import shutil
 import socket
@@ -99,7 +100,8 @@ class Broker:
         self.port = free_port()
         self.certs = make_certs(folder) if tls else {}
         self.proc: subprocess.Popen[bytes] | None = None
-        lines = [f"listener {self.port} 127.0.0.1", "max_queued_messages 100000",
+        # run as root, mosquitto drops to user "mosquitto", who cannot write our temp folder
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "max_queued_messages 100000",
                  "max_inflight_messages 0", f"log_dest file {folder / 'mosquitto.log'}",
                  "log_type error", "log_type warning", "log_type notice"]
         if users:

@@ -237,6 +237,15 @@ def _sample(payload: bytes) -> str:
     return payload[:SAMPLE_CHARS].decode("utf-8", errors="replace")
 
 
+def refusal(reason: Any) -> str:
+    """A refused CONNACK in words (mosquitto answers a wrong password "not authorized")."""
+    words = str(reason).lower()
+    if words in ("bad user name or password", "not authorized"):
+        return ("refused the connection: bad user name or password (or the user may not "
+                "connect); check them")
+    return f"refused the connection: {words}"
+
+
 def _is_fatal(reason: Any) -> bool:
     return str(getattr(reason, "getName", lambda: reason)()).lower() in _FATAL_REFUSALS
 
@@ -387,9 +396,7 @@ class MqttSource:
             words = str(reason)
             if _is_fatal(reason):
                 self._failed = True
-                self._set(SourceState.FAILED, f"broker {s.where} refused the connection: "
-                          f"{words.lower()}" + (" (check the user name and password)"
-                                                if "password" in words.lower() else ""))
+                self._set(SourceState.FAILED, f"broker {s.where} {refusal(reason)}")
                 client.disconnect()  # ends paho's loop: retrying cannot help
             else:
                 self._set(SourceState.RECONNECTING, f"broker {s.where} refused: {words}; retrying")
@@ -487,9 +494,10 @@ class MqttSource:
         if not isinstance(obj, dict):
             self._reject(f"topic {topic}: payload must be a JSON object", payload)
             return
-        if obj.setdefault("kind", kind) != kind or obj.setdefault("entity", entity) != entity:
-            self._reject(f"topic {topic}: payload names {obj.get('kind')!r} "
-                         f"{obj.get('entity')!r}, topic {kind!r} {entity!r}", payload)
+        said = (obj.setdefault("kind", kind), obj.setdefault("entity", entity))
+        if said != (kind, entity):
+            self._reject(f"topic {topic}: the payload is about {said[0]} {said[1]!r}, the topic "
+                         f"about {kind} {entity!r}", payload)
             return
         try:
             ev = parse_event(obj)

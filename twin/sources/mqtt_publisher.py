@@ -30,6 +30,7 @@ from twin.sources import sparkplug as spb
 from twin.sources.base import SourceState, SourceStatus
 from twin.sources.mqtt import (
     JSON_QOS, _is_fatal, connect_properties, default_client_id, make_client, parse_settings,
+    refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class MqttPublisher:
         s = self.settings
         if reason.is_failure:
             if _is_fatal(reason):
-                self.error = f"broker {s.where} refused the connection: {str(reason).lower()}"
+                self.error = f"broker {s.where} {refusal(reason)}"
                 self.status = SourceStatus(SourceState.FAILED, self.error)
                 client.disconnect()
             return
