@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "(mqtts:// for TLS)")
     p.add_argument("--profile", choices=("json", "sparkplug"), default=None,
                    help="MQTT payload profile (default: the URL's profile= or json)")
+    p.add_argument("--batch", action="store_true",
+                   help="JSON profile: send each slice of events as one array on <prefix>/events "
+                        "(for high rates) instead of one message per event")
     p.add_argument("--opcua", metavar="URL", default=None,
                    help="OPC UA endpoint to serve, e.g. opc.tcp://0.0.0.0:4840")
     p.add_argument("--workshop", default="machining13",
@@ -103,6 +106,7 @@ def _publishers(args: argparse.Namespace, workshop: Any) -> list[Any]:
         password = resolve_password(args.mqtt, user, args.password_env)
         try:
             pubs.append(MqttPublisher(args.mqtt, workshop, profile=args.profile, speed=args.speed,
+                                      batch=args.batch,
                                       username=user, password=password, ca_file=args.ca,
                                       cert_file=args.cert, key_file=args.key))
         except SourceError as exc:

@@ -113,6 +113,25 @@ def test_bad_payloads_are_rejected_with_a_sample_and_the_source_keeps_going(brok
     assert src.rejected_total == 7 and src.events_received == 2
 
 
+def test_a_gateway_batch_is_read_item_by_item(broker: Broker) -> None:
+    src = open_source(broker.url())
+    src.start()
+    try:
+        seen = Seen().until(src, lambda s: connected(src))
+        pub(broker, "dmw/events", json.dumps([
+            {"t": 1.0, "entity": "S01", "kind": "station", "state": "setup"},
+            {"t": 2.0, "entity": "S02", "kind": "station", "state": "melting"},
+            {"t": 3.0, "entity": "AGV2", "kind": "agv", "state": "charging", "x": 1, "y": 2},
+        ]), "[1, 2", '{"t": 1}')
+        seen.until(src, lambda s: len(s.events) == 2 and len(s.rejected) == 3)
+    finally:
+        src.stop()
+    assert [(e.entity, e.state) for e in seen.events] == [("S01", "setup"), ("AGV2", "charging")]
+    assert "item 1: unknown state 'melting'" in seen.rejected[0].reason
+    assert "not JSON" in seen.rejected[1].reason
+    assert "must be a JSON array" in seen.rejected[2].reason
+
+
 def test_broker_restart_is_a_gap_and_the_persistent_session_delivers_what_was_missed(
         tmp_path: Path) -> None:
     broker = Broker(tmp_path / "broker", persistence=True).start()
@@ -142,14 +161,15 @@ def test_broker_restart_is_a_gap_and_the_persistent_session_delivers_what_was_mi
     assert "kept our session" in gap.reason
 
 
-def test_reopening_the_source_resumes_its_session(broker: Broker) -> None:
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_reopening_the_source_resumes_its_session(broker: Broker, protocol: str) -> None:
     """The app closed and opened again: QoS-1 events published meanwhile arrive."""
-    src = open_source(broker.url())
+    src = open_source(broker.url(protocol=protocol))
     src.start()
     Seen().until(src, lambda s: connected(src))
     src.stop()
     pub(broker, "dmw/wip/W1", json.dumps({"t": 3.0, "state": "waiting"}))
-    again = open_source(broker.url())
+    again = open_source(broker.url(protocol=protocol))
     again.start()
     try:
         seen = Seen().until(again, lambda s: len(s.events) == 1, what="the queued event")

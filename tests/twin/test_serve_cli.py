@@ -115,3 +115,19 @@ def test_serve_mistakes_are_one_line_and_exit_2(args: tuple[str, ...], message: 
     assert run_serve(*args) == 2
     err = capsys.readouterr().err
     assert err.startswith("dmw-twin serve: ") and message in err and "Traceback" not in err
+
+
+def test_serve_batch_sends_arrays_our_source_reads(tmp_path: Path) -> None:
+    with Broker(tmp_path / "b") as broker:
+        src = open_source(broker.url())
+        src.start()
+        try:
+            Seen().until(src, lambda s: connected(src))
+            assert run_serve("--mqtt", broker.url(), "--batch", "--speed", "600",
+                             "--duration", "1.5") == 0
+            seen = Seen().until(src, lambda s: len(s.events) >= 30)
+        finally:
+            src.stop()
+    assert not seen.rejected
+    assert {e.entity for e in seen.events} >= {"S01", "S13"}
+    assert [e.t for e in seen.events] == sorted(e.t for e in seen.events)

@@ -5,8 +5,10 @@ OPC UA publisher: ``start()``, ``publish(events)``, ``stop()``). The topic and p
 the one :class:`twin.sources.mqtt.MqttSource` reads (see its module docstring and
 docs/connectors.md):
 
-* JSON: ``<prefix>/<kind>/<id>`` ← ``Event.to_dict()`` as JSON, QoS 1; a retained
-  ``<prefix>/meta`` object names the workshop, ``t0_epoch`` and the pace.
+* JSON: ``<prefix>/<kind>/<id>`` ← ``Event.to_dict()`` as JSON, QoS 1 (or, with
+  ``batch=True``, each :meth:`MqttPublisher.publish` call as JSON arrays of at most
+  :data:`BATCH_MAX` events on ``<prefix>/events``); a retained ``<prefix>/meta`` object names
+  the workshop, ``t0_epoch`` and the pace.
 * Sparkplug B: edge node = the workshop's name in group ``<prefix>``, one device per entity;
   NBIRTH (``bdSeq``, ``Node Control/Rebirth``, ``Shift/T0 Epoch``, ``Shift/Workshop``), a DBIRTH
   the first time an entity appears, then DDATA with the changed metrics only, by alias; NDEATH
@@ -29,12 +31,14 @@ from twin.events import Event
 from twin.sources import sparkplug as spb
 from twin.sources.base import SourceState, SourceStatus
 from twin.sources.mqtt import (
-    JSON_QOS, _is_fatal, connect_properties, default_client_id, make_client, parse_settings,
+    JSON_QOS, _is_fatal, connect_async, default_client_id, make_client, parse_settings,
     refusal,
 )
 
 log = logging.getLogger(__name__)
 
+#: Events per message at most in the JSON profile's batch topic.
+BATCH_MAX = 500
 #: Characters a Sparkplug id may not contain.
 _BAD_ID = re.compile(r"[/+#]")
 
@@ -48,6 +52,7 @@ class MqttPublisher:
         profile: ``json`` or ``sparkplug`` (overrides the URL's ``profile``).
         t0_epoch: UTC seconds of shift time 0 (default: the wall clock at :meth:`start`).
         speed: shift seconds per wall second (announced in the JSON meta topic).
+        batch: JSON profile: send arrays on ``<prefix>/events`` instead of one message per event.
         **security: ``username``, ``password``, ``ca_file``, ``cert_file``, ``key_file``…
 
     Attributes:
@@ -55,7 +60,8 @@ class MqttPublisher:
     """
 
     def __init__(self, url: str, workshop: Any, *, profile: str | None = None,
-                 t0_epoch: float | None = None, speed: float = 1.0, **security: Any) -> None:
+                 t0_epoch: float | None = None, speed: float = 1.0, batch: bool = False,
+                 **security: Any) -> None:
         self.settings = parse_settings(url, profile=profile, **security)
         s = self.settings
         self.url = s.url
@@ -63,6 +69,7 @@ class MqttPublisher:
         self.node_id = _BAD_ID.sub("_", getattr(workshop, "name", "shop") or "shop")
         self.t0_epoch = t0_epoch
         self.speed = float(speed)
+        self.batch = bool(batch)
         self._sparkplug = s.profile == "sparkplug"
         self._client = make_client(s, s.client_id or default_client_id(s, "serve"),
                                    clean_start=True)
@@ -92,8 +99,7 @@ class MqttPublisher:
             self.t0_epoch = time.time()
         if self._sparkplug:
             self._set_will()
-        self._client.connect_async(self.settings.host, self.settings.port, keepalive=30,
-                                   clean_start=True, properties=connect_properties(True, 0))
+        connect_async(self._client, self.settings, clean_start=True)
         self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -109,6 +115,12 @@ class MqttPublisher:
             return
         prefix = self.settings.prefix
         pub = self._client.publish
+        if self.batch:
+            for i in range(0, len(events), BATCH_MAX):
+                chunk = [ev.to_dict() for ev in events[i:i + BATCH_MAX]]
+                pub(f"{prefix}/events", json.dumps(chunk), qos=JSON_QOS)
+            self.published += len(events)
+            return
         for ev in events:
             pub(f"{prefix}/{ev.kind}/{ev.entity}", json.dumps(ev.to_dict()), qos=JSON_QOS)
         self.published += len(events)

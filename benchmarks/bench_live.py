@@ -1,0 +1,173 @@
+"""Live connector benchmark, MQTT part: a real mosquitto on a free loopback port.
+
+    python benchmarks/bench_live.py [--quick]
+
+Printed figures (JSON profile, QoS 1, persistent session — what a plant's feed uses):
+
+* sustained events/s from mosquitto into a recording: ``mosquitto_pub -l`` (C, not ours)
+  floods N events onto one topic; our :class:`~twin.sources.mqtt.MqttSource` receives and
+  decodes them and the consumer loop drains it every frame (16 ms) into a
+  :class:`~twin.recording.RecordingWriter`. The ingest pipeline (``twin.sources.ingest``) is not
+  on main yet: the drained events go to the writer directly (it validates them again);
+* in the same run and the same messages, the raw rate ``mosquitto_sub -q 1`` receives (the
+  baseline: the broker and a C client) and our rate as a fraction of it;
+* end-to-end latency publish → drained (in the consumer's hands) p50 / p99 at a paced
+  10,000 events/s from a Python publisher process (each event's ``t`` is its publish time).
+
+Targets (issue 12): >= 10,000 events/s sustained, p99 latency < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.twin.mosquitto import Broker  # noqa: E402
+from twin.recording import RecordingWriter  # noqa: E402
+from twin.sources import SourceState, open_source  # noqa: E402
+
+FRAME_S = 0.016
+
+PACED_PUBLISHER = r"""
+import json, sys, time
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+port, rate, seconds, t0 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-paced", protocol=mqtt.MQTTv5)
+c.max_inflight_messages_set(1000); c.max_queued_messages_set(0)
+c.connect("127.0.0.1", port); c.loop_start()
+n, start = 0, time.time()
+states = ("idle", "processing")
+while True:
+    now = time.time()
+    if now - start >= seconds:
+        break
+    due = int((now - start) * rate)
+    while n < due:
+        t = time.time() - t0
+        c.publish("bench/station/S01", json.dumps({"t": t, "state": states[n % 2], "queue": n % 7}), qos=1)
+        n += 1
+    time.sleep(0.001)
+time.sleep(0.5); c.disconnect(); c.loop_stop()
+print(n)
+"""
+
+
+def wait_connected(src, timeout: float = 10.0) -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while src.status.state != SourceState.CONNECTED:
+        if time.monotonic() > end:
+            raise SystemExit(f"source did not connect: {src.status.message}")
+        src.drain()
+        time.sleep(0.01)
+
+
+def throughput(broker: Broker, n: int, out: Path) -> dict[str, float]:
+    """Flood n events with mosquitto_pub -l; our source → recording vs mosquitto_sub."""
+    lines = "".join(json.dumps({"t": i * 0.001, "state": ("idle", "processing")[i % 2],
+                                "queue": i % 7}) + "\n" for i in range(n))
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                            "-t", "bench/#", "-C", str(n), "-F", "%U"],
+                           stdout=subprocess.PIPE, text=True)
+    src = open_source(broker.url("bench"), client_id="bench-source")
+    src.start()
+    wait_connected(src)
+    time.sleep(0.3)  # mosquitto_sub subscribed too
+    got = 0
+    first = last = 0.0
+    with RecordingWriter(out, {"source": src.url, "bench": "mqtt"}) as writer:
+        pub = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
+                                "-q", "1", "-t", "bench/station/S01", "-l"],
+                               stdin=subprocess.PIPE, text=True)
+        pub.stdin.write(lines)
+        pub.stdin.close()
+        deadline = time.monotonic() + 120
+        while got < n and time.monotonic() < deadline:
+            batch = src.drain()
+            if batch.events:
+                now = time.monotonic()
+                if not first:
+                    first = now
+                last = now
+                for e in batch.events:
+                    writer.append(e)
+                got += len(batch.events)
+            time.sleep(FRAME_S)
+        pub.wait(30)
+        written = writer.events_written
+    src.stop()
+    stamps, _ = sub.communicate(timeout=60)
+    ts = [float(s) for s in stamps.split()]
+    raw = (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else float("nan")
+    ours = (got - 1) / (last - first) if last > first else float("nan")
+    return {"events": n, "received": got, "recorded": written, "ours_per_s": ours,
+            "raw_per_s": raw, "raw_received": len(ts), "rejected": src.rejected_total}
+
+
+def latency(broker: Broker, rate: float, seconds: float) -> dict[str, float]:
+    """Paced publisher at ``rate`` events/s; publish → drained latency percentiles (ms)."""
+    src = open_source(broker.url("bench"), client_id="bench-latency")
+    src.start()
+    wait_connected(src)
+    t0 = time.time()
+    pub = subprocess.Popen([sys.executable, "-c", PACED_PUBLISHER, str(broker.port), str(rate),
+                            str(seconds), repr(t0)], stdout=subprocess.PIPE, text=True)
+    lat: list[float] = []
+    while pub.poll() is None:
+        batch = src.drain()
+        now = time.time()
+        lat.extend((now - t0 - e.t) * 1000.0 for e in batch.events)
+        time.sleep(FRAME_S)
+    sent = int(pub.communicate(timeout=30)[0].strip() or 0)
+    end = time.monotonic() + 5
+    while len(lat) < sent and time.monotonic() < end:
+        batch = src.drain()
+        now = time.time()
+        lat.extend((now - t0 - e.t) * 1000.0 for e in batch.events)
+        time.sleep(FRAME_S)
+    src.stop()
+    lat.sort()
+    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else (lambda q: float("nan"))
+    return {"rate": rate, "sent": sent, "received": len(lat), "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99), "max_ms": lat[-1] if lat else float("nan"),
+            "mean_ms": statistics.fmean(lat) if lat else float("nan")}
+
+
+def bench_mqtt(quick: bool) -> None:
+    n = 50_000 if quick else 300_000
+    seconds = 5.0 if quick else 20.0
+    with tempfile.TemporaryDirectory() as tmp:
+        with Broker(Path(tmp) / "broker") as broker:
+            th = throughput(broker, n, Path(tmp) / "bench.twinlog")
+            la = latency(broker, 10_000.0, seconds)
+    print(f"MQTT (JSON profile, QoS 1, mosquitto on loopback, {n} events)")
+    print(f"  into the recording : {th['ours_per_s']:>9,.0f} events/s "
+          f"({th['received']} received, {th['recorded']} recorded, {th['rejected']} rejected)")
+    print(f"  mosquitto_sub raw  : {th['raw_per_s']:>9,.0f} events/s ({th['raw_received']} received)")
+    print(f"  ratio ours / raw   : {th['ours_per_s'] / th['raw_per_s']:.2f}")
+    print(f"  latency publish → drained at {la['rate']:,.0f}/s for {seconds:g} s: "
+          f"p50 {la['p50_ms']:.1f} ms, p99 {la['p99_ms']:.1f} ms, max {la['max_ms']:.1f} ms "
+          f"({la['received']}/{la['sent']} received)")
+    ok_rate = th["ours_per_s"] >= 10_000
+    ok_lat = la["p99_ms"] < 200
+    print(f"  targets: >= 10,000 events/s {'met' if ok_rate else 'NOT met'}; "
+          f"p99 < 200 ms {'met' if ok_lat else 'NOT met'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a short run (~1 min)")
+    args = ap.parse_args()
+    bench_mqtt(args.quick)
+
+
+if __name__ == "__main__":
+    main()
