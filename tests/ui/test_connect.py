@@ -1,0 +1,93 @@
+"""File › Connect…: "Test connection" against a real mosquitto says connected, or why not
+(wrong password), and recent connections come back without their password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.twin.mosquitto import Broker, need_mosquitto
+
+pytestmark = need_mosquitto
+
+
+@pytest.fixture()
+def broker(tmp_path: Path):  # noqa: ANN201
+    with Broker(tmp_path / "broker", users={"line1": "pw-9"}) as b:
+        yield b
+
+
+def dialog(qtbot, settings):  # noqa: ANN001, ANN201
+    from ui.connect import QtConnectDialog
+
+    d = QtConnectDialog(settings, workshops=["machining13", "assembly5"], test_timeout_s=5)
+    qtbot.addWidget(d)
+    d.show()
+    return d
+
+
+def test_test_connection_reports_connected_or_the_refusal(qtbot, settings, broker) -> None:  # noqa: ANN001
+    d = dialog(qtbot, settings)
+    d.url.setEditText(broker.url("dmw"))
+    d.user.setText("line1")
+    d.password.setText("wrong")
+    qtbot.mouseClick(d.test_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.result.text().startswith("✗"), timeout=8000)
+    assert "bad user name or password" in d.result.text()
+    d.password.setText("pw-9")
+    d.test_button.click()
+    qtbot.waitUntil(lambda: d.result.text().startswith("✓"), timeout=8000)
+    assert f"connected to 127.0.0.1:{broker.port}" in d.result.text()
+    assert d.test_button.isEnabled()  # the test source was closed again
+
+
+def test_unreachable_broker_is_said_in_words(qtbot, settings) -> None:  # noqa: ANN001
+    from tests.twin.mosquitto import free_port
+
+    d = dialog(qtbot, settings)
+    d.test_timeout_s = 1.5
+    d.url.setEditText(f"mqtt://127.0.0.1:{free_port()}/dmw")
+    d.test_button.click()
+    qtbot.waitUntil(lambda: d.result.text().startswith("✗"), timeout=5000)
+    assert "connection refused" in d.result.text()
+
+
+def test_recent_connections_are_remembered_without_the_password(qtbot, settings,
+                                                                tmp_path: Path) -> None:  # noqa: ANN001
+    d = dialog(qtbot, settings)
+    d.url.setEditText("mqtts://line1:pw-in-url@broker.plant:8883/dmw")
+    d.profile.setCurrentText("sparkplug")
+    d.workshop.setEditText("assembly5")
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\n")
+    d.ca_file.setText(str(bad))
+    d.accept()
+    assert d.isVisible() and "TLS files" in d.result.text()
+    from tests.twin.mosquitto import make_certs
+
+    ca = make_certs(tmp_path)["ca"]
+    d.ca_file.setText(str(ca))
+    d.accept()
+    assert not d.isVisible()
+    req = d.accepted_request
+    assert req.url == "mqtts://line1@broker.plant:8883/dmw"
+    assert req.options == {"profile": "sparkplug", "username": "line1", "password": "pw-in-url",
+                           "ca_file": str(ca)}
+    settings.sync()
+    stored = Path(settings.qs.fileName()).read_text()
+    assert "broker.plant" in stored and "pw-in-url" not in stored
+
+    again = dialog(qtbot, settings)
+    assert again.url.currentText() == "mqtts://line1@broker.plant:8883/dmw"
+    assert (again.profile.currentText(), again.workshop.currentText()) == ("sparkplug", "assembly5")
+    assert again.user.text() == "line1" and again.ca_file.text() == str(ca)
+    assert again.password.text() == ""  # no keyring here: asked each time
+    assert "asked each time" in again.keyring_note.text() and not again.remember.isEnabled()
+
+
+def test_a_bad_url_keeps_the_dialog_open_with_the_reason(qtbot, settings) -> None:  # noqa: ANN001
+    d = dialog(qtbot, settings)
+    d.url.setEditText("mqtt://broker:notaport/dmw")
+    d.accept()
+    assert d.isVisible() and "port is not a number" in d.result.text()
