@@ -21,7 +21,7 @@ def broker(tmp_path: Path):  # noqa: ANN201
 def dialog(qtbot, settings):  # noqa: ANN001, ANN201
     from ui.connect import QtConnectDialog
 
-    d = QtConnectDialog(settings, workshops=["machining13", "assembly5"], test_timeout_s=5)
+    d = QtConnectDialog(settings, workshops=["machining13", "assembly4"], test_timeout_s=5)
     qtbot.addWidget(d)
     d.show()
     return d
@@ -58,7 +58,7 @@ def test_recent_connections_are_remembered_without_the_password(qtbot, settings,
     d = dialog(qtbot, settings)
     d.url.setEditText("mqtts://line1:pw-in-url@broker.plant:8883/dmw")
     d.profile.setCurrentText("sparkplug")
-    d.workshop.setEditText("assembly5")
+    d.workshop.setEditText("assembly4")
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\n")
     d.ca_file.setText(str(bad))
@@ -80,7 +80,7 @@ def test_recent_connections_are_remembered_without_the_password(qtbot, settings,
 
     again = dialog(qtbot, settings)
     assert again.url.currentText() == "mqtts://line1@broker.plant:8883/dmw"
-    assert (again.profile.currentText(), again.workshop.currentText()) == ("sparkplug", "assembly5")
+    assert (again.profile.currentText(), again.workshop.currentText()) == ("sparkplug", "assembly4")
     assert again.user.text() == "line1" and again.ca_file.text() == str(ca)
     assert again.password.text() == ""  # no keyring here: asked each time
     assert "asked each time" in again.keyring_note.text() and not again.remember.isEnabled()
