@@ -167,3 +167,38 @@ def test_sparkplug_garbage_is_rejected(broker: Broker) -> None:
         src.stop()
     assert "not a Sparkplug B payload" in seen.rejected[0].reason
     assert "unknown message type 'WHATEVER'" in seen.rejected[1].reason
+
+
+def test_broker_restart_is_recovered_by_rebirth(tmp_path: Path) -> None:
+    broker = Broker(tmp_path / "restart").start()
+    src = open_source(broker.url("dmw", profile="sparkplug"))
+    src.start()
+    pub = MqttPublisher(broker.url("dmw"), SHOP, profile="sparkplug", t0_epoch=T0)
+    try:
+        seen = Seen().until(src, lambda s: connected(src))
+        pub.start()
+        assert pub.wait_connected(10)
+        pub.publish(EVENTS[:2])
+        seen.until(src, lambda s: len(s.events) == 2)
+        broker.stop()
+        seen.until(src, lambda s: src.status.state == SourceState.RECONNECTING)
+        pub.publish(EVENTS[2:3])  # lost: the broker is away, Sparkplug does not queue
+        broker.start()
+        seen.until(src, lambda s: connected(src) and s.gaps, timeout=20, what="gap")
+        wait_until(lambda: pub.status.state == SourceState.CONNECTED, timeout=20)
+        seen.until(src, lambda s: len(s.events) == 3, timeout=10, what="S01 from its rebirth")
+        pub.publish(EVENTS[3:])
+        seen.until(src, lambda s: len(s.events) == 5, what="data after the restart")
+    finally:
+        pub.stop()
+        src.stop()
+        broker.stop()
+    states = [st for i, st in enumerate(seen.states()) if i == 0 or st != seen.states()[i - 1]]
+    assert states == ["connecting", "connected", "reconnecting", "connected"]
+    reasons = " | ".join(g.reason for g in seen.gaps)
+    assert "Sparkplug sessions are clean" in reasons
+    # the change made while the broker was away is known again from S01's rebirth
+    s01 = seen.events[2]
+    assert (s01.entity, s01.state, s01.wip) == ("S01", "processing", "W1")
+    assert seen.events[3:] == EVENTS[3:]
+    assert [e.t for e in seen.events] == sorted(e.t for e in seen.events)

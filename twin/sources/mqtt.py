@@ -447,6 +447,11 @@ class MqttSource:
         self._set(SourceState.CONNECTED, f"connected to {s.where} ({what}){note}")
         if self._sparkplug:
             for node in list(self._nodes.values()):
+                node.awaiting_rebirth = False  # what we asked before the loss may be lost too
+                if node.gap_since is None:
+                    node.gap_since = self._reached
+                    node.gap_reason = (f"Sparkplug node {node.group}/{node.node}: connection "
+                                       "lost, state unknown until its rebirth")
                 self._request_rebirth(node, "reconnected")
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -658,7 +663,9 @@ class MqttSource:
         node.devices[device] = dev
         t = self._to_shift(ts) if ts else self._reached
         if t > node.last_t_of.get(device, -1.0):
-            self._emit(node, device, dev, t, p)
+            # news (a change we missed, or a new device): known as of now at the latest, so
+            # a rebirth's older timestamps do not go back behind events already delivered
+            self._emit(node, device, dev, max(t, self._reached), p)
 
     def _device_data(self, node: _Node, device: str, p: Any) -> None:
         dev = node.devices.get(device)
