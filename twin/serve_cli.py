@@ -2,7 +2,8 @@
 
     python main.py serve --mqtt mqtt://localhost:1883/dmw [--profile json|sparkplug]
         --workshop machining13 [--scenario S.toml] [--speed 60] [--duration 600]
-    python main.py serve --opcua opc.tcp://0.0.0.0:4840 --workshop machining13
+    python main.py serve --opcua opc.tcp://0.0.0.0:4840 --workshop machining13 \
+        [--opcua-security None,SignAndEncrypt --opcua-user U --opcua-password-env VAR]
 
 The simulated physical shop (``sim://``, paced at real time × ``--speed``) is drained in a
 loop and every batch handed to each publisher (``start()``, ``publish(events)``, ``stop()``:
@@ -49,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "(for high rates) instead of one message per event")
     p.add_argument("--opcua", metavar="URL", default=None,
                    help="OPC UA endpoint to serve, e.g. opc.tcp://0.0.0.0:4840")
+    p.add_argument("--opcua-security", default="None", metavar="MODES",
+                   help="OPC UA message security modes offered, comma-separated: None, Sign, "
+                        "SignAndEncrypt (default None)")
+    p.add_argument("--opcua-user", default=None, help="OPC UA user name sessions may log in with")
+    p.add_argument("--opcua-password-env", metavar="VAR", default=None,
+                   help="environment variable holding that OPC UA user's password")
     p.add_argument("--workshop", default="machining13",
                    help="bundled workshop name or workshop file (default machining13)")
     p.add_argument("--scenario", type=Path, default=None, help="scenario file (disturbances)")
@@ -116,10 +123,15 @@ def _publishers(args: argparse.Namespace, workshop: Any) -> list[Any]:
             from twin.sources.opcua_server import OpcUaPublisher
         except ImportError as exc:
             raise CommandError(f"--opcua: the OPC UA server is not available ({exc})") from None
+        users = {}
+        if args.opcua_user:
+            password = resolve_password(args.opcua, args.opcua_user, args.opcua_password_env)
+            users[args.opcua_user] = password or ""
+        modes = [m.strip() for m in args.opcua_security.split(",") if m.strip()]
         try:
-            pubs.append(OpcUaPublisher(args.opcua, workshop))
+            pubs.append(OpcUaPublisher(args.opcua, workshop, security=modes, users=users))
         except ValueError as exc:
-            raise CommandError(f"--opcua {args.opcua}: {exc}") from None
+            raise CommandError(str(exc)) from None
     return pubs
 
 
@@ -147,7 +159,10 @@ def run_serve(args: argparse.Namespace) -> int:
     started: list[Any] = []
     try:
         for p in pubs:
-            p.start()
+            try:
+                p.start()
+            except SourceError as exc:
+                raise CommandError(str(exc)) from None
             started.append(p)
         sim.start()
         print(f"serving {workshop.name} at {args.speed:g}x on "
