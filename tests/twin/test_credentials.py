@@ -35,6 +35,11 @@ class MemoryKeyring(KeyringBackend):
             raise PasswordDeleteError(username)
 
 
+# keyring registers every backend class for its automatic choice; this one is only ever set
+# explicitly by the fixture below, never picked by a later test's first keyring call
+KeyringBackend._classes.discard(MemoryKeyring)
+
+
 @pytest.fixture()
 def memory_keyring():  # noqa: ANN201
     old = keyring.get_keyring()

@@ -12,6 +12,18 @@ from tests.twin.mosquitto import Broker, need_mosquitto
 pytestmark = need_mosquitto
 
 
+@pytest.fixture(autouse=True)
+def no_keyring():  # noqa: ANN201
+    """As on this machine and most servers: no usable keyring backend."""
+    import keyring
+    from keyring.backends import fail
+
+    old = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(old)
+
+
 @pytest.fixture()
 def broker(tmp_path: Path):  # noqa: ANN201
     with Broker(tmp_path / "broker", users={"line1": "pw-9"}) as b:
@@ -91,3 +103,27 @@ def test_a_bad_url_keeps_the_dialog_open_with_the_reason(qtbot, settings) -> Non
     d.url.setEditText("mqtt://broker:notaport/dmw")
     d.accept()
     assert d.isVisible() and "port is not a number" in d.result.text()
+
+
+def test_with_a_keyring_a_remembered_password_comes_back(qtbot, settings) -> None:  # noqa: ANN001
+    import keyring
+
+    from tests.twin.test_credentials import MemoryKeyring
+
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    d = dialog(qtbot, settings)
+    assert d.remember.isEnabled() and "system keyring" in d.keyring_note.text()
+    d.url.setEditText("mqtt://broker.plant:1883/dmw")
+    d.user.setText("line1")
+    d.password.setText("pw-9")
+    d.remember.setChecked(True)
+    d.accept()
+    assert kr.secrets == {("dmw-twin mqtt://broker.plant:1883", "line1"): "pw-9"}
+    settings.sync()
+    assert "pw-9" not in Path(settings.qs.fileName()).read_text()
+    again = dialog(qtbot, settings)
+    assert again.password.text() == "pw-9" and again.remember.isChecked()
+    again.remember.setChecked(False)  # forget it
+    again.accept()
+    assert kr.secrets == {}

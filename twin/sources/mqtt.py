@@ -41,6 +41,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -277,8 +278,12 @@ class MqttSource:
     Args:
         url: ``mqtt[s]://…`` as in the module docstring.
         workshop: the workshop the feed belongs to (its ids go into :meth:`meta`).
-        clock: wall clock, UTC epoch seconds (for Sparkplug times and gap ends).
+        clock: wall clock, UTC epoch seconds (timestamps of our Sparkplug commands).
         **options: override the URL (see :func:`parse_settings`).
+
+    ``reached`` in a batch is the newest event time delivered so far; MQTT keeps the order per
+    topic only, so an event of another entity may still come slightly earlier (the ingest
+    pipeline refuses such late ones, counted).
 
     Attributes:
         events_received: events accepted so far; ``rejected_total``: payloads refused.
@@ -294,8 +299,9 @@ class MqttSource:
         s = self.settings
         self._sparkplug = s.profile == "sparkplug"
         clean = self._sparkplug  # Sparkplug requires clean sessions; JSON keeps its session
+        # JSON: a fixed id finds the persistent session again; Sparkplug: clean, any unique id
         cid = s.client_id or (default_client_id(s) if not clean
-                              else f"dmw-twin-host-{hashlib.sha1(str(id(self)).encode()).hexdigest()[:8]}")
+                              else f"dmw-twin-host-{uuid.uuid4().hex[:12]}")
         self.client_id = cid
         self._client = make_client(s, cid, clean_start=clean)
         self._client.on_connect = self._on_connect
