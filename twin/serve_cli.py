@@ -179,7 +179,9 @@ def run_serve(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - stop the others too
                 print(f"stopping {p.url}: {exc}", file=sys.stderr)
         total = sum(getattr(p, "published", 0) for p in started)
-        print(f"stopped: {total} messages published", flush=True)
+        dropped = sum(getattr(p, "dropped", 0) for p in started)
+        print(f"stopped: {total} events published"
+              + (f", {dropped} dropped while the broker was away" if dropped else ""), flush=True)
 
 
 def _loop(sim: Any, pubs: list[Any], args: argparse.Namespace, stop: threading.Event,

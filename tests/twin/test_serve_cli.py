@@ -35,7 +35,7 @@ def test_mosquitto_sub_receives_the_served_shop_as_json_events(tmp_path: Path) -
                                text=True)
         proc = serve("--mqtt", broker.url(), "--workshop", "machining13", "--speed", "600")
         try:
-            out, _ = sub.communicate(timeout=30)
+            out, _ = sub.communicate(timeout=120)  # main.py imports torch (verify): slow start
         finally:
             sub.kill()
             proc.send_signal(signal.SIGTERM)

@@ -37,6 +37,8 @@ from twin.sources.mqtt import (
 
 log = logging.getLogger(__name__)
 
+#: QoS-1 messages kept in memory while the broker is away (beyond: dropped, counted).
+MAX_QUEUED = 200_000
 #: Events per message at most in the JSON profile's batch topic.
 BATCH_MAX = 500
 #: Characters a Sparkplug id may not contain.
@@ -56,7 +58,8 @@ class MqttPublisher:
         **security: ``username``, ``password``, ``ca_file``, ``cert_file``, ``key_file``…
 
     Attributes:
-        published: messages handed to the broker connection; ``error``: why it gave up ("").
+        published: events handed to the broker connection; ``dropped``: events refused because
+        the queue for an absent broker was full; ``error``: why it gave up ("").
     """
 
     def __init__(self, url: str, workshop: Any, *, profile: str | None = None,
@@ -74,7 +77,8 @@ class MqttPublisher:
         self._client = make_client(s, s.client_id or default_client_id(s, "serve"),
                                    clean_start=True)
         self._client.max_inflight_messages_set(1000)
-        self._client.max_queued_messages_set(0)  # keep QoS-1 events while the broker is away
+        # keep QoS-1 events while the broker is away, up to a bound (then counted as dropped)
+        self._client.max_queued_messages_set(MAX_QUEUED)
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
@@ -83,6 +87,7 @@ class MqttPublisher:
         self.status = SourceStatus(SourceState.CONNECTING, f"connecting to {s.where}")
         self.error = ""
         self.published = 0
+        self.dropped = 0
         self.rebirths = 0
         self._connected = threading.Event()
         # Sparkplug state
@@ -118,12 +123,17 @@ class MqttPublisher:
         if self.batch:
             for i in range(0, len(events), BATCH_MAX):
                 chunk = [ev.to_dict() for ev in events[i:i + BATCH_MAX]]
-                pub(f"{prefix}/events", json.dumps(chunk), qos=JSON_QOS)
-            self.published += len(events)
+                self._count(pub(f"{prefix}/events", json.dumps(chunk), qos=JSON_QOS), len(chunk))
             return
         for ev in events:
-            pub(f"{prefix}/{ev.kind}/{ev.entity}", json.dumps(ev.to_dict()), qos=JSON_QOS)
-        self.published += len(events)
+            self._count(pub(f"{prefix}/{ev.kind}/{ev.entity}", json.dumps(ev.to_dict()),
+                            qos=JSON_QOS), 1)
+
+    def _count(self, info: mqtt.MQTTMessageInfo, n: int) -> None:
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.dropped += n
+        else:
+            self.published += n
 
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what is in flight (up to ``timeout`` s), say goodbye, disconnect."""
