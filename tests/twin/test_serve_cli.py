@@ -131,3 +131,20 @@ def test_serve_batch_sends_arrays_our_source_reads(tmp_path: Path) -> None:
     assert not seen.rejected
     assert {e.entity for e in seen.events} >= {"S01", "S13"}
     assert [e.t for e in seen.events] == sorted(e.t for e in seen.events)
+
+
+def test_serve_over_tls_with_a_password(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("DMW_PW", "tls-pw")
+    with Broker(tmp_path / "b", tls=True, users={"cell": "tls-pw"}) as broker:
+        ca = str(broker.certs["ca"])
+        url = f"mqtts://localhost:{broker.port}/dmw"
+        src = open_source(url, ca_file=ca, username="cell", password="tls-pw")
+        src.start()
+        try:
+            Seen().until(src, lambda s: connected(src))
+            code = run_serve("--mqtt", url, "--ca", ca, "--user", "cell", "--password-env",
+                             "DMW_PW", "--speed", "600", "--duration", "1.5")
+            seen = Seen().until(src, lambda s: len(s.events) >= 5)
+        finally:
+            src.stop()
+    assert code == 0 and not seen.rejected
