@@ -15,7 +15,9 @@ Printed figures (JSON profile, QoS 1, persistent session — what a plant's feed
 * end-to-end latency publish → drained (in the consumer's hands) p50 / p99 at a paced
   10,000 events/s from a Python publisher process (each event's ``t`` is its publish time;
   every millisecond's due events go out as one array on ``<prefix>/events``), and at a paced
-  2,000 events/s one message per event.
+  2,000 events/s one message per event;
+* Sparkplug B: our publisher process (births, DDATA by exception) → our source, events/s
+  decoded (one DDATA per event, so bounded like the per-event JSON feed).
 
 Targets (issue 12): >= 10,000 events/s sustained, p99 latency < 200 ms.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -161,6 +164,44 @@ def latency(broker: Broker, rate: float, seconds: float, batch: bool) -> dict[st
             "mean_ms": statistics.fmean(lat) if lat else float("nan")}
 
 
+SPARKPLUG_PUBLISHER = r"""
+import sys, time, types
+from twin.events import Event
+from twin.sources.mqtt_publisher import MqttPublisher
+port, n = int(sys.argv[1]), int(sys.argv[2])
+p = MqttPublisher(f"mqtt://127.0.0.1:{port}/bench", types.SimpleNamespace(name="cell"),
+                  profile="sparkplug", t0_epoch=1.75e9)
+p.start(); p.wait_connected(10)
+states = ("idle", "processing")
+for i in range(0, n, 1000):
+    p.publish([Event(j * 0.001, f"S{j % 13:02d}", "station", states[(j // 13) % 2], queue=j % 7)
+               for j in range(i, min(n, i + 1000))])
+time.sleep(1.0); p.stop()
+"""
+
+
+def sparkplug(broker: Broker, n: int) -> dict[str, float]:
+    """Our Sparkplug publisher (births, DDATA by exception) → our source: decoded events/s."""
+    src = open_source(broker.url("bench", profile="sparkplug"))
+    src.start()
+    wait_connected(src)
+    pub = subprocess.Popen([sys.executable, "-c", SPARKPLUG_PUBLISHER, str(broker.port), str(n)],
+                           cwd=Path(__file__).resolve().parent.parent)
+    got, first, last = 0, 0.0, 0.0
+    deadline = time.monotonic() + 120
+    while got < n and time.monotonic() < deadline:
+        k = len(src.drain().events)
+        if k:
+            last = time.monotonic()
+            first = first or last
+            got += k
+        time.sleep(FRAME_S)
+    pub.wait(60)
+    src.stop()
+    return {"events": n, "received": got, "per_s": (got - 1) / (last - first) if last > first
+            else float("nan"), "rejected": src.rejected_total}
+
+
 def bench_mqtt(quick: bool) -> None:
     n = 50_000 if quick else 300_000
     seconds = 5.0 if quick else 20.0
@@ -170,7 +211,10 @@ def bench_mqtt(quick: bool) -> None:
             batched = throughput(broker, n, Path(tmp) / "batched.twinlog", 100)
             la_b = latency(broker, 10_000.0, seconds, batch=True)
             la_s = latency(broker, 2_000.0, seconds, batch=False)
-    print("MQTT (JSON profile, QoS 1, persistent session, mosquitto on loopback)")
+            sp = sparkplug(broker, n // 5)
+    load = os.getloadavg()[0]
+    print(f"MQTT (JSON profile, QoS 1, persistent session, mosquitto on loopback; "
+          f"{os.cpu_count()} cores, load average {load:.1f} during the run)")
     for name, th in (("one event per message", single), ("arrays of 100 events", batched)):
         print(f"  {name} ({th['events']} events):")
         print(f"    into the recording : {th['ours_per_s']:>9,.0f} events/s ({th['received']} "
@@ -184,6 +228,9 @@ def bench_mqtt(quick: bool) -> None:
         print(f"  latency publish → drained at {la['rate']:,.0f} events/s, {name}, {seconds:g} s: "
               f"p50 {la['p50_ms']:.1f} ms, p99 {la['p99_ms']:.1f} ms, max {la['max_ms']:.1f} ms "
               f"({la['received']}/{la['sent']} received)")
+    print(f"  Sparkplug B, one DDATA per event ({sp['events']} events, our publisher → our "
+          f"source): {sp['per_s']:,.0f} events/s decoded ({sp['received']} received, "
+          f"{sp['rejected']} rejected)")
     ok_rate = batched["ours_per_s"] >= 10_000
     ok_lat = la_b["p99_ms"] < 200
     print(f"  targets (batched feed): >= 10,000 events/s {'met' if ok_rate else 'NOT met'}; "
