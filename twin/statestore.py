@@ -34,6 +34,9 @@ from twin.events import Event
 from twin.kpis import ShopKpis
 from twin.snapshot import Snapshot
 
+#: Event columns the shop analytics need besides t/entity/kind/state (operations, flow).
+FLOW_COLUMNS = ("station", "wip", "process", "agv", "order")
+
 #: A jump larger than this (seconds of shift) is answered from the history's keyframes
 #: instead of applying every event in between to the cached snapshot.
 INCREMENTAL_MAX_S: float = 900.0
@@ -221,7 +224,8 @@ def prepare_replay(
             # (inclusive) was read with the last chunk
             c = columns(t, hi)
             lo = 0 if first else int(np.searchsorted(c.t, t, side="right"))
-            kpis.add_columns(c.t[lo:], c.entity[lo:], c.kind[lo:], c.state[lo:], c.strings)
+            kpis.add_columns(c.t[lo:], c.entity[lo:], c.kind[lo:], c.state[lo:], c.strings,
+                              {name: getattr(c, name)[lo:] for name in FLOW_COLUMNS})
         else:
             evs = history.events(t, hi)
             if not first:
@@ -368,7 +372,8 @@ class StateStore:
         if columns is not None:
             c = columns(t_before, math.inf)
             k = max(len(c.t) - n, 0)  # the new rows are the last n (time order)
-            self._kpis.add_columns(c.t[k:], c.entity[k:], c.kind[k:], c.state[k:], c.strings)
+            self._kpis.add_columns(c.t[k:], c.entity[k:], c.kind[k:], c.state[k:], c.strings,
+                                   {name: getattr(c, name)[k:] for name in FLOW_COLUMNS})
         else:
             self._kpis.add([e for e in hist.events(t_before, math.inf)][-n:])
         notes = [m for m in self._markers if m.kind != "breakdown"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 import csv
 import io
@@ -50,10 +49,7 @@ def shift(tmp_path: Path) -> Path:
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    recording_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(list(argv))
-    return int(args.func(args))
+    return recording_cli.main(list(argv))
 
 
 def test_export_writes_one_row_per_event_with_the_documented_columns(shift: Path, tmp_path: Path,
