@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ui.cli",  # gui (default), open
     "twin.sim_cli",  # simulate
     "twin.recording_cli",  # export, info
+    "twin.record_cli",  # record
     "twin.verification.cli",  # verify
     "twin.forecast_cli",  # forecast
     "twin.serve_cli",  # serve

@@ -36,9 +36,9 @@ given orders (e.g. a physical recording's, :func:`twin.replay.recorded_orders`) 
 the workshop's orders and generator; ``Simulator(..., start=...)`` starts the shop in a
 recorded state (:func:`twin.initial_state.shop_state`) at its time instead of empty at 0.
 
-Use :meth:`Simulator.run` for a whole shift as fast as possible, :meth:`Simulator.step_until`
-/ :meth:`Simulator.iter_events` to pull events incrementally, and :class:`PacedRun` for a
-live source paced at real time x factor.
+Use :meth:`Simulator.run` for a whole shift as fast as possible and
+:meth:`Simulator.step_until` to pull events incrementally; :class:`Pace` anchors simulated
+time on the wall clock for a live source (:class:`twin.live.LiveShop`).
 """
 
 from __future__ import annotations
@@ -409,15 +409,6 @@ class Simulator:
         self._wall += time.perf_counter() - w0
         self._horizon = float(env.now) if self._finished else max(self._horizon, t)
         return out
-
-    def iter_events(self, until_s: float, slice_s: float = 60.0) -> Iterator[Event]:
-        """Yield events up to ``until_s`` [s], simulating ``slice_s`` at a time.
-
-        A consumer can stop iterating at any point (abort) and resume later."""
-        t = self.now
-        while t < until_s and not self._finished:
-            t = min(until_s, t + slice_s)
-            yield from self.step_until(t)
 
     def run(self, hours: float, sink: Callable[[Event], Any] | None = None,
             progress: Callable[[float], Any] | None = None) -> SimResult:
@@ -1148,66 +1139,3 @@ class Pace:
     def _target(self, wall: float) -> float:
         assert self._anchor_wall is not None, "Pace.start() first"
         return self._anchor_sim + (wall - self._anchor_wall) * self._factor
-
-
-class PacedRun:
-    """Events of a simulator paced at real time x ``factor``, as a live source.
-
-    Iterate it (typically in a worker thread) to receive events no earlier than their
-    simulated time divided by ``factor`` after the start; :meth:`stop` from any thread
-    ends the iteration within one tick. :meth:`set_factor` changes the pace without a
-    jump in simulated time.
-
-    Args:
-        simulator: the shop to run (its current time is the starting point).
-        factor: simulated seconds per real second (1.0 = real time).
-        until_s: end of the run in simulated seconds (None = until :meth:`stop`).
-        tick_s: real seconds between simulation slices.
-        clock: injectable for tests (default ``time.monotonic``).
-    """
-
-    def __init__(
-        self,
-        simulator: Simulator,
-        factor: float = 1.0,
-        until_s: float | None = None,
-        tick_s: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.simulator = simulator
-        self.until_s = until_s
-        self.tick_s = tick_s
-        self.pace = Pace(factor, clock)
-        self._stop = threading.Event()
-
-    @property
-    def factor(self) -> float:
-        return self.pace.factor
-
-    def set_factor(self, factor: float) -> None:
-        """Change the pace from now on (simulated time continues where it is)."""
-        self.pace.set_factor(factor)
-
-    def stop(self) -> None:
-        """Ask the iteration to end (thread-safe)."""
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def __iter__(self) -> Iterator[Event]:
-        sim = self.simulator
-        self.pace.start(sim.now)
-        while not self._stop.is_set():
-            target = self.pace.target()
-            end = self.until_s
-            if end is not None:
-                target = min(target, end)
-            for e in sim.step_until(target):
-                yield e
-                if self._stop.is_set():
-                    return
-            if sim.finished or (end is not None and target >= end):
-                return
-            self._stop.wait(self.tick_s)

@@ -2,6 +2,7 @@
 
     python main.py                                   # live machining13, real time
     python main.py gui --speed 60 --workshop W.toml  # live, 60 × real time
+    python main.py gui --source URL --workshop W.toml  # follow another live source
     python main.py open SHIFT.twinlog [--at 02:00:00] [--play] [--speed 60]
     python main.py open SHIFT.twinlog --screenshot out.png --quit-after 3   # smoke check
 
@@ -90,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "joining a running shop (default 60; 0 = start empty)")
     gui.add_argument("--record-dir", type=Path, default=None,
                      help="where to record the live session")
+    gui.add_argument("--source", default=None, metavar="URL",
+                     help="follow this live source instead of the simulated shop "
+                          "(e.g. mqtt://broker/plant1; with --workshop for its layout)")
     _common(gui)
     gui.set_defaults(func=run_gui)
 
@@ -183,14 +187,22 @@ def _destroy(window) -> None:  # noqa: ANN001 - MainWindow
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    """``gui``: live simulated shop."""
+    """``gui``: a live source (the simulated shop unless ``--source`` names another)."""
     if args.workshop is not None and not args.workshop.is_file():
         raise CommandError(f"{args.workshop}: no such workshop file")
 
     def start(window) -> str:  # noqa: ANN001
-        ok = window.start_live(args.workshop, factor=args.speed, scenario=args.scenario,
-                               seed=args.seed, warmup_s=args.warmup_min * 60.0,
-                               record_dir=args.record_dir)
+        if args.source:
+            ok = window.start_live(args.source, workshop_path=args.workshop,
+                                   record_dir=args.record_dir)
+        else:
+            from twin.sources.sim import sim_url
+
+            speed = args.speed if args.speed is not None else window.settings.live_speed
+            url = sim_url(args.workshop or "machining13", speed=speed,
+                          warmup_min=args.warmup_min, seed=args.seed or None,
+                          scenario=args.scenario.resolve() if args.scenario else None)
+            ok = window.start_live(url, record_dir=args.record_dir)
         return "" if ok else "the live session could not start (see the message)"
 
     return _run(args, start)
