@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -293,7 +293,32 @@ class QtConnectDialog(QDialog):
         super().done(result)
 
 
-def bundled_workshops(folder: Path) -> list[str]:
+def bundled_workshops(folder: Path | None = None) -> list[str]:
     """Names of the bundled workshops (``machining13`` first)."""
-    names = sorted(p.stem for p in folder.glob("*.toml"))
+    from twin.sources.sim import BUNDLED_WORKSHOPS
+
+    names = sorted(p.stem for p in (folder or BUNDLED_WORKSHOPS).glob("*.toml"))
     return sorted(names, key=lambda n: n != "machining13")
+
+
+def open_connect_dialog(window: Any) -> QtConnectDialog:
+    """Show the dialog over ``window`` (a MainWindow); on Connect, start the live source
+    through the window's ``start_live`` (the session records it and the view follows)."""
+    from twin.sources.sim import resolve_workshop
+
+    d = QtConnectDialog(window.settings, window, workshops=bundled_workshops())
+    d.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def connect() -> None:
+        req = d.accepted_request
+        try:
+            workshop = resolve_workshop(req.workshop)
+        except SourceError as exc:
+            window.show_error("Cannot start the live session", str(exc))
+            return
+        window.start_live(req.url, workshop_path=workshop, options=req.options)
+
+    d.accepted.connect(connect)
+    window.connect_dialog = d
+    d.open()
+    return d

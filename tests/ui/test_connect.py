@@ -127,3 +127,40 @@ def test_with_a_keyring_a_remembered_password_comes_back(qtbot, settings) -> Non
     again.remember.setChecked(False)  # forget it
     again.accept()
     assert kr.secrets == {}
+
+
+def test_file_connect_follows_an_mqtt_feed_and_records_it_without_the_password(
+        qtbot, window, broker, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import types
+
+    from twin.events import Event
+    from twin.recording import open_recording
+    from twin.sources.mqtt_publisher import MqttPublisher
+    import ui.main_window as mw
+
+    monkeypatch.setattr(mw, "recordings_dir", lambda: tmp_path)
+    w = window
+    w.choose_connection()
+    d = w.connect_dialog
+    assert d.isVisible()
+    d.url.setEditText(broker.url("plant"))
+    d.user.setText("line1")
+    d.password.setText("pw-9")
+    with qtbot.waitSignal(w.live_started, timeout=60_000) as started:
+        d.connect_button.click()
+    qtbot.waitUntil(lambda: "connected" in w.status.state_label.text(), timeout=10_000)
+    assert "connected to 127.0.0.1" in w.status.state_label.text()
+    pub = MqttPublisher(broker.url("plant"), types.SimpleNamespace(name="machining13"),
+                        username="line1", password="pw-9")
+    pub.start()
+    assert pub.wait_connected(10)
+    pub.publish([Event(5.0, "S01", "station", "processing", wip="W1"),
+                 Event(8.0, "S02", "station", "down")])
+    qtbot.waitUntil(lambda: w.session.counters.accepted == 2, timeout=10_000)
+    pub.stop()
+    w.stop_live()
+    rec = open_recording(Path(started.args[0]))
+    assert [(e.t, e.entity, e.state) for e in rec.events(0.0, 1e9)] == [
+        (5.0, "S01", "processing"), (8.0, "S02", "down")]
+    assert rec.meta["source"] == broker.url("plant") and rec.meta["workshop"] == "machining13"
+    assert "pw-9" not in Path(started.args[0]).read_bytes().decode("latin-1")
