@@ -6,13 +6,14 @@ Printed figures (JSON profile, QoS 1, persistent session — what a plant's feed
 
 * sustained events/s from mosquitto into a recording: ``mosquitto_pub -l`` (C, not ours)
   floods N events onto the broker, once as one message per event (``<prefix>/station/S01``)
-  and once as arrays of 100 events (``<prefix>/events``, the gateway batch topic); our :class:`~twin.sources.mqtt.MqttSource` receives and
-  decodes them and the consumer loop drains it every frame (16 ms) into a
-  :class:`~twin.recording.RecordingWriter`. The ingest pipeline (``twin.sources.ingest``) is not
-  on main yet: the drained events go to the writer directly (it validates them again);
+  and once as arrays of 100 events (``<prefix>/events``, the gateway batch topic); our
+  :class:`~twin.sources.mqtt.MqttSource` receives and decodes them and the app's ingest
+  pipeline (:class:`~twin.sources.ingest.Ingest`, pumped every frame of 16 ms as the window
+  does) validates them and writes them into a :class:`~twin.recording.RecordingWriter` and a
+  live :class:`~twin.statestore.StateStore`;
 * in the same run and the same messages, the raw rate ``mosquitto_sub -q 1`` receives (the
   baseline: the broker and a C client) and our rate as a fraction of it;
-* end-to-end latency publish → drained (in the consumer's hands) p50 / p99 at a paced
+* end-to-end latency publish → in the store (through the ingest pipeline) p50 / p99 at a paced
   10,000 events/s from a Python publisher process (each event's ``t`` is its publish time;
   every millisecond's due events go out as one array on ``<prefix>/events``), and at a paced
   2,000 events/s one message per event;
@@ -38,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.twin.mosquitto import Broker  # noqa: E402
 from twin.recording import RecordingWriter  # noqa: E402
+from twin.sources.ingest import Ingest  # noqa: E402
+from twin.statestore import StateStore  # noqa: E402
 from twin.sources import SourceState, open_source  # noqa: E402
 
 FRAME_S = 0.016
@@ -105,6 +108,7 @@ def throughput(broker: Broker, n: int, out: Path, per_message: int) -> dict[str,
     got = 0
     first = last = 0.0
     with RecordingWriter(out, {"source": src.url, "bench": "mqtt"}) as writer:
+        ingest = Ingest(src, writer, live_store())
         pub = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
                                 "-q", "1", "-t", topic, "-l"],
                                stdin=subprocess.PIPE, text=True)
@@ -112,15 +116,13 @@ def throughput(broker: Broker, n: int, out: Path, per_message: int) -> dict[str,
         pub.stdin.close()
         deadline = time.monotonic() + 120
         while got < n and time.monotonic() < deadline:
-            batch = src.drain()
-            if batch.events:
+            res = ingest.pump()
+            if res.events:
                 now = time.monotonic()
                 if not first:
                     first = now
                 last = now
-                for e in batch.events:
-                    writer.append(e)
-                got += len(batch.events)
+                got += len(res.events)
             time.sleep(FRAME_S)
         pub.wait(30)
         written = writer.events_written
@@ -131,11 +133,18 @@ def throughput(broker: Broker, n: int, out: Path, per_message: int) -> dict[str,
            else float("nan"))  # events/s
     ours = (got - 1) / (last - first) if last > first else float("nan")
     return {"events": n, "received": got, "recorded": written, "ours_per_s": ours,
-            "raw_per_s": raw, "raw_received": len(ts), "rejected": src.rejected_total}
+            "raw_per_s": raw, "raw_received": len(ts),
+            "rejected": src.rejected_total + ingest.counters.rejected}
+
+
+def live_store() -> StateStore:
+    store = StateStore()
+    store.start_live(["S01"], meta={"source": "bench"}, source="bench")
+    return store
 
 
 def latency(broker: Broker, rate: float, seconds: float, batch: bool) -> dict[str, float]:
-    """Paced publisher at ``rate`` events/s; publish → drained latency percentiles (ms)."""
+    """Paced publisher at ``rate`` events/s; publish → in the store latency percentiles (ms)."""
     src = open_source(broker.url("bench"), client_id="bench-latency")
     src.start()
     wait_connected(src)
@@ -144,17 +153,18 @@ def latency(broker: Broker, rate: float, seconds: float, batch: bool) -> dict[st
                             str(seconds), repr(t0), "1" if batch else "0"],
                            stdout=subprocess.PIPE, text=True)
     lat: list[float] = []
+    ingest = Ingest(src, None, live_store())
     while pub.poll() is None:
-        batch = src.drain()
+        res = ingest.pump()
         now = time.time()
-        lat.extend((now - t0 - e.t) * 1000.0 for e in batch.events)
+        lat.extend((now - t0 - e.t) * 1000.0 for e in res.events)
         time.sleep(FRAME_S)
     sent = int(pub.communicate(timeout=30)[0].strip() or 0)
     end = time.monotonic() + 5
     while len(lat) < sent and time.monotonic() < end:
-        batch = src.drain()
+        res = ingest.pump()
         now = time.time()
-        lat.extend((now - t0 - e.t) * 1000.0 for e in batch.events)
+        lat.extend((now - t0 - e.t) * 1000.0 for e in res.events)
         time.sleep(FRAME_S)
     src.stop()
     lat.sort()
@@ -225,7 +235,7 @@ def bench_mqtt(quick: bool) -> None:
               + ("  (mosquitto_sub only counts messages; we decode and validate each event)"
                  if th["raw_received"] < th["events"] else ""))
     for name, la in (("arrays every 1 ms", la_b), ("one event per message", la_s)):
-        print(f"  latency publish → drained at {la['rate']:,.0f} events/s, {name}, {seconds:g} s: "
+        print(f"  latency publish → in the store at {la['rate']:,.0f} events/s, {name}, {seconds:g} s: "
               f"p50 {la['p50_ms']:.1f} ms, p99 {la['p99_ms']:.1f} ms, max {la['max_ms']:.1f} ms "
               f"({la['received']}/{la['sent']} received)")
     print(f"  Sparkplug B, one DDATA per event ({sp['events']} events, our publisher → our "
