@@ -76,3 +76,15 @@ def test_a_keyring_keeps_the_password_per_server_and_user(memory_keyring: Memory
     credentials.delete_password("mqtts://broker.plant:8883/x", "twin")
     credentials.delete_password("mqtts://broker.plant:8883/x", "twin")  # twice: no error
     assert credentials.get_password("mqtts://broker.plant:8883/x", "twin") is None
+
+
+def test_a_source_given_only_a_user_name_uses_the_stored_password(
+        memory_keyring: MemoryKeyring) -> None:
+    from twin.sources import open_source
+
+    credentials.set_password("mqtts://broker.plant:8883/x", "twin", "kept")
+    src = open_source("mqtts://twin@broker.plant:8883/line1")
+    assert src.settings.password == "kept"
+    assert "kept" not in src.url and "kept" not in repr(src.settings)
+    other = open_source("mqtts://someone@broker.plant:8883/line1")
+    assert other.settings.password is None

@@ -26,13 +26,15 @@ Two profiles (their guarantees differ; docs/connectors.md says more):
   else the time of the first message).
 
 The password never appears in the URL kept by the source (:func:`twin.sources.redact`): pass
-it as ``password=`` (from :mod:`twin.credentials`). Status: ``connecting`` → ``connected``; a
+it as ``password=``; with a user name and no password, the one stored in the system keyring
+for that server and user (:mod:`twin.credentials`) is used. Status: ``connecting`` → ``connected``; a
 lost connection → ``reconnecting`` (with the reason; paho retries with a doubling delay) and
 a :class:`Gap` when it is back; a refused login or an untrusted certificate → ``failed``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -292,7 +294,14 @@ class MqttSource:
 
     def __init__(self, url: str, *, workshop: Any = None, clock: Any = time.time,
                  **options: Any) -> None:
-        self.settings = parse_settings(url, **options)
+        settings = parse_settings(url, **options)
+        if settings.username and settings.password is None:
+            from twin import credentials  # a password the user asked the keyring to keep
+
+            stored = credentials.get_password(settings.url, settings.username)
+            if stored is not None:
+                settings = dataclasses.replace(settings, password=stored)
+        self.settings = settings
         self.url = self.settings.url
         self.workshop = workshop
         self._clock = clock
