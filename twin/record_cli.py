@@ -78,8 +78,9 @@ class _StopFlag:
         self.reason = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
-def run_record(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_record(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Handler of ``record``; raises :class:`CommandError` on bad input."""
+    out = out or sys.stdout  # looked up per call: a default bound at import goes stale
     from twin.live import workshop_meta
     from twin.recording import RecordingError, RecordingWriter
     from twin.sources import SourceError, SourceState, open_source, redact
