@@ -624,7 +624,8 @@ class MqttSource:
     def _to_shift(self, ts_ms: int) -> float:
         if self.t0_epoch is None:
             self.t0_epoch = ts_ms / 1000.0  # no shift start known: t = 0 at the first message
-        return ts_ms / 1000.0 - self.t0_epoch
+        t = ts_ms / 1000.0 - self.t0_epoch
+        return 0.0 if -0.001 < t < 0.0 else t  # ms timestamps vs a t0 with sub-ms digits
 
     def _node_birth(self, tp: spb.Topic, p: Any, old: _Node | None) -> _Node:
         node = _Node(tp.group, tp.node)

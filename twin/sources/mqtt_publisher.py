@@ -101,7 +101,7 @@ class MqttPublisher:
     def start(self) -> None:
         """Connect in the background (returns at once; paho retries with backoff)."""
         if self.t0_epoch is None:
-            self.t0_epoch = time.time()
+            self.t0_epoch = round(time.time(), 3)  # whole ms: t = 0 maps to a timestamp exactly
         if self._sparkplug:
             self._set_will()
         connect_async(self._client, self.settings, clean_start=True)
