@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.verification.cli",  # verify
     "twin.forecast_cli",  # forecast
     "twin.history.cli",  # history
+    "twin.serve_cli",  # serve
     "scene.cli",  # mesh-info, screenshot
     "twin.mtconnect.cli",  # import-mtconnect
     "twin.calibration.cli",  # calibrate

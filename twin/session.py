@@ -23,7 +23,7 @@ from typing import Any
 
 from psygnal import Signal
 
-from twin.live import recording_name
+from twin.live import recording_name, workshop_meta
 from twin.locations import as_location
 from twin.recording import RecordingWriter
 from twin.sources.base import PacedSource, Source, SourceStatus, redact
@@ -182,7 +182,9 @@ class Session:
         self.stop_live()
         out = None
         writer = None
-        meta = source.meta()
+        # the workshop drawn, so a replay finds its layout even when the source (MQTT,
+        # OPC UA) does not know it; what the source says about itself wins
+        meta = {**workshop_meta(workshop), **source.meta()}
         if record_dir is not None:
             folder = Path(record_dir)
             folder.mkdir(parents=True, exist_ok=True)

@@ -225,11 +225,13 @@ class MainWindow(WindowDialogs, QMainWindow):
     # live
     # ------------------------------------------------------------------------------------
     def start_live(self, url: str | None = None, *, workshop_path: str | Path | None = None,
-                   record_dir: str | Path | None = None) -> bool:
+                   record_dir: str | Path | None = None,
+                   options: Mapping[str, Any] | None = None) -> bool:
         """Follow a live source, recording it; False (with a message) if it cannot start.
 
         ``url`` defaults to the simulated shop on screen (else machining13) at the last
-        live speed. A source that does not know its workshop (MQTT, OPC UA) is drawn on
+        live speed; ``options`` go to the source (credentials, certificates: File ›
+        Connect…). A source that does not know its workshop (MQTT, OPC UA) is drawn on
         ``workshop_path``, else on the workshop on screen. The workshop's meshes load in
         a worker; ``live_started`` is emitted once the source runs.
         """
@@ -240,7 +242,7 @@ class MainWindow(WindowDialogs, QMainWindow):
             here = Path(shown.path) if shown is not None and Path(shown.path).is_file() else None
             url = self.settings.live_url(here)
         try:
-            source = open_source(url)
+            source = open_source(url, **(options or {}))
             workshop = getattr(source, "workshop", None)  # a source that knows its shop
             if workshop_path is not None:
                 workshop = load_workshop(workshop_path)
@@ -272,6 +274,12 @@ class MainWindow(WindowDialogs, QMainWindow):
         settle_garbage()
         self._next_freeze = time.monotonic() + LIVE_FREEZE_S
         self.live_started.emit(str(out))
+
+    def choose_connection(self) -> None:
+        """File › Connect…: a live source (MQTT, OPC UA) with its credentials and files."""
+        from ui.connect import open_connect_dialog
+
+        open_connect_dialog(self)
 
     def stop_live(self) -> None:
         """Stop the live source; the session stays scrubbable and its recording is kept."""

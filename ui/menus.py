@@ -50,6 +50,8 @@ def build_actions(w: MainWindow) -> None:
     w.act_live = _action(w, "Start &live session", lambda: w.start_live(), "Ctrl+L",
                          "Follow the live shop (the simulated workshop on screen, or "
                          "machining13) in real time, recording it")
+    w.act_connect = _action(w, "&Connect…", w.choose_connection, "Ctrl+K",
+                            "Follow a live source (MQTT broker, OPC UA server) and record it")
     w.act_stop_live = _action(w, "&Stop live session", w.stop_live, None,
                               "Stop the live session (its recording is kept)")
     w.act_show_recordings = _action(w, "Show recordings folder", w.show_recordings_folder,
@@ -103,7 +105,7 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     rebuild_recent_menu(w)
     m.addAction(w.act_open_history)
     m.addSeparator()
-    for a in (w.act_live, w.act_stop_live, w.act_show_recordings):
+    for a in (w.act_live, w.act_connect, w.act_stop_live, w.act_show_recordings):
         m.addAction(a)
     m.addSeparator()
     m.addAction(w.act_scores)

@@ -1,0 +1,258 @@
+"""Live connector benchmark, MQTT part: a real mosquitto on a free loopback port.
+
+    python benchmarks/bench_live.py [--quick]
+
+Printed figures (JSON profile, QoS 1, persistent session — what a plant's feed uses):
+
+* sustained events/s from mosquitto into a recording: ``mosquitto_pub -l`` (C, not ours)
+  floods N events onto the broker, once as one message per event (``<prefix>/station/S01``)
+  and once as arrays of 100 events (``<prefix>/events``, the gateway batch topic); our
+  :class:`~twin.sources.mqtt.MqttSource` receives and decodes them and the app's ingest
+  pipeline (:class:`~twin.sources.ingest.Ingest`, pumped every frame of 16 ms as the window
+  does) validates them and writes them into a :class:`~twin.recording.RecordingWriter` and a
+  live :class:`~twin.statestore.StateStore`;
+* in the same run and the same messages, the raw rate ``mosquitto_sub -q 1`` receives (the
+  baseline: the broker and a C client) and our rate as a fraction of it;
+* end-to-end latency publish → in the store (through the ingest pipeline) p50 / p99 at a paced
+  10,000 events/s from a Python publisher process (each event's ``t`` is its publish time;
+  every millisecond's due events go out as one array on ``<prefix>/events``), and at a paced
+  2,000 events/s one message per event;
+* Sparkplug B: our publisher process (births, DDATA by exception) → our source, events/s
+  decoded (one DDATA per event, so bounded like the per-event JSON feed).
+
+Targets (issue 12): >= 10,000 events/s sustained, p99 latency < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.twin.mosquitto import Broker  # noqa: E402
+from twin.recording import RecordingWriter  # noqa: E402
+from twin.sources.ingest import Ingest  # noqa: E402
+from twin.statestore import StateStore  # noqa: E402
+from twin.sources import SourceState, open_source  # noqa: E402
+
+FRAME_S = 0.016
+
+PACED_PUBLISHER = r"""
+import json, sys, time
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+port, rate, seconds, t0 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+batch = sys.argv[5] == "1"
+c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-paced", protocol=mqtt.MQTTv311)
+c.max_inflight_messages_set(1000); c.max_queued_messages_set(0)
+c.connect("127.0.0.1", port); c.loop_start()
+n, start = 0, time.time()
+states = ("idle", "processing")
+while True:
+    now = time.time()
+    if now - start >= seconds:
+        break
+    due = int((now - start) * rate)
+    if batch and due > n:
+        t = time.time() - t0
+        c.publish("bench/events", json.dumps([{"t": t, "entity": "S01", "kind": "station",
+                  "state": states[i % 2], "queue": i % 7} for i in range(n, due)]), qos=1)
+        n = due
+    while n < due:
+        t = time.time() - t0
+        c.publish("bench/station/S01", json.dumps({"t": t, "state": states[n % 2], "queue": n % 7}), qos=1)
+        n += 1
+    time.sleep(0.001)
+time.sleep(0.5); c.disconnect(); c.loop_stop()
+print(n)
+"""
+
+
+def wait_connected(src, timeout: float = 10.0) -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while src.status.state != SourceState.CONNECTED:
+        if time.monotonic() > end:
+            raise SystemExit(f"source did not connect: {src.status.message}")
+        src.drain()
+        time.sleep(0.01)
+
+
+def throughput(broker: Broker, n: int, out: Path, per_message: int) -> dict[str, float]:
+    """Flood n events with mosquitto_pub -l; our source → recording vs mosquitto_sub."""
+    def ev(i: int) -> dict:
+        return {"t": i * 0.001, "state": ("idle", "processing")[i % 2], "queue": i % 7}
+    if per_message == 1:
+        topic = "bench/station/S01"
+        lines = "".join(json.dumps(ev(i)) + "\n" for i in range(n))
+    else:
+        topic = "bench/events"
+        lines = "".join(json.dumps([{**ev(i), "entity": "S01", "kind": "station"}
+                                    for i in range(j, min(n, j + per_message))]) + "\n"
+                        for j in range(0, n, per_message))
+    n_msgs = lines.count("\n")
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                            "-t", "bench/#", "-C", str(n_msgs), "-F", "%U"],
+                           stdout=subprocess.PIPE, text=True)
+    src = open_source(broker.url("bench"), client_id="bench-source")
+    src.start()
+    wait_connected(src)
+    time.sleep(0.3)  # mosquitto_sub subscribed too
+    got = 0
+    first = last = 0.0
+    with RecordingWriter(out, {"source": src.url, "bench": "mqtt"}) as writer:
+        ingest = Ingest(src, writer, live_store())
+        pub = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
+                                "-q", "1", "-t", topic, "-l"],
+                               stdin=subprocess.PIPE, text=True)
+        pub.stdin.write(lines)
+        pub.stdin.close()
+        deadline = time.monotonic() + 120
+        while got < n and time.monotonic() < deadline:
+            res = ingest.pump()
+            if res.events:
+                now = time.monotonic()
+                if not first:
+                    first = now
+                last = now
+                got += len(res.events)
+            time.sleep(FRAME_S)
+        pub.wait(30)
+        written = writer.events_written
+    src.stop()
+    stamps, _ = sub.communicate(timeout=60)
+    ts = [float(s) for s in stamps.split()]
+    raw = (per_message * (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0]
+           else float("nan"))  # events/s
+    ours = (got - 1) / (last - first) if last > first else float("nan")
+    return {"events": n, "received": got, "recorded": written, "ours_per_s": ours,
+            "raw_per_s": raw, "raw_received": len(ts),
+            "rejected": src.rejected_total + ingest.counters.rejected}
+
+
+def live_store() -> StateStore:
+    store = StateStore()
+    store.start_live(["S01"], meta={"source": "bench"}, source="bench")
+    return store
+
+
+def latency(broker: Broker, rate: float, seconds: float, batch: bool) -> dict[str, float]:
+    """Paced publisher at ``rate`` events/s; publish → in the store latency percentiles (ms)."""
+    src = open_source(broker.url("bench"), client_id="bench-latency")
+    src.start()
+    wait_connected(src)
+    t0 = time.time()
+    pub = subprocess.Popen([sys.executable, "-c", PACED_PUBLISHER, str(broker.port), str(rate),
+                            str(seconds), repr(t0), "1" if batch else "0"],
+                           stdout=subprocess.PIPE, text=True)
+    lat: list[float] = []
+    ingest = Ingest(src, None, live_store())
+    while pub.poll() is None:
+        res = ingest.pump()
+        now = time.time()
+        lat.extend((now - t0 - e.t) * 1000.0 for e in res.events)
+        time.sleep(FRAME_S)
+    sent = int(pub.communicate(timeout=30)[0].strip() or 0)
+    end = time.monotonic() + 5
+    while len(lat) < sent and time.monotonic() < end:
+        res = ingest.pump()
+        now = time.time()
+        lat.extend((now - t0 - e.t) * 1000.0 for e in res.events)
+        time.sleep(FRAME_S)
+    src.stop()
+    lat.sort()
+    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else (lambda q: float("nan"))
+    return {"rate": rate, "sent": sent, "received": len(lat), "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99), "max_ms": lat[-1] if lat else float("nan"),
+            "mean_ms": statistics.fmean(lat) if lat else float("nan")}
+
+
+SPARKPLUG_PUBLISHER = r"""
+import sys, time, types
+from twin.events import Event
+from twin.sources.mqtt_publisher import MqttPublisher
+port, n = int(sys.argv[1]), int(sys.argv[2])
+p = MqttPublisher(f"mqtt://127.0.0.1:{port}/bench", types.SimpleNamespace(name="cell"),
+                  profile="sparkplug", t0_epoch=1.75e9)
+p.start(); p.wait_connected(10)
+states = ("idle", "processing")
+for i in range(0, n, 1000):
+    p.publish([Event(j * 0.001, f"S{j % 13:02d}", "station", states[(j // 13) % 2], queue=j % 7)
+               for j in range(i, min(n, i + 1000))])
+time.sleep(1.0); p.stop()
+"""
+
+
+def sparkplug(broker: Broker, n: int) -> dict[str, float]:
+    """Our Sparkplug publisher (births, DDATA by exception) → our source: decoded events/s."""
+    src = open_source(broker.url("bench", profile="sparkplug"))
+    src.start()
+    wait_connected(src)
+    pub = subprocess.Popen([sys.executable, "-c", SPARKPLUG_PUBLISHER, str(broker.port), str(n)],
+                           cwd=Path(__file__).resolve().parent.parent)
+    got, first, last = 0, 0.0, 0.0
+    deadline = time.monotonic() + 120
+    while got < n and time.monotonic() < deadline:
+        k = len(src.drain().events)
+        if k:
+            last = time.monotonic()
+            first = first or last
+            got += k
+        time.sleep(FRAME_S)
+    pub.wait(60)
+    src.stop()
+    return {"events": n, "received": got, "per_s": (got - 1) / (last - first) if last > first
+            else float("nan"), "rejected": src.rejected_total}
+
+
+def bench_mqtt(quick: bool) -> None:
+    n = 50_000 if quick else 300_000
+    seconds = 5.0 if quick else 20.0
+    with tempfile.TemporaryDirectory() as tmp:
+        with Broker(Path(tmp) / "broker") as broker:
+            single = throughput(broker, n // 5, Path(tmp) / "single.twinlog", 1)
+            batched = throughput(broker, n, Path(tmp) / "batched.twinlog", 100)
+            la_b = latency(broker, 10_000.0, seconds, batch=True)
+            la_s = latency(broker, 2_000.0, seconds, batch=False)
+            sp = sparkplug(broker, n // 5)
+    load = os.getloadavg()[0]
+    print(f"MQTT (JSON profile, QoS 1, persistent session, mosquitto on loopback; "
+          f"{os.cpu_count()} cores, load average {load:.1f} during the run)")
+    for name, th in (("one event per message", single), ("arrays of 100 events", batched)):
+        print(f"  {name} ({th['events']} events):")
+        print(f"    into the recording : {th['ours_per_s']:>9,.0f} events/s ({th['received']} "
+              f"received, {th['recorded']} recorded, {th['rejected']} rejected)")
+        print(f"    mosquitto_sub raw  : {th['raw_per_s']:>9,.0f} events/s "
+              f"({th['raw_received']} messages)")
+        print(f"    ratio ours / raw   : {th['ours_per_s'] / th['raw_per_s']:.2f}"
+              + ("  (mosquitto_sub only counts messages; we decode and validate each event)"
+                 if th["raw_received"] < th["events"] else ""))
+    for name, la in (("arrays every 1 ms", la_b), ("one event per message", la_s)):
+        print(f"  latency publish → in the store at {la['rate']:,.0f} events/s, {name}, {seconds:g} s: "
+              f"p50 {la['p50_ms']:.1f} ms, p99 {la['p99_ms']:.1f} ms, max {la['max_ms']:.1f} ms "
+              f"({la['received']}/{la['sent']} received)")
+    print(f"  Sparkplug B, one DDATA per event ({sp['events']} events, our publisher → our "
+          f"source): {sp['per_s']:,.0f} events/s decoded ({sp['received']} received, "
+          f"{sp['rejected']} rejected)")
+    ok_rate = batched["ours_per_s"] >= 10_000
+    ok_lat = la_b["p99_ms"] < 200
+    print(f"  targets (batched feed): >= 10,000 events/s {'met' if ok_rate else 'NOT met'}; "
+          f"p99 < 200 ms at 10,000/s {'met' if ok_lat else 'NOT met'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a short run (~1 min)")
+    args = ap.parse_args()
+    bench_mqtt(args.quick)
+
+
+if __name__ == "__main__":
+    main()
