@@ -56,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--opcua-user", default=None, help="OPC UA user name sessions may log in with")
     p.add_argument("--opcua-password-env", metavar="VAR", default=None,
                    help="environment variable holding that OPC UA user's password")
+    p.add_argument("--shdr", metavar="HOST:PORT", default=None,
+                   help="replay MTConnect adapter logs (--replay) as an adapter on this address")
+    p.add_argument("--replay", nargs="+", metavar="FILE", default=None,
+                   help="SHDR log files (plain or .gz) or folders replayed by --shdr")
     p.add_argument("--workshop", default="machining13",
                    help="bundled workshop name or workshop file (default machining13)")
     p.add_argument("--scenario", type=Path, default=None, help="scenario file (disturbances)")
@@ -135,12 +139,37 @@ def _publishers(args: argparse.Namespace, workshop: Any) -> list[Any]:
     return pubs
 
 
+def _serve_shdr(args: argparse.Namespace) -> int:
+    """``serve --shdr ADDR --replay FILE…``: an MTConnect adapter replaying recorded logs."""
+    import signal
+    import threading
+
+    from twin.sources.shdr_server import serve_replay
+
+    if not (args.shdr and args.replay):
+        raise CommandError("--shdr HOST:PORT and --replay FILE… go together")
+    if args.mqtt or args.opcua:
+        raise CommandError("--shdr replays logs; serve the simulated shop (--mqtt/--opcua) separately")
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.duration is not None:
+        threading.Timer(args.duration, stop.set).start()
+    try:
+        serve_replay(args.shdr, args.replay, args.speed, until=stop)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--shdr {args.shdr}: {exc}") from None
+    return 0
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Handler of ``serve``: runs until Ctrl-C, SIGTERM, ``--duration`` or the shop's end."""
-    if not args.mqtt and not args.opcua:
-        raise CommandError("nothing to serve: give --mqtt URL and/or --opcua URL")
     if not (args.speed > 0):
         raise CommandError(f"--speed must be > 0, got {args.speed}")
+    if args.shdr or args.replay:
+        return _serve_shdr(args)
+    if not args.mqtt and not args.opcua:
+        raise CommandError("nothing to serve: give --mqtt URL, --opcua URL or --shdr ADDR --replay FILE…")
     from twin.events import Event
     from twin.sources.base import SourceError, SourceState
     from twin.sources.sim import SimSource, resolve_workshop

@@ -190,3 +190,33 @@ def test_agent_sequence_gap_is_recorded(tmp_path: Path) -> None:
     g = gaps[0]
     assert (g.t0, g.t1) == (8 * 3600 + 600, 9 * 3600)
     assert "5 observations lost" in g.reason
+
+
+def test_serve_command_replays_a_log_as_an_adapter(tmp_path: Path) -> None:
+    """`serve --shdr ADDR --replay LOG` is an adapter another process can record from."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = NIST / "Mazak03-20181217-20181218.txt.gz"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "serve", "--shdr", f"127.0.0.1:{port}",
+                             "--replay", str(log), "--speed", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert "SHDR adapter replaying 1 log(s)" in proc.stdout.readline()
+        src = open_source(f"shdr://127.0.0.1:{port}/Mazak03?day=2018-12-17")
+        seen: list[int] = []
+        src.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(seen) < 50:
+            seen.append(len(src.drain().events))
+            time.sleep(0.1)
+        src.stop()
+        assert sum(seen) >= 50  # the adapter's stream became station events
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
