@@ -24,6 +24,7 @@ def test_the_mapping_table() -> None:
         "processing": ("Executing", "Processing", False),
         "blocked": ("NotExecuting", "Processing", True),
         "down": ("OutOfService", "Maintenance", False),
+        "off": ("NotAvailable", "None", False),
     }
 
 
@@ -36,7 +37,7 @@ def test_a_machine_at_rest_names_no_job() -> None:
     ("Executing", None, None, "processing"),      # no OperationMode node
     ("NotExecuting", None, None, "idle"),         # no Blocked node
     ("NotExecuting", "Processing", None, "idle"),
-    ("NotAvailable", None, None, "down"),         # switched off / reporting nothing
+    ("NotAvailable", None, None, "off"),          # switched off / reporting nothing: not a breakdown
     ("Executing", "Maintenance", False, "down"),  # maintenance wins
     ("OutOfService", "None", None, "down"),
     ("Running", None, None, None),                # not a MachineryItemState: not guessed

@@ -90,6 +90,7 @@ def machine_values(state: str, *, process: str = "", order: str = "", wip: str =
     idle                    NotExecuting  Processing     false
     blocked                 NotExecuting  Processing     true
     down                    OutOfService  Maintenance    false
+    off                     NotAvailable  None           false
     ======================  ============  =============  =======
     """
     item, mode, blocked = {
@@ -98,8 +99,9 @@ def machine_values(state: str, *, process: str = "", order: str = "", wip: str =
         "idle": (NOT_EXECUTING, PROCESSING, False),
         "blocked": (NOT_EXECUTING, PROCESSING, True),
         "down": (OUT_OF_SERVICE, MAINTENANCE, False),
+        "off": (NOT_AVAILABLE, NONE, False),
     }[state]
-    busy = state != "idle" and state != "down"
+    busy = state not in ("idle", "down", "off")
     return {
         "ItemState": item, "OperationMode": mode, "Blocked": blocked,
         "Production/ActiveProgram/Name": process if busy else "",
@@ -115,16 +117,18 @@ def station_state(item_state: Any, operation_mode: Any = None, blocked: Any = No
     (no ItemState, or a value outside the specification).
 
     Fallbacks when a server lacks a node: no OperationMode → Executing is ``processing``;
-    no Blocked → NotExecuting is ``idle``. NotAvailable (the machine reports nothing, e.g.
-    switched off) and OutOfService both map to ``down``; so does OperationMode Maintenance
-    whatever the item state."""
+    no Blocked → NotExecuting is ``idle``. NotAvailable (the machine reports nothing: switched
+    off) is ``off`` — not a breakdown; OutOfService is ``down``, and so is OperationMode
+    Maintenance whatever the item state."""
     if operation_mode == MAINTENANCE:
         return "down"
     if item_state == EXECUTING:
         return "setup" if operation_mode == SETUP else "processing"
     if item_state == NOT_EXECUTING:
         return "blocked" if blocked is True else "idle"
-    if item_state in (OUT_OF_SERVICE, NOT_AVAILABLE):
+    if item_state == NOT_AVAILABLE:
+        return "off"
+    if item_state == OUT_OF_SERVICE:
         return "down"
     return None
 
