@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.sim_cli",  # simulate
     "twin.recording_cli",  # export, info
     "twin.verification.cli",  # verify
+    "twin.forecast_cli",  # forecast
     "scene.cli",  # mesh-info, screenshot
 )
 
@@ -70,4 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # forecast workers of a frozen (installed) app
     sys.exit(main())

@@ -4,6 +4,16 @@
         --scenario assets/scenarios/drill_slowdown.toml --hours 8 --seed 1 --rule fifo \\
         --out shift.twinlog --json
 
+The virtual shop in the physical shop's situation (docs/forecast.md)::
+
+    python main.py simulate --workshop W.toml --orders-from physical.twinlog --seed 2 --out v.twinlog
+    python main.py simulate --workshop W.toml --from physical.twinlog --at 04:00:00 \
+        [--orders-from physical.twinlog] --hours 8 --out continued.twinlog
+
+``--orders-from`` releases exactly the recording's orders instead of the order generator
+(the seed then drives only cycle-time and failure noise); ``--from``/``--at`` starts in the
+recorded state at that time (entities that cannot be placed are listed on stderr).
+
 With ``--json`` one JSON object is printed: ``events``, ``completed_orders``, ``makespan_s``
 (time the last order completed, null if not all did), ``utilization`` (station -> fraction
 of time processing), ``sim_seconds``, ``wall_seconds`` (and a few extras).
@@ -17,13 +27,17 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from twin.errors import CommandError
 from twin.live import workshop_meta
 from twin.recording import RecordingError, RecordingWriter
 from twin.scenario import Scenario, ScenarioError, load_scenario
 from twin.simulator import RULES, SimResult, SimulationError, Simulator
-from twin.workshop import Workshop, WorkshopError, load_workshop
+from twin.workshop import Order, Workshop, WorkshopError, load_workshop
+
+if TYPE_CHECKING:
+    from twin.initial_state import ShopState
 
 #: Keyframe spacing of simulated recordings [s of shift time].
 KEYFRAME_INTERVAL_S = 60.0
@@ -45,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--rule", default="fifo", choices=list(RULES),
                    help="dispatching rule at the stations (default fifo)")
+    p.add_argument("--orders-from", type=Path, default=None, metavar="P.twinlog",
+                   help="release exactly this recording's orders (ids, products, quantities, "
+                        "due and release times) instead of the order generator")
+    p.add_argument("--from", dest="from_recording", type=Path, default=None, metavar="P.twinlog",
+                   help="start in the state of this recording (also one still being written) "
+                        "at --at instead of an empty shop at 0")
+    p.add_argument("--at", type=_time_arg, default=None, metavar="HH:MM:SS",
+                   help="time of the state to start from (with --from): seconds, MM:SS or HH:MM:SS")
     p.add_argument("--out", required=True, type=Path, help="recording to write (.twinlog)")
     p.add_argument("--json", action="store_true",
                    help="print the run's figures as one JSON object")
@@ -73,12 +95,16 @@ def simulate_to_recording(
     hours: float = 8.0,
     seed: int = 0,
     rule: str = "fifo",
+    orders: list[Order] | None = None,
+    start: ShopState | None = None,
+    meta_extra: dict[str, Any] | None = None,
 ) -> SimResult:
-    """Simulate ``hours`` of ``workshop`` and write every event to the recording ``out``.
+    """Simulate ``workshop`` until ``hours`` after the start of the shift and write every
+    event to the recording ``out`` (``orders``/``start``: see :class:`Simulator`).
 
     Raises SimulationError / RecordingError / OSError on bad arguments or I/O failure."""
-    sim = Simulator(workshop, scenario, seed=seed, rule=rule)
-    meta = recording_meta(workshop, scenario, seed, rule, hours)
+    sim = Simulator(workshop, scenario, seed=seed, rule=rule, orders=orders, start=start)
+    meta = {**recording_meta(workshop, scenario, seed, rule, hours), **(meta_extra or {})}
     w0 = time.perf_counter()
     with RecordingWriter(out, meta=meta, keyframe_interval_s=KEYFRAME_INTERVAL_S) as writer:
         result = sim.run(hours, sink=writer.append)
@@ -93,8 +119,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     try:
         workshop = load_workshop(args.workshop)
         scenario = load_scenario(args.scenario, workshop) if args.scenario else None
+        orders, start, extra = _situation(args, workshop)
         result = simulate_to_recording(workshop, args.out, scenario=scenario,
-                                       hours=args.hours, seed=args.seed, rule=args.rule)
+                                       hours=args.hours, seed=args.seed, rule=args.rule,
+                                       orders=orders, start=start, meta_extra=extra)
     except (WorkshopError, ScenarioError, SimulationError, RecordingError) as err:
         return _fail(str(err))
     except OSError as err:
@@ -108,6 +136,46 @@ def run_simulate(args: argparse.Namespace) -> int:
               f"{result.completed_orders}/{result.released_orders} orders completed -> {args.out}")
         print("busiest stations: " + ", ".join(f"{s} {u:.0%}" for s, u in busiest))
     return 0
+
+
+def _time_arg(text: str) -> float:
+    from twin.forecast_cli import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _situation(args: argparse.Namespace, workshop: Workshop
+               ) -> tuple[list[Order] | None, ShopState | None, dict[str, Any]]:
+    """Orders to replay and state to start from, as the options ask (CommandError if not)."""
+    from twin.forecast_cli import open_for_replay
+    from twin.initial_state import shop_state
+    from twin.replay import ReplayError, recorded_orders
+
+    extra: dict[str, Any] = {}
+    orders: list[Order] | None = None
+    start: ShopState | None = None
+    if (args.from_recording is None) != (args.at is None):
+        raise CommandError("--from and --at go together (the recording and the time to start at)")
+    try:
+        if args.orders_from is not None:
+            rec = open_for_replay(args.orders_from)
+            orders = recorded_orders(rec, workshop)
+            extra["orders_from"] = str(args.orders_from.resolve())
+        if args.from_recording is not None:
+            rec = open_for_replay(args.from_recording)
+            start = shop_state(rec, args.at, workshop)
+            if args.hours * 3600.0 <= args.at:
+                raise CommandError(f"--hours {args.hours:g} ends before --at {args.at:g} s")
+            extra["started_from"] = str(args.from_recording.resolve())
+            extra["started_at_s"] = args.at
+            for u in start.unplaced:
+                print(f"dmw-twin simulate: not placed: {u}", file=sys.stderr)
+    except ReplayError as err:
+        raise CommandError(str(err)) from None
+    return orders, start, extra
 
 
 def _fail(message: str) -> int:

@@ -31,6 +31,11 @@ Determinism: every random stream is seeded from ``seed`` and a fixed name, so th
 gives the same event list, and a disturbance on one station does not reshuffle the random
 numbers of the others (common random numbers across scenarios).
 
+Order replay and start from a state: ``Simulator(..., orders=...)`` releases exactly the
+given orders (e.g. a physical recording's, :func:`twin.replay.recorded_orders`) instead of
+the workshop's orders and generator; ``Simulator(..., start=...)`` starts the shop in a
+recorded state (:func:`twin.initial_state.shop_state`) at its time instead of empty at 0.
+
 Use :meth:`Simulator.run` for a whole shift as fast as possible, :meth:`Simulator.step_until`
 / :meth:`Simulator.iter_events` to pull events incrementally, and :class:`PacedRun` for a
 live source paced at real time x factor.
@@ -44,15 +49,18 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from twin.events import Event
 from twin.scenario import Scenario
 from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
+
+if TYPE_CHECKING:
+    from twin.initial_state import ShopState
 
 #: Dispatching rules a station can use to pick its next part.
 RULES: dict[str, str] = {
@@ -141,12 +149,13 @@ class SimResult:
 
 
 class _OrderRt:
-    __slots__ = ("spec", "wips", "done", "due_s")
+    __slots__ = ("spec", "wips", "done", "due_s", "total")
 
-    def __init__(self, spec: Order) -> None:
+    def __init__(self, spec: Order, done: int = 0) -> None:
         self.spec = spec
         self.wips: list[_Wip] = []
-        self.done = 0
+        self.done = done  # parts completed (before a start from a state, too)
+        self.total = spec.quantity
         self.due_s = spec.due_s
 
 
@@ -213,6 +222,7 @@ class _Move:
     dst: _StationRt | Buffer
     pickup: str
     drop: str
+    loaded: bool = False  # already on the AGV (a start from a state)
 
 
 class _AgvRt:
@@ -262,6 +272,14 @@ class Simulator:
         stochastic: random cycle times and failures (default: the workshop's setting;
             job-shop instances are deterministic).
         cycle_cv: coefficient of variation of cycle and setup times.
+        orders: release exactly these orders (order replay) instead of the workshop's
+            orders and order generator; the seed then drives only cycle-time and failure
+            noise (each has its own random stream).
+        start: start in this recorded shop state, at its time ``start.t`` [s], instead of
+            empty at 0. Later orders: ``orders`` released after ``start.t`` if given,
+            else the workshop's orders after ``start.t`` and its generator (without the
+            shift-start burst). Entities the state could not place are in
+            ``start.unplaced``; the simulator places everything else.
     """
 
     def __init__(
@@ -274,6 +292,8 @@ class Simulator:
         position_interval_s: float = 1.0,
         stochastic: bool | None = None,
         cycle_cv: float = 0.07,
+        orders: Sequence[Order] | None = None,
+        start: ShopState | None = None,
     ) -> None:
         if rule not in RULES:
             raise SimulationError(f"unknown dispatching rule {rule!r} "
@@ -292,13 +312,15 @@ class Simulator:
         self._sigma = math.sqrt(math.log1p(cycle_cv * cycle_cv)) if self.stochastic else 0.0
         self._mu = -0.5 * self._sigma * self._sigma
 
-        self.env = simpy.Environment()
+        t0 = float(start.t) if start is not None else 0.0
+        self.t0 = t0
+        self.env = simpy.Environment(initial_time=t0)
         self._out: list[Event] = []
         self._pending: list[tuple[float, int, Event]] = []  # future AGV position samples
         self._pseq = 0
         self._n_events = 0
         self._wall = 0.0
-        self._horizon = 0.0
+        self._horizon = t0
         self._finished = False
         self._last_completion: float | None = None
         self._released = 0
@@ -306,10 +328,16 @@ class Simulator:
         self._completed_wip = 0
         self._open_orders = 0
         self._generating = False
-        self._explicit_left = len(workshop.orders)
+        explicit = list(workshop.orders if orders is None else orders)
+        if start is not None:
+            explicit = [o for o in explicit if o.release_s > t0 and o.id not in start.order_ids]
+        for o in explicit:
+            if o.product not in workshop.products:
+                raise SimulationError(f"order {o.id}: unknown product {o.product!r}")
+        self._explicit_left = len(explicit)
         self._wip_counter = 0
         self._seq = 0
-        self._order_ids: set[str] = {o.id for o in workshop.orders}
+        self._order_ids: set[str] = {o.id for o in explicit}
         self._order_counter = 0
         self._paths: dict[tuple[str, str], _Path] = {}
         self._pending_assign: list[tuple[_Wip, _StationRt | Buffer | None]] = []
@@ -325,26 +353,39 @@ class Simulator:
         } if self.transport else {}
         self._work_left = {pid: self._remaining_work(p) for pid, p in ws.products.items()}
         self._select = self._selector(rule)
+        for st in self._stations.values():
+            st.last_t = t0
+        for a in self._agvs.values():
+            a.last_t = t0
 
-        # initial state of every entity at t = 0
+        # initial state of every entity at t0 (empty shop, or the recorded state)
+        resume: dict[str, tuple[_Wip, float, bool]] = {}
+        to_route: list[tuple[_Wip, _StationRt | Buffer | None]] = []
+        if start is not None:
+            resume, to_route = self._place(start)
         for st in self._stations.values():
             self._emit_station(st)
         for a in self._agvs.values():
-            a.idle = True
-            self._emit_agv(a, "idle")
+            if a.job is None:
+                a.idle = True
+                self._emit_agv(a, "idle")
         for st in self._stations.values():
-            st.proc = self.env.process(self._station_loop(st))
+            st.proc = self.env.process(self._station_loop(st, resume.get(st.id)))
             if self.stochastic and math.isfinite(st.spec.mtbf_h) and st.spec.mttr_min > 0:
                 self.env.process(self._failures(st, self._rng(f"failure:{st.id}")))
         for a in self._agvs.values():
             self.env.process(self._agv_loop(a))
         for d in self.scenario.breakdowns():
-            self.env.process(self._scheduled_breakdown(d.target, d.start_s, d.end_s - d.start_s))
-        if ws.orders:
-            self.env.process(self._explicit_orders(sorted(ws.orders, key=lambda o: o.release_s)))
-        if ws.order_generator is not None:
+            if d.end_s > t0:  # one under way at t0 lasts what is left of it
+                begin = max(d.start_s, t0)
+                self.env.process(self._scheduled_breakdown(d.target, begin, d.end_s - begin))
+        if to_route:
+            self.env.process(self._route_placed(to_route))
+        if explicit:
+            self.env.process(self._explicit_orders(sorted(explicit, key=lambda o: o.release_s)))
+        if orders is None and ws.order_generator is not None:
             self._generating = True
-            self.env.process(self._order_generator(self._rng("orders")))
+            self.env.process(self._order_generator(self._rng("orders"), burst=start is None))
         self._check_finished()
 
     # -- public API ------------------------------------------------------------------
@@ -410,19 +451,20 @@ class Simulator:
     def result(self) -> SimResult:
         """Figures for the time simulated so far."""
         now = self._horizon
+        span = now - self.t0  # simulated time covered [s]
         util: dict[str, float] = {}
         fractions: dict[str, dict[str, float]] = {}
         mean_proc: dict[str, float] = {}
         for st in self._stations.values():
             times = dict(st.time_in)
             times[st.last_state] += max(0.0, now - st.last_t)
-            fractions[st.id] = {k: (v / now if now > 0 else 0.0) for k, v in times.items()}
+            fractions[st.id] = {k: (v / span if span > 0 else 0.0) for k, v in times.items()}
             util[st.id] = fractions[st.id]["processing"]
             mean_proc[st.id] = st.proc_sum / st.proc_n if st.proc_n else 0.0
         agv_util: dict[str, float] = {}
         for a in self._agvs.values():
             busy = a.busy_s + (max(0.0, now - a.last_t) if a.last_state != "idle" else 0.0)
-            agv_util[a.id] = busy / now if now > 0 else 0.0
+            agv_util[a.id] = busy / span if span > 0 else 0.0
         makespan = self._last_completion if self._finished else None
         return SimResult(
             events=self._n_events,
@@ -434,9 +476,131 @@ class Simulator:
             state_fractions=fractions,
             agv_utilization=agv_util,
             mean_processing_s=mean_proc,
-            sim_seconds=now,
+            sim_seconds=span,
             wall_seconds=self._wall,
         )
+
+    # -- start from a state ----------------------------------------------------------
+    def _place(self, start: ShopState) -> tuple[
+            dict[str, tuple[_Wip, float, bool]], list[tuple[_Wip, _StationRt | Buffer | None]]]:
+        """Put the recorded state's orders, parts, stations and AGVs in place at ``t0``.
+
+        Returns the stations' parts in hand (part, remaining processing [s], operation
+        done) and the parts to route once the run starts (raw store, output buffers), in
+        the order they were waiting."""
+        ws = self.workshop
+        now = self.t0
+        env = self.env
+        self._order_ids |= set(start.order_ids)
+        self._order_counter = _max_number(start.order_ids, "O")
+        self._wip_counter = _max_number(start.wip_ids, "W")
+        orders: dict[str, _OrderRt] = {}
+        for oo in start.orders:
+            o = _OrderRt(oo.order, done=oo.completed)
+            orders[oo.order.id] = o
+            self._released += 1
+            self._open_orders += 1
+            self._emit_order(oo.order, "released")
+        for sa in start.stations.values():
+            st = self._stations[sa.station]
+            if sa.process and (sa.product, sa.process) != ("", ""):
+                st.last_process = (sa.product, sa.process)
+            if sa.state == "down":
+                repair_s = self.expected_repair_s(sa.station)
+                if repair_s > 0:
+                    st.down = True
+                    st.down_until = now + repair_s
+                    st.repaired = env.event()
+                    env.process(self._repair(st))
+        for aa in start.agvs.values():
+            a = self._agvs.get(aa.agv)
+            if a is not None:
+                a.node = aa.node
+                a.x, a.y = ws.nodes[aa.node].x, ws.nodes[aa.node].y
+                a.heading = aa.heading
+        resume: dict[str, tuple[_Wip, float, bool]] = {}
+        to_route: list[tuple[_Wip, _StationRt | Buffer | None]] = []
+        for wa in start.wips:
+            o = orders[wa.order]
+            w = _Wip(wa.wip, o, ws.products[wa.product], 0, self._work_left[wa.product])
+            w.step = wa.step
+            o.wips.append(w)
+            if wa.place == "raw":
+                raw = self._raw
+                self._emit_wip(w, "waiting", raw.x if raw else None, raw.y if raw else None)
+                to_route.append((w, raw))
+                continue
+            if wa.place == "agv":
+                a = self._agvs[wa.agv]
+                dst: _StationRt | Buffer | None = self._stations[wa.station] if wa.station else self._fg
+                if dst is None:  # no finished-goods store: the part is done on arrival
+                    self._complete(w)
+                    continue
+                if isinstance(dst, _StationRt):
+                    dst.incoming += 1
+                drop = dst.spec.node if isinstance(dst, _StationRt) else dst.node
+                a.job = _Move(w, None, dst, a.node, drop, loaded=True)
+                a.idle = False
+                self._emit_wip(w, "transporting", a.x, a.y, station=wa.station, agv=a.id)
+                continue
+            st = self._stations[wa.station]
+            s = st.spec
+            if wa.place == "queue":
+                self._seq += 1
+                w.seq = self._seq
+                st.queue.append(w)
+                self._emit_wip(w, "waiting", s.x, s.y, station=s.id)
+            elif wa.place == "output":
+                st.output.append(w)
+                self._emit_wip(w, "waiting", s.x, s.y, station=s.id)
+                to_route.append((w, st))
+            else:  # "station": the part in hand
+                st.current = w
+                st.last_process = (w.product.id, w.process)
+                if wa.operation_done:
+                    st.phase = "blocked"
+                    resume[st.id] = (w, 0.0, True)
+                else:
+                    st.phase = "processing"
+                    remaining = self.expected_remaining_s(st.id, w.process, wa.elapsed_s)
+                    if wa.in_setup:
+                        remaining += max(0.0, s.setup_s - wa.setup_elapsed_s)
+                    resume[st.id] = (w, remaining, False)
+                self._emit_wip(w, "processing", s.x, s.y, station=s.id)
+        return resume, to_route
+
+    def _route_placed(self, parts: list[tuple[_Wip, _StationRt | Buffer | None]]
+                      ) -> Iterator[simpy.Event]:
+        """Send the placed waiting parts on (first thing of a run started from a state)."""
+        for w, src in parts:
+            self._route_next(w, src)
+        yield from ()
+
+    def expected_remaining_s(self, station: str, process: str, elapsed_s: float) -> float:
+        """The model's expected remaining time [s] of ``process`` at ``station`` that has
+        already run ``elapsed_s`` seconds: E[D - e | D > e] for the lognormal cycle time D
+        (times the scenario's factor at the current time)."""
+        st = self._stations[station]
+        nominal = st.spec.processes[process] * self.scenario.station_factor(station, self.now)
+        e = max(0.0, float(elapsed_s))
+        if nominal <= 0:
+            return 0.0
+        if self._sigma == 0.0 or e <= 0.0:
+            return max(0.0, nominal - e)
+        s = self._sigma
+        m = math.log(nominal) + self._mu
+        z = (math.log(e) - m) / s
+        tail = 0.5 * math.erfc(z / math.sqrt(2.0))  # P(D > e)
+        if tail < 1e-12:  # far in the tail: Mills-ratio limit
+            return e * s * s / max(math.log(e) - m, 1e-9)
+        mean_above = math.exp(m + 0.5 * s * s) * 0.5 * math.erfc((z - s) / math.sqrt(2.0)) / tail
+        return max(0.0, mean_above - e)
+
+    def expected_repair_s(self, station: str) -> float:
+        """The model's expected remaining repair time [s] of a station that is down now:
+        the mean time to repair (repairs are exponential, hence memoryless)."""
+        spec = self._stations[station].spec
+        return spec.mttr_min * 60.0 if spec.mttr_min > 0 else 0.0
 
     # -- random numbers --------------------------------------------------------------
     def _rng(self, name: str) -> random.Random:
@@ -477,7 +641,7 @@ class Simulator:
         if cur is not None:
             self._emit(Event(now, s.id, "station", state, s.x, s.y, s.heading, s.id, cur.id,
                              cur.order.spec.id, cur.process, "", float(len(st.queue)),
-                             energy))
+                             energy, cur.product.id))
         else:
             self._emit(Event(now, s.id, "station", state, s.x, s.y, s.heading, s.id, "", "",
                              "", "", float(len(st.queue)), energy))
@@ -502,7 +666,13 @@ class Simulator:
     def _emit_wip(self, w: _Wip, state: str, x: float | None, y: float | None,
                   station: str = "", agv: str = "", process: str | None = None) -> None:
         self._emit(Event(float(self.env.now), w.id, "wip", state, x, y, None, station, w.id,
-                         w.order.spec.id, w.process if process is None else process, agv))
+                         w.order.spec.id, w.process if process is None else process, agv,
+                         None, None, w.product.id))
+
+    def _emit_order(self, spec: Order, state: str) -> None:
+        due = spec.due_s if math.isfinite(spec.due_s) else None
+        self._emit(Event(float(self.env.now), spec.id, "order", state, order=spec.id,
+                         product=spec.product, quantity=float(spec.quantity), due=due))
 
     # -- orders ----------------------------------------------------------------------
     def _explicit_orders(self, orders: list[Order]) -> Iterator[simpy.Event]:
@@ -513,7 +683,9 @@ class Simulator:
             self._release(o)
         self._check_finished()
 
-    def _order_generator(self, rng: random.Random) -> Iterator[simpy.Event]:
+    def _order_generator(self, rng: random.Random, burst: bool = True) -> Iterator[simpy.Event]:
+        """Random orders from now on; ``burst``: release the generator's ``initial``
+        orders first (at the start of a shift, not when starting from a state)."""
         g = self.workshop.order_generator
         assert g is not None
         products = list(g.mix)
@@ -534,7 +706,7 @@ class Simulator:
             due = now + rng.uniform(g.due_h[0], g.due_h[1]) * 3600.0
             return Order(oid, prod, qty, now, due)
 
-        for _ in range(g.initial):
+        for _ in range(g.initial if burst else 0):
             if g.max_orders and made >= g.max_orders:
                 break
             self._release(make())
@@ -554,7 +726,7 @@ class Simulator:
         o = _OrderRt(spec)
         self._released += 1
         self._open_orders += 1
-        self._emit(Event(float(self.env.now), spec.id, "order", "released", order=spec.id))
+        self._emit_order(spec, "released")
         product = self.workshop.products[spec.product]
         work = self._work_left[spec.product]
         for i in range(spec.quantity):
@@ -576,9 +748,8 @@ class Simulator:
         self._completed_wip += 1
         o = w.order
         o.done += 1
-        if o.done == len(o.wips):
-            self._emit(Event(float(self.env.now), o.spec.id, "order", "completed",
-                             order=o.spec.id))
+        if o.done >= o.total:
+            self._emit_order(o.spec, "completed")
             self._completed_orders += 1
             self._open_orders -= 1
             self._last_completion = float(self.env.now)
@@ -699,9 +870,20 @@ class Simulator:
             return lambda st: min(st.queue, key=lambda w: (-w.remaining_work[w.step], w.seq))
         return lambda st: min(st.queue, key=lambda w: (w.order.due_s, w.seq))
 
-    def _station_loop(self, st: _StationRt) -> Iterator[simpy.Event]:
+    def _station_loop(self, st: _StationRt,
+                      resume: tuple[_Wip, float, bool] | None = None) -> Iterator[simpy.Event]:
+        """The station's life; ``resume`` = (part, remaining processing [s], operation
+        done) for a station that holds a part when the run starts from a state."""
         env = self.env
         spec = st.spec
+        if resume is not None:
+            w, remaining, done = resume
+            if not done:
+                yield from self._work(st, "processing", remaining)
+                st.proc_sum += remaining
+                st.proc_n += 1
+            w.step += 1
+            yield from self._unload(st, w)
         while True:
             while not st.queue or st.down:
                 if st.down:
@@ -729,23 +911,30 @@ class Simulator:
             st.proc_sum += duration
             st.proc_n += 1
             w.step += 1
-            if len(st.output) >= spec.output_capacity:
-                st.phase = "blocked"
-                self._emit_station(st)
-                while len(st.output) >= spec.output_capacity or st.down:
-                    if st.down:
-                        assert st.repaired is not None
-                        yield st.repaired
-                    else:
-                        st.space = env.event()
-                        yield st.space
-                        st.space = None
-            st.output.append(w)
-            st.current = None
-            st.phase = "idle"
-            if self.transport:
-                self._emit_wip(w, "waiting", spec.x, spec.y, station=st.id)
-            self._route_next(w, st)
+            yield from self._unload(st, w)
+
+    def _unload(self, st: _StationRt, w: _Wip) -> Iterator[simpy.Event]:
+        """Put the finished part ``w`` into the output buffer (blocked while it is full)
+        and send it on."""
+        env = self.env
+        spec = st.spec
+        if len(st.output) >= spec.output_capacity:
+            st.phase = "blocked"
+            self._emit_station(st)
+            while len(st.output) >= spec.output_capacity or st.down:
+                if st.down:
+                    assert st.repaired is not None
+                    yield st.repaired
+                else:
+                    st.space = env.event()
+                    yield st.space
+                    st.space = None
+        st.output.append(w)
+        st.current = None
+        st.phase = "idle"
+        if self.transport:
+            self._emit_wip(w, "waiting", spec.x, spec.y, station=st.id)
+        self._route_next(w, st)
 
     def _work(self, st: _StationRt, phase: str, duration: float) -> Iterator[simpy.Event]:
         """Spend ``duration`` [s] in ``phase``, pausing while the station is down."""
@@ -845,11 +1034,12 @@ class Simulator:
             assert mv is not None
             src_id = _place_id(mv.src)
             dst_id = _place_id(mv.dst)
-            yield from self._drive(a, mv.pickup, src_id, carrying=False)
-            self._emit_agv(a, "loading", src_id)
-            yield env.timeout(spec.load_s)
-            self._leave(mv.wip, mv.src)
-            self._emit_wip(mv.wip, "transporting", a.x, a.y, station=dst_id, agv=a.id)
+            if not mv.loaded:
+                yield from self._drive(a, mv.pickup, src_id, carrying=False)
+                self._emit_agv(a, "loading", src_id)
+                yield env.timeout(spec.load_s)
+                self._leave(mv.wip, mv.src)
+                self._emit_wip(mv.wip, "transporting", a.x, a.y, station=dst_id, agv=a.id)
             yield from self._drive(a, mv.drop, dst_id, carrying=True)
             self._emit_agv(a, "unloading", dst_id)
             yield env.timeout(spec.unload_s)
@@ -904,6 +1094,15 @@ class Simulator:
         a.node = target
         a.x, a.y = path.points[-1]
         a.heading = path.headings[-1]
+
+
+def _max_number(ids: Sequence[str] | set[str] | frozenset[str], prefix: str) -> int:
+    """Largest ``n`` of the ids spelt ``<prefix><n>`` (0 if none): new ids continue after it."""
+    best = 0
+    for i in ids:
+        if i.startswith(prefix) and i[len(prefix):].isdigit():
+            best = max(best, int(i[len(prefix):]))
+    return best
 
 
 def _place_id(p: _StationRt | Buffer | None) -> str:

@@ -64,6 +64,7 @@ from twin.workshop import Workshop, load_workshop
 from ui.about import APP_NAME, QtAboutDialog
 from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
+from ui.forecast import QtForecastPanel
 from ui.frameclock import FRAME_MS, FrameClock
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.selection import Selection
@@ -210,6 +211,11 @@ class MainWindow(QMainWindow):
         self.consistency_dock = self._dock("Consistency", "consistencyDock", self.consistency,
                                            Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.charts_dock, self.consistency_dock)
+        self.forecast = QtForecastPanel(self.cursor, self.store, self.charts,
+                                        lambda: self.recording_path or self.live_path, self)
+        self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.consistency_dock, self.forecast_dock)
         self.charts_dock.raise_()
         self.consistency.scores_ready.connect(lambda scores: self.set_overlay("consistency",
                                                                               scores))
@@ -382,6 +388,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_quit)
         m = mb.addMenu("&Playback")
+        m.addAction(self._action("&Forecast from cursor", self._forecast_from_cursor, "Ctrl+F"))
         for a in (self.act_play, self.act_back, self.act_fwd, self.act_home, self.act_end,
                   self.act_faster, self.act_slower):
             m.addAction(a)
@@ -392,7 +399,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_overlay_state)
         m.addAction(self.act_overlay_cons)
         m.addSeparator()
-        for d in (self.tree_dock, self.inspector_dock, self.charts_dock, self.consistency_dock):
+        for d in (self.tree_dock, self.inspector_dock, self.charts_dock, self.consistency_dock,
+                  self.forecast_dock):
             m.addAction(d.toggleViewAction())
         m = mb.addMenu("&Help")
         m.addAction(self.act_keys)
@@ -461,6 +469,7 @@ class MainWindow(QMainWindow):
             self.tree.set_workshop(workshop)
             self.inspector.set_workshop(workshop)
         self.consistency.set_workshop(workshop)
+        self.forecast.set_workshop(workshop)
         self.centre.setCurrentWidget(self.view)
         (self.act_overlay_cons if self.view.overlay == "consistency"
          else self.act_overlay_state).setChecked(True)
@@ -699,6 +708,11 @@ class MainWindow(QMainWindow):
     def _on_selection(self, entity: str) -> None:
         if entity and self.inspector_dock.isHidden():
             self.inspector_dock.show()
+
+    def _forecast_from_cursor(self) -> None:
+        self.forecast_dock.show()
+        self.forecast_dock.raise_()
+        self.forecast.run()
 
     def _speed_step(self, direction: int) -> None:
         from twin.timecursor import SPEED_STEPS

@@ -186,7 +186,7 @@ class RecordingWriter:
             row = (
                 ev.t, code(ev.entity), code(ev.kind), code(ev.state), ev.x, ev.y, ev.heading,
                 code(ev.station), code(ev.wip), code(ev.order), code(ev.process), code(ev.agv),
-                ev.queue, ev.energy,
+                ev.queue, ev.energy, code(ev.product), ev.quantity, ev.due,
             )
             self._pending.append(row)
             self._latest[row[1]] = row
