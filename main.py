@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.recording_cli",  # export, info
     "twin.verification.cli",  # verify
     "twin.forecast_cli",  # forecast
+    "twin.warehouse.cli",  # warehouse, migrate, kg
     "scene.cli",  # mesh-info, screenshot
 )
 
