@@ -25,11 +25,20 @@ SAMPLES = SAMPLES_DIR / "packages"
 B = SAMPLES / "B.aasx"
 
 
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template") / "wh"
+    with Warehouse(root) as w:
+        for f in sorted(SAMPLES.glob("*.aasx")):
+            w.import_package(f)
+    return root
+
+
 @pytest.fixture
-def wh(tmp_path: Path) -> Warehouse:
+def wh(_template: Path, tmp_path: Path) -> Warehouse:
+    """A warehouse holding the bundled B–F (a copy of one imported once per module)."""
+    shutil.copytree(_template, tmp_path / "wh")
     w = Warehouse(tmp_path / "wh")
-    for f in sorted(SAMPLES.glob("*.aasx")):
-        w.import_package(f)
     yield w
     w.close()
 
@@ -56,6 +65,7 @@ def test_aasx_written_by_us_reads_back_equal_with_basyx(tmp_path: Path) -> None:
     pkg = read_package(B)
     out = tmp_path / "B2.aasx"
     write_package(pkg, out)
+    assert out.read_bytes() == B.read_bytes()  # the writer is deterministic
     store, _, _ = build_environment(pkg)
     read_store, read_files = read_environment(out.read_bytes(), str(out))
     assert environment_json(read_store) == environment_json(store)
@@ -157,7 +167,7 @@ def test_migration_to_a_shop_with_a_station_type_the_source_lacks(wh: Warehouse,
 
     ws = load_workshop(ROOT / "assets/workshops/machining13.toml")
     rec_path = tmp_path / "m13.twinlog"
-    simulate_to_recording(ws, rec_path, hours=3.0, seed=5)
+    simulate_to_recording(ws, rec_path, hours=2.0, seed=5)
     with open_recording(rec_path) as rec:
         pkg, report = migrate(wh.load("B"), ws, rec, new_id="A")
     assert report.missing_station_types == ["washer"]  # machining8 (B) has no washer
@@ -183,8 +193,10 @@ def test_sparql_on_the_bundled_graph_answers_a_relation(capsys: pytest.CaptureFi
 
 def test_cli_recommend_import_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     whdir = tmp_path / "cli-wh"
-    assert main(["warehouse", "import", str(SAMPLES), "--warehouse", str(whdir)]) == 0
-    capsys.readouterr()
+    assert main(["warehouse", "import", str(SAMPLES / "B.aasx"), str(SAMPLES / "D.aasx"),
+                 "--warehouse", str(whdir)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["imported B: Model B: Machining cell, 8 stations",
+                                                    "imported D: Model D: Assembly line, 4 stations"]
     assert main(["warehouse", "recommend", "--requirement", "0.1,0.1,0.3,0.5", "--workshop",
                  str(ROOT / "assets/workshops/machining13.toml"), "--warehouse", str(whdir)]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -185,6 +185,13 @@ class CandidateTable:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def subset(self, rows: np.ndarray) -> CandidateTable:
+        """The table of the given rows (same process vocabulary)."""
+        return CandidateTable(
+            ids=[self.ids[i] for i in rows], types=self.types[rows], procs=self.procs[rows],
+            proc_vocab=self.proc_vocab, area=self.area[rows], route=self.route[rows], size=self.size[rows],
+            accuracy=self.accuracy[rows], inputs=[self.inputs[i] for i in rows], machining=self.machining[rows])
+
 
 def _ratio(a: np.ndarray | float, b: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=float)

@@ -274,8 +274,7 @@ def run_train(args: argparse.Namespace) -> int:
     from twin.warehouse.store import descriptor_from_json
 
     with _warehouse(args) as wh:
-        table, entries = wh.candidate_table()
-        by_id = {e.id: e for e in entries}
+        by_id = {e.id: e for e in wh.list()}
         qs, ts, cs = synthetic_interactions(args.synthetic, seed=1) if args.synthetic > 0 else ([], [], [])
         own = 0
         for it in wh.interactions():

@@ -332,19 +332,35 @@ def load_recommender(warehouse: Any) -> TransformerRecommender:
     return TransformerRecommender.load(own if model_paths(own)[1].exists() else bundled_recommender_path())
 
 
+#: f_predict scores the best this-many candidates of the similarity baseline (a cheap,
+#: vectorised shortlist), so a recommendation over 10,000 packages stays interactive.
+SHORTLIST = 200
+
+
 def recommend(warehouse: Any, weights: Sequence[float], target: Descriptor,
-              model: TransformerRecommender | None = None, top: int | None = None) -> list[Recommendation]:
-    """Rank every indexed package for ``target`` and requirement ``weights`` (index only)."""
-    table, entries = warehouse.candidate_table()
-    if not entries:
+              model: TransformerRecommender | None = None, top: int | None = None,
+              shortlist: int = SHORTLIST) -> list[Recommendation]:
+    """Rank the indexed packages for ``target`` and requirement ``weights`` (index only).
+
+    Every package gets its transferabilities and baseline score; the ``shortlist`` best by
+    the baseline are scored by f_predict, whose softmax over them is the selection
+    probability. Returns the shortlist (or ``top`` of it) in f_predict's order."""
+    table = warehouse.candidate_table()
+    if len(table) == 0:
         return []
     model = model or load_recommender(warehouse)
     q = Query((float(weights[0]), float(weights[1]), float(weights[2]), float(weights[3])), target)
     T = transferability(target, table)
-    s = model.scores(q, table, T)
-    p = softmax(s)
     b = similarity_scores(q.weights, T)
-    order = np.argsort(-s, kind="stable")[: top or len(entries)]
-    return [Recommendation(entries[i].id, entries[i].meta.name, entries[i].meta.shop_type, entries[i].meta.size,
-                           float(p[i]), float(s[i]), float(b[i]),
-                           {part: round(float(T[i, j]), 4) for j, part in enumerate(PARTS)}) for i in order]
+    keep = np.sort(np.argsort(-b, kind="stable")[:shortlist])
+    sub = table.subset(keep)
+    s = model.scores(q, sub, T[keep])
+    p = softmax(s)
+    order = np.argsort(-s, kind="stable")[: top or len(keep)]
+    out = []
+    for i in order:
+        entry = warehouse.get(sub.ids[i])
+        out.append(Recommendation(entry.id, entry.meta.name, entry.meta.shop_type, entry.meta.size,
+                                  float(p[i]), float(s[i]), float(b[keep[i]]),
+                                  {part: round(float(T[keep[i], j]), 4) for j, part in enumerate(PARTS)}))
+    return out

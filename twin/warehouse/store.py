@@ -41,7 +41,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS packages (
     id TEXT PRIMARY KEY, name TEXT, creator TEXT, number TEXT, position TEXT,
     shop_type TEXT, size INTEGER, levels TEXT, station_types TEXT, text TEXT,
-    meta TEXT, file TEXT, sha256 TEXT, imported_at REAL
+    meta TEXT, file TEXT, sha256 TEXT, imported_at REAL, descriptor TEXT
 );
 CREATE INDEX IF NOT EXISTS packages_type ON packages (shop_type, size);
 CREATE TABLE IF NOT EXISTS interactions (
@@ -103,7 +103,7 @@ class Warehouse:
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise PackageError(f"{self.root}: warehouse cannot be opened ({exc})") from exc
-        self._table: tuple[int, CandidateTable, list[IndexEntry]] | None = None
+        self._table: tuple[int, CandidateTable] | None = None
         self._generation = 0
         if fresh and any((self.root / "packages").glob("*.aasx")):
             self.rebuild_index()
@@ -175,14 +175,8 @@ class Warehouse:
         return meta
 
     def _index(self, meta: PackageMeta, file: Path, sha: str) -> None:
-        text = " ".join([meta.id, meta.name, meta.creator, meta.number, meta.position, meta.description,
-                         meta.shop_type, *meta.station_types]).lower()
         with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO packages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (meta.id, meta.name, meta.creator, meta.number, meta.position, meta.shop_type, meta.size,
-                 json.dumps(list(meta.levels)), json.dumps(meta.station_types, sort_keys=True), text,
-                 json.dumps(meta.to_json(), sort_keys=True), file.name, sha, time.time()))
+            self._db.execute(INSERT, index_row(meta, file, sha))
         self._generation += 1
 
     def export(self, package_id: str, out: str | Path) -> Path:
@@ -269,13 +263,16 @@ class Warehouse:
                 out.append(self._entry(row))
         return out
 
-    def candidate_table(self) -> tuple[CandidateTable, list[IndexEntry]]:
-        """All indexed packages as arrays for scoring (cached until the index changes)."""
+    def candidate_table(self) -> CandidateTable:
+        """All indexed packages as arrays for scoring, built from the index's small
+        descriptor column (cached until the index changes)."""
         if self._table is None or self._table[0] != self._generation:
-            entries = self.list()
-            self._table = (self._generation, CandidateTable.build([e.id for e in entries],
-                                                                   [e.descriptor() for e in entries]), entries)
-        return self._table[1], self._table[2]
+            ids, descs = [], []
+            for pid, doc in self._db.execute("SELECT id, descriptor FROM packages ORDER BY id"):
+                ids.append(pid)
+                descs.append(descriptor_from_json(json.loads(doc)))
+            self._table = (self._generation, CandidateTable.build(ids, descs))
+        return self._table[1]
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM packages").fetchone()[0])
@@ -299,19 +296,37 @@ class Warehouse:
         return self.root / "recommender"
 
 
+INSERT = "INSERT OR REPLACE INTO packages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+def index_row(meta: PackageMeta, file: Path, sha: str) -> tuple[Any, ...]:
+    """The index row of a package (columns of the ``packages`` table)."""
+    text = " ".join([meta.id, meta.name, meta.creator, meta.number, meta.position, meta.description,
+                     meta.shop_type, *meta.station_types]).lower()
+    desc = descriptor_json(IndexEntry(meta, file, sha).descriptor(), with_pm=True)
+    return (meta.id, meta.name, meta.creator, meta.number, meta.position, meta.shop_type, meta.size,
+            json.dumps(list(meta.levels)), json.dumps(meta.station_types, sort_keys=True), text,
+            json.dumps(meta.to_json(), sort_keys=True), file.name, sha, time.time(), json.dumps(desc))
+
+
 def _check_id(pid: str, where: str | None = None) -> None:
     if not _ID.match(pid):
         raise PackageError(f"{where or 'package'}: package id {pid!r} must be letters, digits, '-' or '_'")
 
 
-def descriptor_json(d: Descriptor) -> dict[str, Any]:
-    """A target descriptor as JSON (for the interactions table)."""
-    return {"shop_type": d.shop_type, "size": d.size, "station_types": d.station_types, "area_m2": d.area_m2,
-            "process_kinds": sorted(d.process_kinds), "mean_route_steps": d.mean_route_steps}
+def descriptor_json(d: Descriptor, *, with_pm: bool = False) -> dict[str, Any]:
+    """A descriptor as JSON (targets in the interactions table; packages in the index)."""
+    doc: dict[str, Any] = {"shop_type": d.shop_type, "size": d.size, "station_types": d.station_types,
+                           "area_m2": d.area_m2, "process_kinds": sorted(d.process_kinds),
+                           "mean_route_steps": d.mean_route_steps}
+    if with_pm:
+        doc.update(pm_accuracy=d.pm_accuracy, pm_inputs=sorted(d.pm_inputs))
+    return doc
 
 
 def descriptor_from_json(doc: Mapping[str, Any]) -> Descriptor:
     return Descriptor(shop_type=str(doc["shop_type"]), size=int(doc["size"]),
                       station_types={str(k): int(v) for k, v in dict(doc["station_types"]).items()},
                       area_m2=float(doc["area_m2"]), process_kinds=frozenset(doc["process_kinds"]),
-                      mean_route_steps=float(doc["mean_route_steps"]))
+                      mean_route_steps=float(doc["mean_route_steps"]),
+                      pm_accuracy=float(doc.get("pm_accuracy", 0.0)), pm_inputs=frozenset(doc.get("pm_inputs", ())))
