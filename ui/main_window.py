@@ -64,6 +64,7 @@ from twin.workshop import Workshop, load_workshop
 from ui.about import APP_NAME, QtAboutDialog
 from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
+from ui.warehouse import QtWarehousePanel
 from ui.forecast import QtForecastPanel
 from ui.frameclock import FRAME_MS, FrameClock
 from ui.panels import QtInspector, QtWorkshopTree
@@ -216,6 +217,11 @@ class MainWindow(QMainWindow):
         self.forecast_dock = self._dock("Forecast", "forecastDock", self.forecast,
                                         Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.consistency_dock, self.forecast_dock)
+        self.warehouse = QtWarehousePanel(lambda: self.workshop,
+                                          lambda: self.recording_path or self.live_path, parent=self)
+        self.warehouse_dock = self._dock("Warehouse", "warehouseDock", self.warehouse,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.forecast_dock, self.warehouse_dock)
         self.charts_dock.raise_()
         self.consistency.scores_ready.connect(lambda scores: self.set_overlay("consistency",
                                                                               scores))

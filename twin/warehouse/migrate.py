@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from twin.warehouse.attributes import process_kind
 from twin.warehouse.model import PARTS, ModelPackage, PackageError, PackageFile
 from twin.warehouse.parts import build_package, load_pm_section, state_machines_doc
-from twin.warehouse.pm import FINE_TUNE, ThroughputPM, recording_samples
+from twin.warehouse.pm import FINE_TUNE, ThroughputPM, fine_tune, recording_samples
 from twin.workshop import Workshop
 
 if TYPE_CHECKING:
@@ -144,10 +144,14 @@ def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new
                            "(needs more than lags + horizon, about 1 h)")
     if src_pm is not None:
         before = src_pm.score(test) if n_test else None
-        pm = ThroughputPM(hidden=src_pm.hidden, lags=src_pm.lags, seed=seed, **FINE_TUNE).fit(train, init_from=src_pm)
+        pm, tuned = fine_tune(src_pm, train, seed=seed)
         rep.reused["PM"].append(f"{config.get('kind')} weights of {source.meta.id}")
-        rep.adapted["PM"].append(f"fine-tuned on {len(train)} samples of the target's recording "
-                                 f"({FINE_TUNE['epochs']} epochs, lr {FINE_TUNE['lr']})")
+        if tuned:
+            rep.adapted["PM"].append(f"fine-tuned on {len(train)} samples of the target's recording "
+                                     f"({FINE_TUNE['epochs']} epochs, lr {FINE_TUNE['lr']})")
+        else:
+            rep.adapted["PM"].append(f"fine-tuning on {len(train)} samples did not beat the migrated weights on "
+                                     "the newest of them; migrated weights kept as they are")
     else:
         before = None
         pm = ThroughputPM(seed=seed).fit(train)

@@ -230,3 +230,19 @@ def pm_attributes(config: dict[str, Any]) -> dict[str, Any]:
         "accuracy": float(config.get("accuracy", 0.0)),
         "kind": config.get("kind", ""),
     }
+
+
+def fine_tune(source: ThroughputPM, data: PMData, *, val_share: float = 0.2, seed: int = 0
+              ) -> tuple[ThroughputPM, bool]:
+    """Migrate ``source`` to ``data``: fine-tune it (:data:`FINE_TUNE`) on all but the newest
+    ``val_share`` of the samples and keep it only if it beats the source weights there.
+
+    Returns (PM, fine-tuned?). With a handful of target samples fine-tuning can overfit;
+    the validation keeps the migrated weights as they are in that case."""
+    n_val = int(len(data) * val_share)
+    if n_val < 2 or len(data) - n_val < 2:
+        return ThroughputPM(hidden=source.hidden, lags=source.lags, seed=seed, **FINE_TUNE).fit(
+            data, init_from=source), True
+    train, val = data.head(len(data) - n_val), data.tail(n_val)
+    tuned = ThroughputPM(hidden=source.hidden, lags=source.lags, seed=seed, **FINE_TUNE).fit(train, init_from=source)
+    return (tuned, True) if tuned.score(val) >= source.score(val) else (source, False)
