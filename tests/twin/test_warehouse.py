@@ -65,7 +65,6 @@ def test_aasx_written_by_us_reads_back_equal_with_basyx(tmp_path: Path) -> None:
     pkg = read_package(B)
     out = tmp_path / "B2.aasx"
     write_package(pkg, out)
-    assert out.read_bytes() == B.read_bytes()  # the writer is deterministic
     store, _, _ = build_environment(pkg)
     read_store, read_files = read_environment(out.read_bytes(), str(out))
     assert environment_json(read_store) == environment_json(store)

@@ -1,6 +1,6 @@
 """The bundled sample warehouse: the paper's models B–F (Table 3) and a trained f_predict.
 
-``build_samples(out)`` regenerates ``assets/warehouse/`` deterministically with the
+``build_samples(out)`` regenerates ``assets/warehouse/`` reproducibly (fixed seeds) with the
 project's own tooling: each model's workshop is simulated (fixed seed and dispatching
 rule) for a short shift, its PM is trained on that recording, and the package is written
 as AASX. The recordings themselves are not shipped (only what the models learnt from
