@@ -54,7 +54,8 @@ def completed_at(path: Path, t: float) -> int:
     return sum(1 for e in rec.state_at(t).of_kind("wip") if e.state == "completed")
 
 
-def accuracy(ws, tmp: Path, seeds: list[int], runs: int, processes: int | None) -> list[dict]:
+def accuracy(ws, tmp: Path, seeds: list[int], runs: int, processes: int | None,
+             hindsight: bool = False) -> list[dict]:
     rows = []
     for name, scen_path in SCENARIOS.items():
         scenario = load_scenario(scen_path, ws) if scen_path else None
@@ -65,12 +66,18 @@ def accuracy(ws, tmp: Path, seeds: list[int], runs: int, processes: int | None) 
             for h in FROM_H:
                 fc = forecast(phys, at=h * 3600, until=SHIFT_H * 3600, runs=runs, workshop=ws,
                               processes=processes, seed=1000 + seed)
-                rows.append({
+                row = {
                     "scenario": name, "seed": seed, "from_h": h, "truth": truth,
                     "p10": fc.parts.p10, "p50": fc.parts.p50, "p90": fc.parts.p90,
                     "naive": fc.naive_parts, "covered": fc.parts.contains(truth),
                     "seconds": fc.wall_seconds,
-                })
+                }
+                if hindsight:  # the orders the shift really got later: error left = model
+                    hs = forecast(phys, at=h * 3600, until=SHIFT_H * 3600, runs=runs,
+                                  workshop=ws, processes=processes, seed=1000 + seed,
+                                  future_orders="recording")
+                    row["hindsight"] = hs.parts.p50
+                rows.append(row)
                 print(f"  {name:<11} seed {seed} from {h:.0f} h: truth {truth}, forecast "
                       f"{fc.parts.p50:.0f} [{fc.parts.p10:.0f}, {fc.parts.p90:.0f}], naive "
                       f"{fc.naive_parts:.0f}  ({fc.wall_seconds:.1f} s)", flush=True)
@@ -78,8 +85,11 @@ def accuracy(ws, tmp: Path, seeds: list[int], runs: int, processes: int | None) 
 
 
 def print_accuracy(rows: list[dict]) -> None:
-    print("\n| scenario | from | forecast MAE | naive MAE | forecast/naive | P10-P90 coverage | s per forecast |")
-    print("|---|---|---|---|---|---|---|")
+    hind = all("hindsight" in r for r in rows)
+    extra_head, extra_rule = (" hindsight MAE |", "---|") if hind else ("", "")
+    print("\n| scenario | from | forecast MAE | naive MAE | forecast/naive | P10-P90 coverage | "
+          f"s per forecast |{extra_head}")
+    print(f"|---|---|---|---|---|---|---|{extra_rule}")
     groups: dict[tuple[str, str], list[dict]] = {}
     for scen in [*SCENARIOS, "all"]:
         for frm in [*(f"{h:.0f} h" for h in FROM_H), "all"]:
@@ -95,7 +105,9 @@ def print_accuracy(rows: list[dict]) -> None:
         cov = statistics.mean(1.0 if r["covered"] else 0.0 for r in g)
         secs = statistics.mean(r["seconds"] for r in g)
         ratio = mae_f / mae_n if mae_n > 0 else float("inf")
-        print(f"| {scen} | {frm} | {mae_f:.2f} | {mae_n:.2f} | {ratio:.2f} | {cov:.0%} | {secs:.2f} |")
+        extra = (f" {statistics.mean(abs(r['hindsight'] - r['truth']) for r in g):.2f} |"
+                 if hind else "")
+        print(f"| {scen} | {frm} | {mae_f:.2f} | {mae_n:.2f} | {ratio:.2f} | {cov:.0%} | {secs:.2f} |{extra}")
         if mae_f >= mae_n and frm != "all" and scen != "all":
             worse.append(f"{scen} from {frm}")
         if cov < 0.6 and frm != "all" and scen != "all":
@@ -179,6 +191,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--processes", type=int, default=None)
     ap.add_argument("--skip-verification", action="store_true")
+    ap.add_argument("--hindsight", action="store_true",
+                    help="also forecast with the orders the shift really got later "
+                         "(separates demand error from model error)")
     args = ap.parse_args()
     runs = args.runs or (10 if args.quick else 30)
     ws = load_workshop(WORKSHOP)
@@ -187,7 +202,8 @@ def main() -> None:
         tmp = Path(d)
         print(f"accuracy: {args.seeds} seeds x {len(SCENARIOS)} scenarios x from {FROM_H} h, "
               f"{runs} runs per forecast")
-        rows = accuracy(ws, tmp, list(range(1, args.seeds + 1)), runs, args.processes)
+        rows = accuracy(ws, tmp, list(range(1, args.seeds + 1)), runs, args.processes,
+                        args.hindsight)
         print_accuracy(rows)
         speed(ws, tmp)
     if not args.skip_verification:

@@ -50,6 +50,8 @@ from twin.workshop import Order, Workshop, load_workshop
 DEFAULT_SHIFT_S = 8 * 3600.0
 #: Spacing of the WIP / completed-parts bands [s].
 BAND_STEP_S = 300.0
+#: Throughput band intervals [s] (the charts' throughput bins are 15 min as well).
+THROUGHPUT_STEP_S = 900.0
 #: Fewer replications than this run in this process (starting workers costs more).
 MIN_RUNS_FOR_WORKERS = 12
 FUTURE_ORDERS = ("generator", "recording", "none")
@@ -135,8 +137,8 @@ class Forecast:
         orders: the open orders at ``at_s`` (and replayed later ones), in release order.
         utilization: station -> P10/P50/P90 of its processing share of ``at_s..until_s``.
         times: band times [s]; wip / completed: band per time (parts in the shop,
-            completed parts so far); throughput: band per interval ``times[k]..times[k+1]``
-            [parts/h].
+            completed parts so far); throughput: band per interval
+            ``throughput_times[k]..throughput_times[k+1]`` (15 min) [parts/h].
         unplaced: entities of the state the workshop could not place.
         wall_seconds: time the forecast took; processes: worker processes used (1 = here).
     """
@@ -158,6 +160,7 @@ class Forecast:
     wip: list[Band]
     completed: list[Band]
     throughput: list[Band] = field(default_factory=list)
+    throughput_times: list[float] = field(default_factory=list)
     unplaced: list[Unplaced] = field(default_factory=list)
     wall_seconds: float = 0.0
     processes: int = 1
@@ -183,6 +186,7 @@ class Forecast:
                 "t": self.times,
                 "wip": [b.to_json() for b in self.wip],
                 "completed": [b.to_json() for b in self.completed],
+                "throughput_t": self.throughput_times,
                 "throughput_per_h": [b.to_json() for b in self.throughput],
             },
             "unplaced": [{"entity": u.entity, "kind": u.kind, "reason": u.reason}
@@ -280,7 +284,8 @@ def forecast(
     Args:
         recording: a ``.twinlog`` path or an open :class:`Recording` (a live one is
             refreshed first).
-        at: forecast from this time [s] (must be within the recording).
+        at: forecast from this time [s] (must be within the recording; ``inf`` = the
+            latest recorded moment, e.g. of a live recording).
         until: forecast to this time [s] (default: the end of the recorded shift,
             ``hours`` of the recording's metadata, else 8 h).
         runs: replications (>= 1).
@@ -301,6 +306,8 @@ def forecast(
     rec = recording if isinstance(recording, Recording) else open_recording(recording)
     if rec.complete is False:
         rec.refresh()
+    if at == math.inf:
+        at = rec.time_range[1]
     if not runs >= 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     if future_orders not in FUTURE_ORDERS:
@@ -419,8 +426,13 @@ def _summarise(rec: Recording, workshop: Workshop, job: _Job, results: list[_Run
             for sid in workshop.stations}
     wip = np.array([r.wip for r in results])
     done_series = np.array([r.completed_series for r in results]) + before
-    dt_h = np.diff(np.array(job.times)) / 3600.0
-    rate = np.diff(done_series, axis=1) / np.where(dt_h > 0, dt_h, 1.0)
+    stride = max(1, int(round(THROUGHPUT_STEP_S / BAND_STEP_S)))
+    idx = list(range(0, len(job.times), stride))
+    if idx[-1] != len(job.times) - 1:
+        idx.append(len(job.times) - 1)
+    tp_times = [job.times[i] for i in idx]
+    dt_h = np.diff(np.array(tp_times)) / 3600.0
+    rate = np.diff(done_series[:, idx], axis=1) / np.where(dt_h > 0, dt_h, 1.0)
     return Forecast(
         recording=str(rec.path), workshop=workshop.name, at_s=at, until_s=until, runs=runs,
         seed=seed, future_orders=job.future_orders, completed_at_start=before,
@@ -429,6 +441,7 @@ def _summarise(rec: Recording, workshop: Workshop, job: _Job, results: list[_Run
         wip=[Band.of(wip[:, k]) for k in range(wip.shape[1])],
         completed=[Band.of(done_series[:, k]) for k in range(done_series.shape[1])],
         throughput=[Band.of(rate[:, k]) for k in range(rate.shape[1])],
+        throughput_times=tp_times,
         unplaced=list(st.unplaced), wall_seconds=wall, processes=n_proc,
     )
 

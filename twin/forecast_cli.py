@@ -16,8 +16,13 @@ import json
 import math
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
+from twin.clock import format_clock, parse_time
 from twin.errors import CommandError
-from twin.recording import Recording, RecordingError, open_recording
+
+if TYPE_CHECKING:  # numpy and the reader load when the command runs, not for --help
+    from twin.recording import Recording
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,36 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run_forecast)
 
 
-def parse_time(text: str) -> float:
-    """``"5400"``, ``"90:00"``, ``"04:00:00"`` -> seconds; ``"end"`` -> ``inf`` (the latest
-    recorded moment). ValueError if not a time."""
-    s = text.strip().lower()
-    if s in ("end", "now"):
-        return math.inf
-    parts = s.split(":")
-    try:
-        if len(parts) > 3:
-            raise ValueError
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"time must be seconds, MM:SS or HH:MM:SS, got {text!r}") from None
-    if any(not (0 <= v < 60) for v in values[1:]) or not all(math.isfinite(v) and v >= 0 for v in values):
-        raise ValueError(f"time must be non-negative, minutes and seconds below 60: {text!r}")
-    seconds = 0.0
-    for v in values:
-        seconds = seconds * 60 + v
-    return seconds
-
-
 def _time_arg(text: str) -> float:
     try:
-        return parse_time(text)
+        return parse_time(text, allow_end=True)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def open_for_replay(path: Path) -> Recording:
     """Open a recording (refreshed when still being written); CommandError if it cannot be."""
+    from twin.recording import RecordingError, open_recording
+
     try:
         rec = open_recording(path)
     except RecordingError as err:
@@ -90,8 +76,8 @@ def open_for_replay(path: Path) -> Recording:
 
 
 def hms(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+    """``HH:MM:SS`` to the nearest second."""
+    return format_clock(seconds, nearest=True)
 
 
 def run_forecast(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.clock import format_clock
 from twin.recording import Recording
 from twin.replay import ReplayError, check_workshop, recorded_orders
 from twin.workshop import Order, Workshop
@@ -161,8 +162,8 @@ def shop_state(rec: Recording, at: float, workshop: Workshop) -> ShopState:
     if not (math.isfinite(at) and at >= 0):
         raise ReplayError(f"{rec.path}: time must be a number of seconds >= 0, got {at}")
     if at > t_last:
-        raise ReplayError(f"{rec.path}: {_hms(at)} is past the end of the recording "
-                          f"(it ends at {_hms(t_last)})")
+        raise ReplayError(f"{rec.path}: {format_clock(at, nearest=True)} is past the end of the recording "
+                          f"(it ends at {format_clock(t_last, nearest=True)})")
     state = ShopState(t=float(at))
     open_by_id: dict[str, Order] = {}
     for o in recorded_orders(rec, workshop, t1=at, strict=False):
@@ -368,7 +369,3 @@ def _nearest_node(workshop: Workshop, x: float, y: float) -> str:
         return next(iter(workshop.nodes))
     return min(workshop.nodes.values(), key=lambda n: (n.x - x) ** 2 + (n.y - y) ** 2).id
 
-
-def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"

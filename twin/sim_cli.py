@@ -29,15 +29,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twin.clock import parse_time
+from twin.dispatching import RULES
 from twin.errors import CommandError
-from twin.live import workshop_meta
-from twin.recording import RecordingError, RecordingWriter
-from twin.scenario import Scenario, ScenarioError, load_scenario
-from twin.simulator import RULES, SimResult, SimulationError, Simulator
-from twin.workshop import Order, Workshop, WorkshopError, load_workshop
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the simulator, recordings, numpy load when a command runs, not for --help
     from twin.initial_state import ShopState
+    from twin.scenario import Scenario
+    from twin.simulator import SimResult
+    from twin.workshop import Order, Workshop
 
 #: Keyframe spacing of simulated recordings [s of shift time].
 KEYFRAME_INTERVAL_S = 60.0
@@ -76,6 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def recording_meta(workshop: Workshop, scenario: Scenario | None, seed: int, rule: str,
                    hours: float) -> dict[str, Any]:
     """Header of a simulated recording: what was simulated, reproducibly."""
+    from twin.live import workshop_meta
+
     return {
         "source": "simulator",
         **workshop_meta(workshop),
@@ -103,6 +105,9 @@ def simulate_to_recording(
     event to the recording ``out`` (``orders``/``start``: see :class:`Simulator`).
 
     Raises SimulationError / RecordingError / OSError on bad arguments or I/O failure."""
+    from twin.recording import RecordingWriter
+    from twin.simulator import Simulator
+
     sim = Simulator(workshop, scenario, seed=seed, rule=rule, orders=orders, start=start)
     meta = {**recording_meta(workshop, scenario, seed, rule, hours), **(meta_extra or {})}
     w0 = time.perf_counter()
@@ -113,9 +118,14 @@ def simulate_to_recording(
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    """Handler of ``simulate``; returns the process exit code."""
+    """Handler of ``simulate``; returns the process exit code (CommandError on bad input)."""
+    from twin.recording import RecordingError
+    from twin.scenario import ScenarioError, load_scenario
+    from twin.simulator import SimulationError
+    from twin.workshop import WorkshopError, load_workshop
+
     if not (math.isfinite(args.hours) and args.hours > 0):
-        return _fail(f"--hours must be a positive number, got {args.hours}")
+        raise CommandError(f"--hours must be a positive number, got {args.hours}")
     try:
         workshop = load_workshop(args.workshop)
         scenario = load_scenario(args.scenario, workshop) if args.scenario else None
@@ -124,11 +134,14 @@ def run_simulate(args: argparse.Namespace) -> int:
                                        hours=args.hours, seed=args.seed, rule=args.rule,
                                        orders=orders, start=start, meta_extra=extra)
     except (WorkshopError, ScenarioError, SimulationError, RecordingError) as err:
-        return _fail(str(err))
+        raise CommandError(str(err)) from None
     except OSError as err:
-        return _fail(f"{args.out}: cannot write recording: {err.strerror or err}")
+        raise CommandError(f"{args.out}: cannot write recording: {err.strerror or err}") from None
     if args.json:
-        print(json.dumps(result.to_json()))
+        out = result.to_json()
+        if start is not None:  # what was placed at --at, and what could not be
+            out["started_from"] = start.summary()
+        print(json.dumps(out))
     else:
         busiest = sorted(result.utilization.items(), key=lambda kv: -kv[1])[:3]
         print(f"simulated {result.sim_seconds / 3600:.2f} h of {workshop.name} "
@@ -139,10 +152,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _time_arg(text: str) -> float:
-    from twin.forecast_cli import parse_time
-
     try:
-        return parse_time(text)
+        return parse_time(text, allow_end=True)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -177,7 +188,3 @@ def _situation(args: argparse.Namespace, workshop: Workshop
         raise CommandError(str(err)) from None
     return orders, start, extra
 
-
-def _fail(message: str) -> int:
-    print(f"simulate: error: {message}", file=sys.stderr)
-    return 2

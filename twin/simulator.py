@@ -36,9 +36,9 @@ given orders (e.g. a physical recording's, :func:`twin.replay.recorded_orders`) 
 the workshop's orders and generator; ``Simulator(..., start=...)`` starts the shop in a
 recorded state (:func:`twin.initial_state.shop_state`) at its time instead of empty at 0.
 
-Use :meth:`Simulator.run` for a whole shift as fast as possible, :meth:`Simulator.step_until`
-/ :meth:`Simulator.iter_events` to pull events incrementally, and :class:`PacedRun` for a
-live source paced at real time x factor.
+Use :meth:`Simulator.run` for a whole shift as fast as possible and
+:meth:`Simulator.step_until` to pull events incrementally; :class:`Pace` anchors simulated
+time on the wall clock for a live source (:class:`twin.live.LiveShop`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from twin.analytics import ShopAnalytics
+from twin.dispatching import RULES
 from twin.events import Event
 from twin.scenario import Scenario
 from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
@@ -62,14 +64,6 @@ from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
 if TYPE_CHECKING:
     from twin.initial_state import ShopState
 
-#: Dispatching rules a station can use to pick its next part.
-RULES: dict[str, str] = {
-    "fifo": "first in, first out (arrival order at the station)",
-    "spt": "shortest processing time at this station first",
-    "lpt": "longest processing time at this station first",
-    "mwkr": "most work remaining (sum of the remaining route's nominal times) first",
-    "edd": "earliest order due date first",
-}
 
 #: Electrical power per station type while processing [kW]; other states use a fraction.
 PROCESS_POWER_KW: dict[str, float] = {
@@ -181,7 +175,7 @@ class _StationRt:
     __slots__ = (
         "spec", "id", "queue", "incoming", "output", "phase", "down", "down_until",
         "repaired", "wake", "space", "current", "last_process", "proc", "last_key",
-        "last_t", "last_state", "time_in", "power", "rng", "proc_sum", "proc_n",
+        "last_t", "last_state", "power", "rng",
     )
 
     def __init__(self, spec: Station, rng: random.Random) -> None:
@@ -202,11 +196,8 @@ class _StationRt:
         self.last_key: tuple[Any, ...] | None = None
         self.last_t = 0.0
         self.last_state = "idle"
-        self.time_in: dict[str, float] = dict.fromkeys(STATE_POWER_FRACTION, 0.0)
         self.power = PROCESS_POWER_KW.get(spec.type, 5.0)
         self.rng = rng
-        self.proc_sum = 0.0
-        self.proc_n = 0
 
     def room(self) -> bool:
         return len(self.queue) + self.incoming < self.spec.input_capacity
@@ -227,7 +218,7 @@ class _Move:
 
 class _AgvRt:
     __slots__ = ("spec", "id", "node", "x", "y", "heading", "job", "wake", "idle",
-                 "last_t", "last_state", "busy_s")
+                 "last_t", "last_state")
 
     def __init__(self, spec: Agv, x: float, y: float) -> None:
         self.spec = spec
@@ -240,7 +231,6 @@ class _AgvRt:
         self.idle = False
         self.last_t = 0.0
         self.last_state = "idle"
-        self.busy_s = 0.0
 
 
 @dataclass
@@ -353,6 +343,8 @@ class Simulator:
         } if self.transport else {}
         self._work_left = {pid: self._remaining_work(p) for pid, p in ws.products.items()}
         self._select = self._selector(rule)
+        #: Time in state, operations, ... of the events emitted so far (the summary).
+        self.analytics = ShopAnalytics(list(self._stations), list(self._agvs), t0=t0)
         for st in self._stations.values():
             st.last_t = t0
         for a in self._agvs.values():
@@ -413,18 +405,10 @@ class Simulator:
         out = self._out
         self._out = []
         self._n_events += len(out)
+        self.analytics.add(out)
         self._wall += time.perf_counter() - w0
         self._horizon = float(env.now) if self._finished else max(self._horizon, t)
         return out
-
-    def iter_events(self, until_s: float, slice_s: float = 60.0) -> Iterator[Event]:
-        """Yield events up to ``until_s`` [s], simulating ``slice_s`` at a time.
-
-        A consumer can stop iterating at any point (abort) and resume later."""
-        t = self.now
-        while t < until_s and not self._finished:
-            t = min(until_s, t + slice_s)
-            yield from self.step_until(t)
 
     def run(self, hours: float, sink: Callable[[Event], Any] | None = None,
             progress: Callable[[float], Any] | None = None) -> SimResult:
@@ -452,19 +436,19 @@ class Simulator:
         """Figures for the time simulated so far."""
         now = self._horizon
         span = now - self.t0  # simulated time covered [s]
+        shop = self.analytics
         util: dict[str, float] = {}
         fractions: dict[str, dict[str, float]] = {}
-        mean_proc: dict[str, float] = {}
-        for st in self._stations.values():
-            times = dict(st.time_in)
-            times[st.last_state] += max(0.0, now - st.last_t)
-            fractions[st.id] = {k: (v / span if span > 0 else 0.0) for k, v in times.items()}
-            util[st.id] = fractions[st.id]["processing"]
-            mean_proc[st.id] = st.proc_sum / st.proc_n if st.proc_n else 0.0
+        for sid in self._stations:
+            times = shop.station_time_in_state(sid, now)
+            fractions[sid] = {k: (v / span if span > 0 else 0.0) for k, v in times.items()}
+            util[sid] = fractions[sid]["processing"]
         agv_util: dict[str, float] = {}
-        for a in self._agvs.values():
-            busy = a.busy_s + (max(0.0, now - a.last_t) if a.last_state != "idle" else 0.0)
-            agv_util[a.id] = busy / span if span > 0 else 0.0
+        for aid in self._agvs:
+            times = shop.agv_time_in_state(aid, now)
+            busy = sum(v for k, v in times.items() if k != "idle")
+            agv_util[aid] = busy / span if span > 0 else 0.0
+        mean_proc = shop.mean_work_s()
         makespan = self._last_completion if self._finished else None
         return SimResult(
             events=self._n_events,
@@ -634,7 +618,6 @@ class Simulator:
         now = float(self.env.now)
         dt = now - st.last_t
         energy = st.power * STATE_POWER_FRACTION[st.last_state] * dt / 3600.0
-        st.time_in[st.last_state] += dt
         st.last_t = now
         st.last_state = state
         s = st.spec
@@ -648,8 +631,6 @@ class Simulator:
 
     def _agv_energy(self, a: _AgvRt, now: float, state: str) -> float:
         dt = now - a.last_t
-        if a.last_state != "idle":
-            a.busy_s += dt
         e = AGV_POWER_KW[a.last_state] * dt / 3600.0
         a.last_t = now
         a.last_state = state
@@ -880,8 +861,6 @@ class Simulator:
             w, remaining, done = resume
             if not done:
                 yield from self._work(st, "processing", remaining)
-                st.proc_sum += remaining
-                st.proc_n += 1
             w.step += 1
             yield from self._unload(st, w)
         while True:
@@ -908,8 +887,6 @@ class Simulator:
             duration = self._duration(st, spec.processes[proc]) * factor
             self._emit_wip(w, "processing", spec.x, spec.y, station=st.id)
             yield from self._work(st, "processing", duration)
-            st.proc_sum += duration
-            st.proc_n += 1
             w.step += 1
             yield from self._unload(st, w)
 
@@ -1089,7 +1066,6 @@ class Simulator:
             t += seg_t
         end = now + path.total / speed
         yield self.env.timeout(end - now)
-        a.busy_s += last_t - now
         a.last_t = last_t
         a.node = target
         a.x, a.y = path.points[-1]
@@ -1163,66 +1139,3 @@ class Pace:
     def _target(self, wall: float) -> float:
         assert self._anchor_wall is not None, "Pace.start() first"
         return self._anchor_sim + (wall - self._anchor_wall) * self._factor
-
-
-class PacedRun:
-    """Events of a simulator paced at real time x ``factor``, as a live source.
-
-    Iterate it (typically in a worker thread) to receive events no earlier than their
-    simulated time divided by ``factor`` after the start; :meth:`stop` from any thread
-    ends the iteration within one tick. :meth:`set_factor` changes the pace without a
-    jump in simulated time.
-
-    Args:
-        simulator: the shop to run (its current time is the starting point).
-        factor: simulated seconds per real second (1.0 = real time).
-        until_s: end of the run in simulated seconds (None = until :meth:`stop`).
-        tick_s: real seconds between simulation slices.
-        clock: injectable for tests (default ``time.monotonic``).
-    """
-
-    def __init__(
-        self,
-        simulator: Simulator,
-        factor: float = 1.0,
-        until_s: float | None = None,
-        tick_s: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.simulator = simulator
-        self.until_s = until_s
-        self.tick_s = tick_s
-        self.pace = Pace(factor, clock)
-        self._stop = threading.Event()
-
-    @property
-    def factor(self) -> float:
-        return self.pace.factor
-
-    def set_factor(self, factor: float) -> None:
-        """Change the pace from now on (simulated time continues where it is)."""
-        self.pace.set_factor(factor)
-
-    def stop(self) -> None:
-        """Ask the iteration to end (thread-safe)."""
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def __iter__(self) -> Iterator[Event]:
-        sim = self.simulator
-        self.pace.start(sim.now)
-        while not self._stop.is_set():
-            target = self.pace.target()
-            end = self.until_s
-            if end is not None:
-                target = min(target, end)
-            for e in sim.step_until(target):
-                yield e
-                if self._stop.is_set():
-                    return
-            if sim.finished or (end is not None and target >= end):
-                return
-            self._stop.wait(self.tick_s)

@@ -72,18 +72,19 @@ class ForecastBands:
             self.items[name] = [lo, hi, fill, mid]
 
     def show(self, fc: Any) -> None:
-        t = np.array(fc.times, dtype=float)
-        self._set("wip", t, fc.wip)
-        if len(t) > 1:  # rates per interval, drawn as steps
+        self._set("wip", np.array(fc.times, dtype=float), fc.wip)
+        t = np.array(fc.throughput_times, dtype=float)
+        if len(t) > 1:  # rates per 15-min interval, drawn as steps
             tt = np.repeat(t, 2)[1:-1]
             self._set("throughput", tt, [b for b in fc.throughput for _ in (0, 1)])
-        self.charts.set_x_end(fc.until_s)
+        self.charts.set_extent(fc.until_s, max((b.p90 for b in fc.wip), default=0.0),
+                               max((b.p90 for b in fc.throughput), default=0.0))
 
     def clear(self) -> None:
         for lo, hi, _fill, mid in self.items.values():
             for it in (lo, hi, mid):
                 it.setData([], [])
-        self.charts.set_x_end(None)
+        self.charts.set_extent(None)
 
     def visible(self, name: str) -> bool:
         x = self.items[name][3].xData
@@ -132,7 +133,8 @@ class QtForecastPanel(QWidget):
         self.refresh_box.setToolTip("Refresh the forecast every N minutes of shop time "
                                     "while a live session runs")
         self._last_at: float | None = None
-        self.run_button = QPushButton("Forecast from cursor", self)
+        self.run_button = QPushButton("Forecast", self)
+        self.run_button.setToolTip("Forecast the rest of the shift from the cursor")
         self.run_button.clicked.connect(self.run)
         self.abort_button = QPushButton("Abort", self)
         self.abort_button.setEnabled(False)
@@ -149,12 +151,15 @@ class QtForecastPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.runs_box)
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.abort_button)
-        buttons.addWidget(self.refresh_box)
+        options = QHBoxLayout()
+        options.addWidget(self.runs_box)
+        options.addWidget(self.refresh_box, 1)
+        self.table.setMinimumWidth(120)  # a narrow dock scrolls the table, not the window
         lay = QVBoxLayout(self)
         lay.addLayout(buttons)
+        lay.addLayout(options)
         lay.addWidget(self.progress)
         lay.addWidget(self.summary)
         lay.addWidget(self.table, 1)
@@ -190,8 +195,9 @@ class QtForecastPanel(QWidget):
             rec = open_recording(path)
             start = min(at, rec.time_range[1]) if live else at  # what the file holds so far
             end = until if until is not None else max(DEFAULT_SHIFT_S, start + 3600.0)
-            # replications in this thread: no child processes of the GUI
-            return forecast(rec, start, end, runs=runs, workshop=workshop, processes=1,
+            # worker processes (spawned: this process has threads) for enough runs; they
+            # also keep the replications from competing with drawing for the GIL
+            return forecast(rec, start, end, runs=runs, workshop=workshop,
                             progress=lambda d, n: worker.report(d / n, f"{d}/{n} runs"),
                             should_stop=should_abort)
 

@@ -140,3 +140,13 @@ def test_forecast_errors_exit_2(argv: list[str], expected: str, physical: Path, 
 def test_forecast_api_refuses_other_workshops(physical: Path) -> None:
     with pytest.raises(ReplayError, match="not in 'machining8'"):
         forecast(physical, at=3600, runs=1, workshop=load_workshop(OTHER_SHOP))
+
+
+def test_throughput_band_is_per_quarter_hour_and_adds_up(physical: Path, workshop) -> None:  # type: ignore[no-untyped-def]
+    fc = forecast(physical, at=3 * 3600, until=4 * 3600, runs=3, workshop=workshop, processes=1)
+    assert fc.throughput_times == [3 * 3600 + 900.0 * k for k in range(5)]
+    assert len(fc.throughput) == 4
+    # with one run, the rates times 15 min add up to the parts completed after `at`
+    one = forecast(physical, at=3 * 3600, until=4 * 3600, runs=1, workshop=workshop, processes=1)
+    assert sum(b.p50 * 0.25 for b in one.throughput) == pytest.approx(
+        one.completed_parts[0] - one.completed_at_start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -202,11 +203,15 @@ def test_bad_starts_are_clear_errors(argv: list[str], expected: str, physical: P
     assert rc == 2 and expected in err, err
 
 
-def test_simulate_from_a_state_writes_the_continued_shift(physical: Path, tmp_path: Path) -> None:
+def test_simulate_from_a_state_writes_the_continued_shift(physical: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "continued.twinlog"
     assert main(["simulate", "--workshop", str(SHOP), "--from", str(physical), "--at", "02:00:00",
                  "--orders-from", str(physical), "--hours", "3.5", "--seed", "2",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["started_from"]["t"] == 7200.0 and figures["started_from"]["unplaced"] == []
+    assert figures["sim_seconds"] == pytest.approx(1.5 * 3600)
     rec = open_recording(out)
     assert rec.time_range[0] == 7200.0 and 3.4 * 3600 < rec.time_range[1] <= 3.5 * 3600
     start = rec.state_at(7200.0)
@@ -217,3 +222,30 @@ def test_simulate_from_a_state_writes_the_continued_shift(physical: Path, tmp_pa
     released_later = [e.entity for e in rec.events(7200.0 + 1e-6, math.inf)
                       if e.kind == "order" and e.state == "released"]
     assert released_later == later and later
+
+
+def test_a_recording_still_being_written_gives_its_state_and_forecast(
+        tmp_path: Path, workshop) -> None:  # type: ignore[no-untyped-def]
+    from twin.forecast import forecast
+    from twin.live import workshop_meta
+    from twin.recording import RecordingWriter
+
+    path = tmp_path / "live.twinlog"
+    sim = Simulator(workshop, seed=8)
+    with RecordingWriter(path, meta=workshop_meta(workshop)) as w:
+        for e in sim.step_until(1800.0):
+            w.append(e)
+        w.flush()
+        rec = open_recording(path)  # the writer is still open: no end marker yet
+        assert not rec.complete
+        end = rec.time_range[1]
+        state = shop_state(rec, end, workshop)
+        assert len(state.wips) == sum(1 for e in rec.state_at(end).of_kind("wip")
+                                      if e.state != "completed") > 0
+        for e in sim.step_until(2400.0):  # the shop runs on; a forecast sees the new data
+            w.append(e)
+        w.flush()
+        fc = forecast(rec, at=math.inf, until=3600.0, runs=2, workshop=workshop, processes=1)
+        assert end < fc.at_s == rec.time_range[1] <= 2400.0
+        assert fc.completed_at_start == sum(
+            1 for e in rec.state_at(fc.at_s).of_kind("wip") if e.state == "completed")

@@ -31,8 +31,11 @@ def test_forecast_from_the_cursor_shows_band_and_order_table(qtbot, opened) -> N
     assert mid.xData[0] == 3600.0 and mid.xData[-1] == fc.until_s
     assert all(a <= b for a, b in zip(lo.yData, hi.yData))
     assert panel.bands.visible("throughput")
-    qtbot.waitUntil(lambda: w.charts.wip_plot.getViewBox().viewRange()[0][1] >= fc.until_s,
-                    timeout=5_000)
+    vb = w.charts.wip_plot.getViewBox()
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] >= fc.until_s, timeout=5_000)
+    assert vb.viewRange()[1][1] >= max(b.p90 for b in fc.wip)  # the band is not cut off
+    tp_top = w.charts.tp_plot.getViewBox().viewRange()[1][1]
+    assert tp_top >= max(b.p90 for b in fc.throughput)
     # a new source clears the stale forecast
     w.store.reset.emit()
     assert panel.table.rowCount() == 0 and not panel.bands.visible("wip")

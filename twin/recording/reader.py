@@ -444,7 +444,8 @@ class Recording:
             if not isinstance(items, list):
                 raise codec.Damaged("annotations are not a list")
             try:
-                notes = [make_annotation(d["t"], d["label"], d.get("entity", ""), d.get("kind", "note")) for d in items]
+                notes = [make_annotation(d["t"], d["label"], d.get("entity", ""), d.get("kind", "note"),
+                                         d.get("t_end")) for d in items]
             except (KeyError, TypeError, ValueError) as exc:
                 raise codec.Damaged(f"bad annotation ({exc})") from None
             self._notes.extend(notes)
