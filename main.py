@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.forecast_cli",  # forecast
     "twin.history.cli",  # history
     "twin.serve_cli",  # serve
+    "twin.warehouse.cli",  # warehouse, migrate, kg
     "scene.cli",  # mesh-info, screenshot
     "twin.mtconnect.cli",  # import-mtconnect
     "twin.calibration.cli",  # calibrate

@@ -55,6 +55,7 @@ from ui.panels import QtInspector, QtWorkshopTree
 from ui.settings import AppSettings, recordings_dir
 from ui.statusbar import QtStatusBar
 from ui.timeline import QtTimeline
+from ui.warehouse import QtWarehousePanel
 from ui.workers import readable_error
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,12 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.tabifyDockWidget(self.inspector_dock, self.forecast_dock)  # table beside the charts
         self.inspector_dock.raise_()
         s.workshop_changed.connect(self.forecast.set_workshop)
+        self.warehouse = QtWarehousePanel(lambda: s.workshop, lambda: s.recording_path or s.live_path,
+                                          parent=self)
+        self.warehouse_dock = self._dock("Warehouse", "warehouseDock", self.warehouse,
+                                         area.RightDockWidgetArea)
+        self.tabifyDockWidget(self.consistency_dock, self.warehouse_dock)
+        self.charts_dock.raise_()
         self.resizeDocks([self.tree_dock, self.charts_dock], [330, 430],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.inspector_dock], [330, 420],
