@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.sim_cli",  # simulate
     "twin.recording_cli",  # export, info
     "twin.verification.cli",  # verify
+    "twin.evolution.cli",  # evolve
     "scene.cli",  # mesh-info, screenshot
 )
 

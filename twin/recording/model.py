@@ -12,7 +12,10 @@ class RecordingError(Exception):
 
 
 #: Annotation kinds the app knows how to show (others are kept and shown as notes).
-ANNOTATION_KINDS: tuple[str, ...] = ("note", "breakdown", "disturbance", "gap", "score", "trigger")
+#: ``ta`` (a PM test-accuracy point), ``trigger`` (an evolution trigger) and ``evolution``
+#: (a PM update) are written by :mod:`twin.evolution`.
+ANNOTATION_KINDS: tuple[str, ...] = ("note", "breakdown", "disturbance", "gap", "score", "trigger",
+                                     "ta", "evolution")
 
 
 @dataclass(frozen=True, slots=True)
