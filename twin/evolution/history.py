@@ -39,7 +39,7 @@ def simulate_shift(workshop: Workshop, out: str | Path, *, hours: float, seed: i
     sim = Simulator(workshop, Scenario("history", None, list(disturbances)), seed=seed,
                     position_interval_s=10.0)
     meta = {"source": "simulator", "workshop": workshop.name, "seed": seed, "hours": hours,
-            "stations": [s.id for s in workshop.stations]}
+            "stations": list(workshop.stations)}
     with RecordingWriter(out, meta=meta, keyframe_interval_s=300.0) as writer:
         sim.run(hours, sink=writer.append)
     return Path(out)

@@ -97,7 +97,7 @@ class EvolutionTrigger:
         detector: f_TD; default :class:`LinearTrend`.
     """
 
-    def __init__(self, floor: float = 0.75, window: int = 6, min_points: int = 4,
+    def __init__(self, floor: float = 0.6, window: int = 6, min_points: int = 4,
                  cooldown_s: float = 7200.0, detector: TrendDetector | None = None) -> None:
         self.floor = floor
         self.window = window
