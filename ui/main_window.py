@@ -64,6 +64,7 @@ from twin.workshop import Workshop, load_workshop
 from ui.about import APP_NAME, QtAboutDialog
 from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
+from ui.evolution import QtEvolutionPanel
 from ui.frameclock import FRAME_MS, FrameClock
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.selection import Selection
@@ -210,6 +211,11 @@ class MainWindow(QMainWindow):
         self.consistency_dock = self._dock("Consistency", "consistencyDock", self.consistency,
                                            Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.charts_dock, self.consistency_dock)
+        self.evolution = QtEvolutionPanel(self.cursor, self)
+        self.evolution_dock = self._dock("Evolution", "evolutionDock", self.evolution,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.consistency_dock, self.evolution_dock)
+        self.recording_opened.connect(self.evolution.set_recording)
         self.charts_dock.raise_()
         self.consistency.scores_ready.connect(lambda scores: self.set_overlay("consistency",
                                                                               scores))
@@ -392,7 +398,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_overlay_state)
         m.addAction(self.act_overlay_cons)
         m.addSeparator()
-        for d in (self.tree_dock, self.inspector_dock, self.charts_dock, self.consistency_dock):
+        for d in (self.tree_dock, self.inspector_dock, self.charts_dock, self.consistency_dock,
+                  self.evolution_dock):
             m.addAction(d.toggleViewAction())
         m = mb.addMenu("&Help")
         m.addAction(self.act_keys)

@@ -92,6 +92,13 @@ def evaluate_history(frame: ProgressFrame, model: ProgressModel, monitor: Evolut
     the un-evolved ``model`` and the evolved predictions on ``n_sets`` post-trigger test
     sets. ``baselines``: other prediction arrays aligned with the frame, scored alike."""
     replay(frame, monitor, t_start=t_start)
+    return score_history(frame, model, monitor, n_sets=n_sets, baselines=baselines)
+
+
+def score_history(frame: ProgressFrame, model: ProgressModel, monitor: EvolutionMonitor,
+                  *, n_sets: int = 3, baselines: dict[str, np.ndarray] | None = None) -> HistoryReport:
+    """Score a monitor that has run over ``frame``: un-evolved ``model`` vs the monitor's
+    live predictions (and ``baselines``) on ``n_sets`` test sets after its first trigger."""
     report = HistoryReport(monitor)
     if not monitor.state.triggers:
         return report
