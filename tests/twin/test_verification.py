@@ -270,7 +270,7 @@ def test_saved_nets_are_reused_and_give_the_same_characteristics(tmp_path: Path)
     assert not first.reused
     first.train()
     (entry,) = list(tmp_path.iterdir())
-    assert {p.name for p in entry.iterdir()} == {"gcn.safetensors", "tcn.safetensors", "verify.json"}
+    assert {p.name for p in entry.iterdir()} == {"nets.safetensors", "nets.json"}
 
     again = Verifier(phys, config=SMALL, model_dir=tmp_path)
     assert again.reused and again.trained
@@ -296,11 +296,11 @@ def test_other_physical_recording_or_settings_train_new_nets(tmp_path: Path) -> 
 def test_tampered_saved_net_is_refused(tmp_path: Path) -> None:
     Verifier(list(run(1)), config=SMALL, model_dir=tmp_path).train()
     (entry,) = list(tmp_path.iterdir())
-    weights = entry / "tcn.safetensors"
+    weights = entry / "nets.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="tcn.safetensors.*sha256"):
+    with pytest.raises(StoreError, match="nets.safetensors: checksum mismatch"):
         Verifier(list(run(1)), config=SMALL, model_dir=tmp_path)
 
 

@@ -1,38 +1,36 @@
-"""Saved verification nets: safetensors weights + a JSON description, never pickle.
+"""Saved verification nets, kept with :mod:`twin.modelstore` (safetensors + JSON + sha256).
 
-A trained pair of nets lives in ``<model_dir>/<key>/`` where ``key`` identifies the physical
+A trained set of nets lives in ``<model_dir>/<key>/`` where ``key`` identifies the physical
 recording (fingerprint of its events) and the training settings::
 
-    verify.json        format, config, physical recording (path, fingerprint, workshop hash),
+    nets.safetensors   the fold nets' state dicts: ``gcn.fold0.<param>``, ``tcn.fold1.<param>``, ...
+    nets.json          kind, config, physical recording (path, fingerprint, workshop hash),
                        stations / processes / reference cycle times / standardisation,
-                       training losses, sha256 of the weight files
-    gcn.safetensors    StationGCN state dict
-    tcn.safetensors    StationTCN state dict
+                       training losses; size and sha256 of the weights (written by modelstore)
 
 :func:`load_nets` returns None when nothing matching is saved; a damaged or tampered entry
-(hash mismatch, bad JSON, wrong tensor shapes) raises :class:`StoreError` naming the file.
+(checksum mismatch, bad JSON, wrong tensor shapes) raises :class:`StoreError` naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from safetensors.torch import load_file, save_file
-
+from twin.modelstore import ModelFileError, load_model, model_paths, save_model
 from twin.verification.config import VerifyConfig
 from twin.verification.data import VerificationError
+from twin.verification.nets import PhysicalBasis, TrainedNets, new_nets
 
-if TYPE_CHECKING:
-    from twin.verification.verifier import TrainedNets
-
-FORMAT = "dmw-twin-verify-nets/1"
-META = "verify.json"
+#: ``kind`` of a saved set of verification nets (in the model JSON).
+KIND = "dmw-twin-verify-nets/2"
+#: Base name of the model files inside an entry directory.
+NETS = "nets"
 
 
 class StoreError(VerificationError):
@@ -50,25 +48,21 @@ def model_key(fingerprint: str, config: VerifyConfig) -> str:
     (and this version of the features and nets: an upgrade trains afresh)."""
     from twin.verification.series import FEATURES
 
-    stamp = f"{FORMAT}\n{','.join(FEATURES)}\n{fingerprint}\n{config.training_key()}"
+    stamp = f"{KIND}\n{','.join(FEATURES)}\n{fingerprint}\n{config.training_key()}"
     return hashlib.sha256(stamp.encode()).hexdigest()[:24]
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _flat(nets: list[Any]) -> dict[str, Any]:
-    """State dicts of the fold nets as one flat tensor dict: ``fold0.<param>``, ..."""
+def _flat(stage: str, nets: list[Any]) -> dict[str, Any]:
+    """State dicts of one kind's fold nets as one flat dict: ``<stage>.fold0.<param>``, ..."""
     return {
-        f"fold{k}.{name}": t.detach().contiguous()
+        f"{stage}.fold{k}.{name}": t
         for k, net in enumerate(nets)
         for name, t in net.state_dict().items()
     }
 
 
-def _unflat(tensors: dict[str, Any], k: int) -> dict[str, Any]:
-    prefix = f"fold{k}."
+def _unflat(tensors: dict[str, Any], stage: str, k: int) -> dict[str, Any]:
+    prefix = f"{stage}.fold{k}."
     return {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
 
 
@@ -77,10 +71,8 @@ def save_nets(model_dir: Path, nets: TrainedNets) -> Path:
     model_dir.mkdir(parents=True, exist_ok=True)
     final = model_dir / model_key(nets.fingerprint, nets.config)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_dir))
-    save_file(_flat(nets.gcn), tmp / "gcn.safetensors")
-    save_file(_flat(nets.tcn), tmp / "tcn.safetensors")
     meta: dict[str, Any] = {
-        "format": FORMAT,
+        "kind": KIND,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": nets.config.to_json(),
         "physical": {
@@ -91,21 +83,21 @@ def save_nets(model_dir: Path, nets: TrainedNets) -> Path:
         "basis": nets.basis.to_json(),
         "losses": {k: [round(x, 6) for x in v] for k, v in nets.losses.items()},
         "final_loss": {k: (v[-1] if v else None) for k, v in nets.losses.items()},
-        "sha256": {n: _sha(tmp / n) for n in ("gcn.safetensors", "tcn.safetensors")},
     }
-    (tmp / META).write_text(json.dumps(meta, indent=1))
-    if final.exists():
-        for p in final.iterdir():
-            p.unlink()
-        final.rmdir()
-    tmp.rename(final)
+    try:
+        save_model(tmp / NETS, {**_flat("gcn", nets.gcn), **_flat("tcn", nets.tcn)}, meta)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
 def load_nets(model_dir: Path, fingerprint: str, config: VerifyConfig) -> TrainedNets | None:
     """The nets saved for this physical run and training config, or None."""
     entry = model_dir / model_key(fingerprint, config)
-    if not (entry / META).is_file():
+    if not model_paths(entry / NETS)[1].is_file():
         return None
     return _load_entry(entry, fingerprint, config)
 
@@ -113,40 +105,29 @@ def load_nets(model_dir: Path, fingerprint: str, config: VerifyConfig) -> Traine
 def _load_entry(entry: Path, fingerprint: str, config: VerifyConfig) -> TrainedNets:
     """Load one saved entry directory, which must hold nets trained on the run with
     ``fingerprint`` under ``config``; raises :class:`StoreError` when it is unusable."""
-    from twin.verification.verifier import PhysicalBasis, TrainedNets, _new_nets
-
-    meta_path = entry / META
+    tensors_path, meta_path = model_paths(entry / NETS)
     try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{meta_path}: unreadable ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise StoreError(f"{meta_path}: not a saved verification net ({FORMAT})")
+        tensors, meta = load_model(entry / NETS, expect={"kind": KIND})
+    except ModelFileError as exc:
+        raise StoreError(str(exc)) from exc
     try:
         saved_cfg = VerifyConfig.from_json(meta["config"])
         phys = meta["physical"]
         basis = PhysicalBasis.from_json(meta["basis"])
-        hashes = meta["sha256"]
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"{meta_path}: missing or bad field ({exc})") from exc
     if phys.get("fingerprint") != fingerprint:
         raise StoreError(f"{meta_path}: trained on a different physical recording")
     if saved_cfg.training_key() != config.training_key():
         raise StoreError(f"{meta_path}: trained with different settings")
-    gcn, tcn = _new_nets(saved_cfg)
-    for name, nets in (("gcn.safetensors", gcn), ("tcn.safetensors", tcn)):
-        path = entry / name
-        if not path.is_file():
-            raise StoreError(f"{path}: missing")
-        if _sha(path) != hashes.get(name):
-            raise StoreError(f"{path}: content does not match its recorded sha256 (tampered?)")
-        try:
-            tensors = load_file(str(path))
+    gcn, tcn = new_nets(saved_cfg)
+    try:
+        for stage, nets in (("gcn", gcn), ("tcn", tcn)):
             for k, net in enumerate(nets):
-                net.load_state_dict(_unflat(tensors, k), strict=True)
+                net.load_state_dict(_unflat(tensors, stage, k), strict=True)
                 net.eval()
-        except Exception as exc:  # noqa: BLE001 - shape/key mismatch, corrupt header
-            raise StoreError(f"{path}: cannot load weights ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - shape/key mismatch
+        raise StoreError(f"{tensors_path}: cannot load weights ({exc})") from exc
     return TrainedNets(
         gcn, tcn, basis, config, fingerprint, str(phys.get("recording", "")),
         str(phys.get("source_hash", "")), {k: list(v) for k, v in meta.get("losses", {}).items()},

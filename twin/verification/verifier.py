@@ -36,7 +36,7 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from twin.verification.consistency import (
 from twin.verification.data import ShopRun, VerificationError, check_compatible, load_run
 from twin.verification.gcn import StationGCN, batch_graphs
 from twin.verification.graphs import build_graphs
+from twin.verification.nets import PhysicalBasis, TrainedNets, new_nets
 from twin.verification.series import (
     BEHAVIOUR,
     BEHAVIOUR_NAMES,
@@ -94,64 +95,6 @@ class EpochMetrics:
     epoch: int
     epochs: int
     loss: float
-
-
-@dataclass
-class PhysicalBasis:
-    """What the physical run fixes for both runs: station/process/AGV lists, reference
-    cycle times, standardisation (window level for the GCN, bin level for the TCN)."""
-
-    stations: tuple[str, ...]
-    processes: list[str]
-    agvs: tuple[str, ...]
-    ref: CycleReference
-    win_mu: np.ndarray  # [S, F]
-    win_sd: np.ndarray
-    bin_mu: np.ndarray
-    bin_sd: np.ndarray
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stations": list(self.stations),
-            "processes": self.processes,
-            "agvs": list(self.agvs),
-            "ref": self.ref.to_json(),
-            "win_mu": self.win_mu.tolist(),
-            "win_sd": self.win_sd.tolist(),
-            "bin_mu": self.bin_mu.tolist(),
-            "bin_sd": self.bin_sd.tolist(),
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> PhysicalBasis:
-        arr = lambda k: np.asarray(d[k], dtype=float)  # noqa: E731
-        basis = cls(
-            stations=tuple(str(s) for s in d["stations"]),
-            processes=[str(p) for p in d["processes"]],
-            agvs=tuple(str(a) for a in d["agvs"]),
-            ref=CycleReference.from_json(d["ref"]),
-            win_mu=arr("win_mu"), win_sd=arr("win_sd"), bin_mu=arr("bin_mu"), bin_sd=arr("bin_sd"),
-        )
-        shape = (len(basis.stations), N_FEATURES)
-        for k in ("win_mu", "win_sd", "bin_mu", "bin_sd"):
-            if getattr(basis, k).shape != shape:
-                raise ValueError(f"{k} has shape {getattr(basis, k).shape}, expected {shape}")
-        return basis
-
-
-@dataclass
-class TrainedNets:
-    """The nets trained on one physical run (two per kind, one per cross-fitting fold),
-    with everything needed to apply them."""
-
-    gcn: list[StationGCN]
-    tcn: list[StationTCN]
-    basis: PhysicalBasis
-    config: VerifyConfig
-    fingerprint: str
-    source: str  # the physical recording (path or label)
-    source_hash: str  # workshop hash of the physical recording
-    losses: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -338,16 +281,6 @@ def _tcn_trainer(
         net.eval()
 
 
-def _new_nets(config: VerifyConfig) -> tuple[list[StationGCN], list[StationTCN]]:
-    """Two nets of each kind, one per cross-fitting fold."""
-    gcn = [StationGCN(hidden=config.gcn_hidden, layers=config.gcn_layers) for _ in range(2)]
-    tcn = [
-        StationTCN(hidden=config.tcn_hidden, levels=config.tcn_levels, kernel=config.tcn_kernel)
-        for _ in range(2)
-    ]
-    return gcn, tcn
-
-
 def _folds(centres: np.ndarray, t_start: float, duration: float, blocks: int) -> np.ndarray:
     """Cross-fitting fold (0/1) of each window/bin: the run is cut into ``blocks`` equal
     time blocks, alternately fold 0 and 1."""
@@ -423,7 +356,7 @@ class Verifier:
         cfg = self.config
         losses: dict[str, list[float]] = {"gcn": [], "tcn": []}
         with _torch_session(cfg):
-            gcn, tcn = _new_nets(cfg)
+            gcn, tcn = new_nets(cfg)
         trainers = (
             ("gcn", cfg.gcn_epochs, _gcn_trainer(self._phys, cfg, gcn)),
             ("tcn", cfg.tcn_epochs, _tcn_trainer(self._phys, cfg, tcn)),
