@@ -166,6 +166,13 @@ def test_saved_pm_reloads_and_a_tampered_one_is_refused(pm, shop, tmp_path) -> N
     blob.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="pm.safetensors: checksum mismatch"):
         load_pm(tmp_path / "pm")
+    # an edited description (here: a hyperparameter) is refused too
+    save_pm(tmp_path / "pm2", pm)
+    doc = json.loads((tmp_path / "pm2.json").read_text())
+    doc["params"]["window"] = 6
+    (tmp_path / "pm2.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="pm2.json: description does not match"):
+        load_pm(tmp_path / "pm2")
 
 
 def test_evolve_command(shop, tmp_path, capsys) -> None:
@@ -180,3 +187,41 @@ def test_evolve_command(shop, tmp_path, capsys) -> None:
     assert all(t["t"] > 2 * H for t in doc["triggers"])
     assert main.main(["evolve", "--history", str(tmp_path / "missing.twinlog")]) == 2
     assert "missing.twinlog" in capsys.readouterr().err
+
+
+def test_live_monitor_on_a_growing_recording(pm, machining13_path, tmp_path) -> None:
+    """Fed a recording while the shop runs, the monitor predicts from what was known then."""
+    from twin.evolution.features import progress_frame
+    from twin.evolution.history import degradation
+    from twin.evolution.live import EvolutionMonitor
+    from twin.recording import RecordingWriter, open_recording
+    from twin.scenario import Scenario
+    from twin.simulator import Simulator
+    from twin.workshop import load_workshop
+
+    ws = load_workshop(machining13_path)
+    sim = Simulator(ws, Scenario("wear", None, degradation(["S13"], 0.5, 2.0)), seed=6,
+                    position_interval_s=10.0)
+    path = tmp_path / "live.twinlog"
+    writer = RecordingWriter(path, meta={})
+    monitor = EvolutionMonitor(pm, annotate=writer.annotate, policy="none")
+    rec = None
+    for k in range(1, 17):                       # 8 h in steps of 30 min
+        for e in sim.step_until(k * 1800.0):
+            writer.append(e)
+        writer.flush()
+        rec = rec or open_recording(path)
+        rec.refresh()
+        monitor.update(rec, t_now=k * 1800.0, stations=list(ws.stations))
+    writer.close()
+    final = progress_frame(open_recording(path), stations=list(ws.stations), t_end=8 * 3600.0)
+    st = monitor.state
+    # every 5-min state up to 8 h was predicted once, from the data known at that moment
+    assert len(st.pred_t) == len(final.t[final.t <= 8 * 3600 + 1e-9])
+    assert np.allclose(np.asarray(st.pred), pm.predict_frame(final)[: len(st.pred)], atol=1e-4)
+    # TA points from 1 h on (the first outcome), every 30 min, written into the recording
+    assert [p.t for p in st.ta] == [h * 1800.0 for h in range(2, 17)]
+    assert st.ta[0].n == 1 and st.ta[1].n == 6
+    notes = [a for a in open_recording(path).annotations() if a.kind == "ta"]
+    assert [a.t for a in notes] == [p.t for p in st.ta]
+    assert st.triggers and st.triggers[0].t > 2 * 3600

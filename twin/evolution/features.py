@@ -88,15 +88,17 @@ def progress_frame(recording: Recording, *, step_s: float = DEFAULT_STEP_S,
 
     ``stations`` fixes the station columns (a PM trained on one shift reads another shift
     with the same columns); by default the recording's stations in order of appearance.
-    Raises ``ValueError`` for a non-positive step or horizon.
+    ``t_end`` (seconds): sample up to it and treat outcomes up to it as known (a live
+    session passes "now"); default the last event. Raises ``ValueError`` for a
+    non-positive step or horizon.
     """
     if not (step_s > 0 and math.isfinite(step_s)):
         raise ValueError(f"step must be a finite time > 0 s, got {step_s!r}")
     if not (horizon_s > 0 and math.isfinite(horizon_s)):
         raise ValueError(f"horizon must be a finite time > 0 s, got {horizon_s!r}")
-    t0, t1 = recording.time_range
-    if t_end is not None:
-        t1 = min(t1, float(t_end))
+    # up to t_end when given (the caller vouches that the shop's events up to then are in:
+    # a live session's watermark), else up to the last event
+    t1 = recording.time_range[1] if t_end is None else float(t_end)
     if stations is None:
         stations = [e for e, k in recording.entities.items() if k == "station"]
     stations = list(stations)

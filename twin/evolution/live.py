@@ -129,7 +129,7 @@ class EvolutionMonitor:
         # 2. close batches
         if self._next_batch_end is None:
             first = (st.pred_t[0] if st.pred_t else 0.0) + self.horizon_s
-            self._next_batch_end = math.floor(first / self.batch_s) * self.batch_s + self.batch_s
+            self._next_batch_end = math.ceil(first / self.batch_s - 1e-9) * self.batch_s
         while self._next_batch_end <= t_now + 1e-9:
             end = self._next_batch_end
             self._next_batch_end += self.batch_s

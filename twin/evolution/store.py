@@ -4,11 +4,15 @@ A PM file pair ``<path>.safetensors`` / ``<path>.json`` holds either one LSTM
 (``"pm": "progress-lstm"``) or an evolved PM (``"pm": "progress-evolved"``: its learners'
 tensors prefixed ``learner<u>.`` and their weights α_u in the JSON). Nothing is unpickled:
 a file that was changed after saving fails its checksum and is refused with
-:class:`~twin.modelstore.ModelFileError` naming the file.
+:class:`~twin.modelstore.ModelFileError` naming the file. The store's sha256 covers the
+tensors; ``pm_digest`` (sha256 of the PM's own JSON fields) covers the description too, so
+edited weights α_u or hyperparameters are refused as well.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,7 +70,14 @@ def save_pm(path: str | Path, model: ProgressModel, info: Mapping[str, Any] | No
     else:
         tensors = _lstm_tensors(model)
         meta.update(pm="progress-lstm", **_lstm_meta(model))
+    meta = json.loads(json.dumps(meta))  # what the JSON file will hold, e.g. tuples as lists
+    meta["pm_digest"] = _digest(meta)
     return save_model(path, tensors, meta)
+
+
+def _digest(meta: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k not in ("pm_digest", "format", "version", "bytes", "sha256")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def load_pm(path: str | Path) -> tuple[ProgressModel, dict[str, Any]]:
@@ -74,6 +85,9 @@ def load_pm(path: str | Path) -> tuple[ProgressModel, dict[str, Any]]:
     tampered or not a PM."""
     tensors, meta = load_model(path)
     where = str(path)
+    if meta.get("pm_digest") != _digest(meta):
+        raise ModelFileError(f"{where}.json: description does not match its pm_digest "
+                             "(edited after saving; damaged or tampered)")
     kind = meta.get("pm")
     if kind == "progress-lstm":
         return _lstm_from(tensors, meta, "", where), dict(meta.get("info") or {})
