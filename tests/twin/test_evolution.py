@@ -98,9 +98,9 @@ def shop(tmp_path_factory, machining13_path):
     ws = load_workshop(machining13_path)
     d = tmp_path_factory.mktemp("evolution")
     normal = simulate_shift(ws, d / "normal.twinlog", hours=10, seed=5)
-    drift = simulate_shift(ws, d / "drift.twinlog", hours=12, seed=6,
+    drift = simulate_shift(ws, d / "drift.twinlog", hours=10, seed=6,
                            disturbances=degradation(["S13"], 0.5, 2.0))
-    return {"normal": progress_frame(open_recording(normal)),
+    return {"normal": progress_frame(open_recording(normal)), "normal_path": normal,
             "drift": progress_frame(open_recording(drift)), "dir": d, "drift_path": drift}
 
 
@@ -128,7 +128,7 @@ def test_evolved_pm_beats_the_unevolved_one_on_a_drifting_history(shop, pm, tmp_
     out = tmp_path / "annotated.twinlog"
     with RecordingWriter(out, meta={}) as w:
         monitor = EvolutionMonitor(pm, annotate=w.annotate,
-                                   evolve_kwargs={"refit_epochs": 15, "new_epochs": 60})
+                                   evolve_kwargs={"refit_epochs": 10, "new_epochs": 40, "n_new": 1})
         report = evaluate_history(shop["drift"], pm, monitor)
     triggers = monitor.state.triggers
     assert triggers and triggers[0].t > 2 * H, "the drift from 2 h on must trigger, not before"
@@ -175,18 +175,25 @@ def test_saved_pm_reloads_and_a_tampered_one_is_refused(pm, shop, tmp_path) -> N
         load_pm(tmp_path / "pm2")
 
 
-def test_evolve_command(shop, tmp_path, capsys) -> None:
+def test_evolve_command(shop, pm, tmp_path, capsys) -> None:
     import main
+    from twin.evolution.store import save_pm
 
+    save_pm(tmp_path / "start", pm, {"stations": shop["normal"].stations, "horizon_s": 3600.0})
     out = tmp_path / "cli-pm"
-    code = main.main(["evolve", "--history", str(shop["drift_path"]), "--train-h", "2",
-                      "--epochs", "15", "--json", "--out", str(out)])
+    code = main.main(["evolve", "--history", str(shop["normal_path"]), "--pm", str(tmp_path / "start"),
+                      "--json", "--out", str(out)])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert doc["ta"] and doc["pm"] == str(out) and (tmp_path / "cli-pm.json").is_file()
-    assert all(t["t"] > 2 * H for t in doc["triggers"])
+    # a shift without drift: TA every 30 min from the first outcome, no trigger, PM saved
+    assert [p["t"] for p in doc["ta"]][:2] == [3600.0, 5400.0] and len(doc["ta"]) >= 15
+    assert doc["triggers"] == [] and doc["metrics"] == {}
+    assert doc["pm"] == str(out) and (tmp_path / "cli-pm.json").is_file()
     assert main.main(["evolve", "--history", str(tmp_path / "missing.twinlog")]) == 2
     assert "missing.twinlog" in capsys.readouterr().err
+    (tmp_path / "start.safetensors").write_bytes(b"junk")
+    assert main.main(["evolve", "--history", str(shop["normal_path"]), "--pm", str(tmp_path / "start")]) == 2
+    assert "start.safetensors: truncated" in capsys.readouterr().err
 
 
 def test_live_monitor_on_a_growing_recording(pm, machining13_path, tmp_path) -> None:
@@ -206,7 +213,7 @@ def test_live_monitor_on_a_growing_recording(pm, machining13_path, tmp_path) -> 
     writer = RecordingWriter(path, meta={})
     monitor = EvolutionMonitor(pm, annotate=writer.annotate, policy="none")
     rec = None
-    for k in range(1, 17):                       # 8 h in steps of 30 min
+    for k in range(1, 13):                       # 6 h in steps of 30 min
         for e in sim.step_until(k * 1800.0):
             writer.append(e)
         writer.flush()
@@ -214,13 +221,13 @@ def test_live_monitor_on_a_growing_recording(pm, machining13_path, tmp_path) -> 
         rec.refresh()
         monitor.update(rec, t_now=k * 1800.0, stations=list(ws.stations))
     writer.close()
-    final = progress_frame(open_recording(path), stations=list(ws.stations), t_end=8 * 3600.0)
+    final = progress_frame(open_recording(path), stations=list(ws.stations), t_end=6 * 3600.0)
     st = monitor.state
-    # every 5-min state up to 8 h was predicted once, from the data known at that moment
-    assert len(st.pred_t) == len(final.t[final.t <= 8 * 3600 + 1e-9])
+    # every 5-min state up to 6 h was predicted once, from the data known at that moment
+    assert len(st.pred_t) == len(final.t[final.t <= 6 * 3600 + 1e-9])
     assert np.allclose(np.asarray(st.pred), pm.predict_frame(final)[: len(st.pred)], atol=1e-4)
     # TA points from 1 h on (the first outcome), every 30 min, written into the recording
-    assert [p.t for p in st.ta] == [h * 1800.0 for h in range(2, 17)]
+    assert [p.t for p in st.ta] == [h * 1800.0 for h in range(2, 13)]
     assert st.ta[0].n == 1 and st.ta[1].n == 6
     notes = [a for a in open_recording(path).annotations() if a.kind == "ta"]
     assert [a.t for a in notes] == [p.t for p in st.ta]
