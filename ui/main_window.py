@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.consistency_dock, self.evolution_dock)
         self.recording_opened.connect(self.evolution.set_recording)
+        self.evolution.finished.connect(lambda r: self.charts.show_prediction(*r.prediction_curve()))
         self.charts_dock.raise_()
         self.consistency.scores_ready.connect(lambda scores: self.set_overlay("consistency",
                                                                               scores))

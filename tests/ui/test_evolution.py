@@ -56,7 +56,18 @@ def test_evolve_now_lists_the_trigger_and_draws_the_bars(qtbot, drifting: Path) 
     assert panel.cursor_line.value() == pytest.approx(triggers[0].t / 3600)
 
 
-def test_the_window_has_an_evolution_dock_on_the_open_recording(opened) -> None:  # noqa: ANN001
-    assert opened.evolution_dock.windowTitle() == "Evolution"
-    assert "shift.twinlog" in opened.evolution.source_label.text()
-    assert opened.evolution.run_button.isEnabled()
+def test_the_window_has_an_evolution_dock_on_the_open_recording(opened, qtbot) -> None:  # noqa: ANN001
+    w = opened
+    assert w.evolution_dock.windowTitle() == "Evolution"
+    assert "shift.twinlog" in w.evolution.source_label.text()
+    assert w.evolution.run_button.isEnabled()
+    # a 2 h shift: PM fitted on the first hour, judged on the second; its prediction is
+    # drawn on the throughput chart in parts/h
+    w.evolution.train_h, w.evolution.epochs = 1.0, 5
+    w.cursor.go_end()
+    with qtbot.waitSignal(w.evolution.finished, timeout=120_000) as done:
+        assert w.evolution.run()
+    x, y = w.charts.pm_curve.getData()
+    t_pred, parts = done.args[0].prediction_curve()
+    assert len(x) == len(t_pred) > 0 and y == pytest.approx(parts)
+    assert (x >= 1.0 * 3600).all() and 0 < float(y.mean()) < 40

@@ -71,6 +71,15 @@ class HistoryReport:
     test_sets: list[tuple[float, float]] = field(default_factory=list)
     metrics: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
+    def prediction_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """The PM's live predictions as a throughput curve: (middle of each predicted
+        horizon [s], predicted parts per hour)."""
+        st = self.monitor.state
+        h = self.monitor.horizon_s
+        if not st.pred_t:
+            return np.zeros(0), np.zeros(0)
+        return (np.asarray(st.pred_t) + h / 2, np.asarray(st.pred)[:, 0] * 3600.0 / h)
+
     def to_json(self) -> dict[str, Any]:
         st = self.monitor.state
         return {

@@ -71,6 +71,8 @@ class EvolutionMonitor:
         model: the PM in force at the start (kept as ``initial_model``).
         trigger: the evolution trigger (default settings if None).
         batch_s: evaluation batch length [s]; recent_s: recent data an update uses [s].
+        incremental_s: how far back the incremental data of the refit goes [s] (None:
+            everything since monitoring began at ``t_start``).
         policy: "evolve" (AdaBoost update), "retrain" (fresh LSTM on recent data), "none".
         annotate: called as ``annotate(t, label, entity, kind)`` for every TA point,
             trigger and update; None to not annotate.
@@ -82,7 +84,7 @@ class EvolutionMonitor:
                  policy: str = "evolve", annotate: Annotate | None = None,
                  evolve_kwargs: dict[str, Any] | None = None,
                  step_s: float = DEFAULT_STEP_S, horizon_s: float = DEFAULT_HORIZON_S,
-                 t_start: float = 0.0) -> None:
+                 t_start: float = 0.0, incremental_s: float | None = None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
         self.initial_model = model
@@ -99,6 +101,7 @@ class EvolutionMonitor:
         self.models: list[ProgressModel] = [model]
         self._next_batch_end: float | None = None
         self.t_start = float(t_start)
+        self.incremental_s = incremental_s
         self.t_now = 0.0
 
     # -- feeding ---------------------------------------------------------------------
@@ -176,7 +179,10 @@ class EvolutionMonitor:
         if self.policy == "none":
             return
         recent = self._data(frame, ev.t - self.recent_s, ev.t)
-        incremental = self._data(frame, self.t_start + self.horizon_s, ev.t)
+        lo = self.t_start + self.horizon_s  # outcomes of predictions made since monitoring began
+        if self.incremental_s is not None:
+            lo = max(lo, ev.t - self.incremental_s)
+        incremental = self._data(frame, lo, ev.t)
         result: EvolutionResult | None = None
         if len(recent[1]) < 4:
             self._note(ev.t, f"PM not evolved: only {len(recent[1])} recent samples", "evolution")
