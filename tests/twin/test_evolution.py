@@ -188,6 +188,7 @@ def test_evolve_command(shop, pm, tmp_path, capsys) -> None:
     # a shift without drift: TA every 30 min from the first outcome, no trigger, PM saved
     assert [p["t"] for p in doc["ta"]][:2] == [3600.0, 5400.0] and len(doc["ta"]) >= 15
     assert doc["triggers"] == [] and doc["metrics"] == {}
+    assert doc["delta_ta"][0] == pytest.approx(doc["ta"][1]["ta"] - doc["ta"][0]["ta"])
     assert doc["pm"] == str(out) and (tmp_path / "cli-pm.json").is_file()
     assert main.main(["evolve", "--history", str(tmp_path / "missing.twinlog")]) == 2
     assert "missing.twinlog" in capsys.readouterr().err

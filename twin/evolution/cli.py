@@ -5,8 +5,9 @@
 
 The PM in force at the start is ``--pm`` (a saved PM), else an LSTM fitted on ``--train``
 recordings, else one fitted on the first ``--train-h`` hours of the history (monitoring
-starts after them). Prints the TA series, the trigger times, the updates and MAE / RMSE /
-SMAPE / R² of the un-evolved and the evolved PM on three test sets after the first trigger;
+starts after them). Prints the TA series (and ΔTA with ``--json``), the trigger times, the
+updates and MAE / RMSE / SMAPE / R² of the un-evolved and the evolved PM on three test sets
+after the first trigger;
 saves the final PM (``--out``, default ``<history>.pm``); ``--annotated`` writes a copy of the
 history with the TA points, triggers and updates as timeline annotations.
 """

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.evolution.accuracy import metrics
+from twin.evolution.accuracy import delta_ta, metrics
 from twin.evolution.features import ProgressFrame
 from twin.evolution.live import EvolutionMonitor, replay
 from twin.evolution.update import ProgressModel
@@ -84,6 +84,7 @@ class HistoryReport:
         st = self.monitor.state
         return {
             "ta": [{"t": p.t, "ta": p.ta, "n": p.n, "mae": p.mae} for p in st.ta],
+            "delta_ta": [float(d) for d in delta_ta([p.ta for p in st.ta])],
             "triggers": [{"t": e.t, "slope_per_h": e.trend.slope_per_h, "p": e.trend.p_decreasing,
                           "fitted_ta": e.trend.fitted_end} for e in st.triggers],
             "updates": [{"t": u.t, "label": u.label,

@@ -17,11 +17,14 @@ eq. (22) ``α_u = ½ ln((1 - ε_u)/ε_u)``. A learner with ``ε_u >= 0.5`` gets 
 is no better than its own error scale: AdaBoost.R2 discards it); if every learner does, the
 one with the lowest recent MAE is kept alone.
 
-F* (eq. 21) combines the learners by these weights. **Default: weighted mean**
-(Σ α_u f_u / Σ α_u): it is the paper's weighted sum normalised so F* stays in parts, and with
-few learners (3–6) it is smooth, where the weighted median jumps from one learner's output to
-another's. The weighted median (AdaBoost.R2's combiner, robust to one wild learner) is
-``combine="median"``.
+F* (eq. 21) combines the learners by these weights. **Default: weighted median**
+(AdaBoost.R2's combiner: the output of the learner at half the total weight). The weighted
+mean Σ α_u f_u / Σ α_u (the paper's weighted sum, normalised to stay in parts) is
+``combine="mean"``; it is smoother, but under a drift that keeps growing it stays pulled
+towards the stale level by any learner that still carries the pre-drift history (the refit),
+where the median follows the heavier, recent learners. On tuning seeds 11 and 12 (not the
+benchmark's) the median had MAE 2.65 / 3.84 on the first post-trigger test set against
+3.81 / 4.41 for the mean, and about the same on the later sets.
 """
 
 from __future__ import annotations
@@ -83,11 +86,11 @@ class EvolvedProgressModel:
         learners: fitted ProgressLSTM models (same features, window and targets).
         alphas: their weights α_u (>= 0, at least one > 0).
         names: what each learner is ("current", "refit", "boost-1", ...).
-        combine: "mean" (weighted mean, default) or "median" (weighted median).
+        combine: "median" (weighted median, the default of :func:`evolve_iter`) or "mean".
     """
 
     def __init__(self, learners: Sequence[ProgressLSTM], alphas: Sequence[float],
-                 names: Sequence[str], combine: str = "mean") -> None:
+                 names: Sequence[str], combine: str = "median") -> None:
         if combine not in COMBINERS:
             raise ValueError(f"combine must be one of {COMBINERS}, got {combine!r}")
         if not learners or len(learners) != len(alphas) or len(names) != len(learners):
@@ -159,7 +162,7 @@ class EvolutionResult:
 def evolve_iter(current: ProgressModel, recent: tuple[np.ndarray, np.ndarray],
                 incremental: tuple[np.ndarray, np.ndarray], *, n_new: int = 2,
                 refit_epochs: int = 40, new_epochs: int = 150, new_hidden: int = 16,
-                combine: str = "mean", index: int = 0, seed: int = 0
+                combine: str = "median", index: int = 0, seed: int = 0
                 ) -> Generator[tuple[float, str], None, EvolutionResult]:
     """The synchronous update as a generator of ``(fraction, message)``; returns the result.
 
