@@ -16,14 +16,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from twin.errors import EXIT_ERROR, CommandError
+from twin.errors import EXIT_ERROR, PROG, CommandError, CommandParser, format_error
 
 #: Modules that contribute sub-commands, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "ui.cli",  # gui (default), open
     "twin.sim_cli",  # simulate
     "twin.recording_cli",  # export, info
+    "twin.record_cli",  # record
     "twin.verification.cli",  # verify
+    "twin.forecast_cli",  # forecast
     "twin.evolution.cli",  # evolve
     "scene.cli",  # mesh-info, screenshot
 )
@@ -33,8 +35,8 @@ DEFAULT_COMMAND = "gui"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dmw-twin",
+    parser = CommandParser(
+        prog=PROG,
         description="DMW Twin: a digital twin of a discrete manufacturing workshop.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CommandError as err:
-        print(f"dmw-twin {args.command}: {err}", file=sys.stderr)
+        print(format_error(args.command, str(err)), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -71,4 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # forecast workers of a frozen (installed) app
     sys.exit(main())

@@ -1,7 +1,8 @@
 """Sub-commands of the 3D layer: ``mesh-info`` (asset pipeline) and ``screenshot`` (scene).
 
-``main.py`` calls :func:`register` with its sub-parser collection; each handler returns an
-exit code and prints one clear line to stderr on bad input (exit 2), never a traceback.
+``main.py`` calls :func:`register` with its sub-parser collection; on bad input a handler
+raises :class:`twin.errors.CommandError` and ``main.py`` prints the one line
+``dmw-twin <command>: <problem>`` on stderr (exit 2), never a traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import NoReturn
+
+from twin.clock import parse_time
+from twin.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,8 +66,7 @@ def _mesh_info(args: argparse.Namespace) -> int:
             use_cache=args.cache,
         )
     except (AssetError, ValueError) as exc:
-        print(f"mesh-info: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     info = asset.to_info()
     if args.json:
         print(json.dumps(info))
@@ -122,29 +126,6 @@ def _register_screenshot(subparsers: argparse._SubParsersAction) -> None:  # typ
     p.set_defaults(func=_screenshot)
 
 
-def parse_time(text: str) -> float:
-    """``"5400"``, ``"5400.5"``, ``"1:30:00"`` or ``"90:00"`` -> seconds. ValueError if not."""
-    s = text.strip()
-    if ":" in s:
-        parts = s.split(":")
-        if len(parts) > 3 or not all(p.strip().replace(".", "", 1).isdigit() for p in parts):
-            raise ValueError(f"time must be seconds or HH:MM:SS, got {text!r}")
-        values = [float(p) for p in parts]
-        if any(v >= 60 for v in values[1:]):
-            raise ValueError(f"minutes and seconds must be below 60 in {text!r}")
-        seconds = 0.0
-        for v in values:
-            seconds = seconds * 60 + v
-        return seconds
-    try:
-        value = float(s)
-    except ValueError:
-        raise ValueError(f"time must be seconds or HH:MM:SS, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"time must be a non-negative number of seconds, got {text!r}")
-    return value
-
-
 def parse_size(text: str) -> tuple[int, int]:
     """``"1280x720"`` -> (1280, 720); ValueError if not WxH with 16..8192 pixels each."""
     parts = text.lower().replace("*", "x").split("x")
@@ -188,32 +169,31 @@ def load_scores(path: str, station_ids: list[str] | None = None) -> dict[str, fl
 def _screenshot(args: argparse.Namespace) -> int:
     import os
 
-    def fail(message: str) -> int:
-        print(f"screenshot: {message}", file=sys.stderr)
-        return 2
+    def fail(message: str) -> NoReturn:
+        raise CommandError(message)
 
     try:
         size = parse_size(args.size)
         at = parse_time(args.at) if args.at is not None else None
     except ValueError as exc:
-        return fail(str(exc))
+        fail(str(exc))
     if at is not None and not args.recording:
-        return fail("--at needs --recording")
+        fail("--at needs --recording")
     if args.overlay == "consistency" and not args.scores:
-        return fail("--overlay consistency needs --scores FILE.json")
+        fail("--overlay consistency needs --scores FILE.json")
 
     from twin.workshop import WorkshopError, load_workshop
 
     try:
         workshop = load_workshop(args.workshop)
     except WorkshopError as exc:
-        return fail(str(exc))
+        fail(str(exc))
     scores = None
     if args.scores:
         try:
             scores = load_scores(args.scores, list(workshop.stations))
         except ValueError as exc:
-            return fail(str(exc))
+            fail(str(exc))
     snapshot = None
     if args.recording:
         from twin.recording import RecordingError, open_recording
@@ -229,7 +209,7 @@ def _screenshot(args: argparse.Namespace) -> int:
                           f"({t0:.0f}-{t1:.0f} s)", file=sys.stderr)
                 snapshot = rec.state_at(t)
         except (RecordingError, OSError, ValueError) as exc:
-            return fail(str(exc))
+            fail(str(exc))
 
     # headless: render off-screen through EGL unless told otherwise
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
@@ -239,9 +219,9 @@ def _screenshot(args: argparse.Namespace) -> int:
         render_screenshot(workshop, snapshot, overlay=args.overlay, scores=scores, size=size,
                           camera=args.camera, out=args.out)
     except OSError as exc:
-        return fail(f"{args.out}: cannot write image: {exc.strerror or exc}")
+        fail(f"{args.out}: cannot write image: {exc.strerror or exc}")
     except ValueError as exc:
-        return fail(str(exc))
+        fail(str(exc))
     when = "" if snapshot is None else f" at t={snapshot.t:.0f} s"
     print(f"wrote {args.out} ({size[0]}x{size[1]}, {workshop.name}{when}, overlay {args.overlay})")
     return 0

@@ -1,4 +1,4 @@
-"""Bundled 3D models: procedural station models, the AGVs, the conveyor and storage racks.
+"""Bundled 3D models: procedural station models (a conveyor section among them), the AGV and storage racks.
 
 Conventions (every model here):
 
@@ -8,7 +8,7 @@ Conventions (every model here):
   direction a station faces (degrees counter-clockwise from +X, e.g. 270 = facing -Y), so
   the scene turns a station model by :func:`station_yaw_deg` ``(heading) = heading - 90``;
 * **AGVs drive towards +X** (ROS REP-103), so an AGV model turns by its heading as is;
-* **the conveyor runs along X** (belt length along X, centred);
+* **a conveyor section runs along X** (belt length along X, centred);
 * point arrays: ``rgb`` (uint8, N x 3) colours to draw in one actor, ``part`` (uint8, N)
   the :class:`StationPart` of every point, ``Normals`` (float32, N x 3) flat-shading
   normals split at the edges.
@@ -21,7 +21,7 @@ Station models come in three procedural levels of detail (``lod=0`` full, a few 
 triangles; ``lod=1`` fewer details and coarser cylinders; ``lod=2`` silhouette only, a
 couple of hundred triangles), each keeping the status part.
 
-AGV and conveyor models are the real third-party meshes bundled in ``assets/meshes``
+The AGV model is the real MiR100 mesh bundled in ``assets/meshes``
 (credits in ``assets/meshes/SOURCES.md``), loaded through :func:`scene.assets.load_asset`
 (lightweighted and cached on disk).
 """
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pyvista as pv
 
-from scene.assets import load_asset, placeholder
+from scene.assets import load_asset
 from twin.workshop import STATION_TYPES as WORKSHOP_STATION_TYPES
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "station_model",
     "station_yaw_deg",
     "agv_model",
-    "conveyor_model",
     "storage_model",
 ]
 
@@ -113,7 +112,7 @@ STATION_ALIASES: dict[str, str] = {
 #: Storage kinds of :func:`storage_model` (the workshop's buffer kinds plus 'rack').
 STORAGE_KINDS: tuple[str, ...] = ("rack", "raw", "finished", "buffer")
 #: AGV models of :func:`agv_model`.
-AGV_KINDS: tuple[str, ...] = ("mir100", "ariac")
+AGV_KINDS: tuple[str, ...] = ("mir100",)
 
 #: Cylinder resolution per level of detail (segments around).
 _LOD_RES = (28, 12, 6)
@@ -970,16 +969,14 @@ def _storage_cached(kind: str, seed: int) -> tuple[pv.PolyData, ...]:
 
 
 # --------------------------------------------------------------------------------------
-# Real meshes: AGVs and the conveyor
+# Real meshes: the AGV
 # --------------------------------------------------------------------------------------
 
 #: Bundled AGV meshes: file, triangle budget of level 0, yaw (deg) turning its forward
 #: direction to +X.
 _AGV_FILES: dict[str, tuple[str, int, float]] = {
     "mir100": ("mir100_base_visual.stl", 4000, 0.0),
-    "ariac": ("ariac_agv/robot.dae", 4000, 90.0),
 }
-_CONVEYOR_FILE = "ariac_conveyor/conveyor.dae"
 
 
 def _to_floor_yawed(mesh: pv.PolyData, yaw_deg: float) -> pv.PolyData:
@@ -1005,7 +1002,7 @@ def _asset_cached(file: str, budget: int, yaw: float, lod: int, role: str,
 
 def agv_model(kind: str = "mir100", *, lod: int = 0, cache_dir: Path | None = None) -> pv.PolyData:
     """The bundled AGV mesh: 'mir100' (MiR100 chassis, ~0.89 x 0.58 m, lightweighted
-    to 4,000 triangles at lod 0) or 'ariac' (NIST ARIAC kitting AGV). Metres, Z up,
+    to 4,000 triangles at lod 0). Metres, Z up,
     footprint centred, forward = +X; point arrays ``rgb``, ``part``, ``Normals``.
     Levels 1 and 2 have 25 % and 5 % of the triangles. Cached on disk and in memory;
     raises :class:`scene.assets.AssetError` if the bundled file is missing or broken."""
@@ -1013,30 +1010,3 @@ def agv_model(kind: str = "mir100", *, lod: int = 0, cache_dir: Path | None = No
         raise ValueError(f"unknown AGV model {kind!r} (known: {', '.join(AGV_KINDS)})")
     file, budget, yaw = _AGV_FILES[kind]
     return _asset_cached(file, budget, yaw, lod, "agv", str(cache_dir) if cache_dir else None).copy()
-
-
-def conveyor_model(length: float | None = None, *, lod: int = 0,
-                   cache_dir: Path | None = None) -> pv.PolyData:
-    """The bundled ARIAC belt conveyor (about 9.0 x 0.8 x 0.9 m), belt along X, footprint
-    centred, on the floor. ``length`` (metres) stretches it along X."""
-    mesh = _asset_cached(_CONVEYOR_FILE, 2000, 90.0, lod, "conveyor",
-                         str(cache_dir) if cache_dir else None).copy()
-    if length is not None:
-        if not length > 0:
-            raise ValueError(f"conveyor length must be positive, got {length}")
-        xmin, xmax = mesh.bounds[0], mesh.bounds[1]
-        pts = np.asarray(mesh.points).copy()
-        pts[:, 0] *= length / (xmax - xmin)
-        mesh.points = pts
-    return mesh
-
-
-def fallback_model(label: str, station_type: str | None = None) -> pv.PolyData:
-    """The model to draw when an entity's own mesh failed: the procedural model of its
-    type when there is one, else a labelled placeholder box."""
-    if station_type is not None:
-        try:
-            return station_model(station_type)
-        except ValueError:
-            pass
-    return placeholder(label)

@@ -1312,3 +1312,33 @@ def render_screenshot(
         return scene.screenshot(out, size=size)
     finally:
         plotter.close()
+
+
+def prepare_models(workshop: Workshop, should_abort: Any = None) -> Any:
+    """Load, lightweight and cache every model ``workshop`` needs; yields progress 0..1.
+
+    A generator meant for a worker thread (it builds meshes, never actors): a
+    :class:`WorkshopScene` built afterwards on the GUI thread finds them in the
+    :class:`ModelProvider` cache, so only actor creation stays there. Returns the mesh
+    warnings (``StopIteration.value``); stops early when ``should_abort()`` is true.
+    """
+    warnings: list[str] = []
+    provider = ModelProvider(warnings)
+    seen: set[str] = set()
+    jobs: list[Any] = []
+    for st in workshop.stations.values():
+        key = provider.station_key(st)
+        if key not in seen:
+            seen.add(key)
+            jobs.append(lambda st=st: provider.station(st))
+    for kind in sorted({b.kind for b in workshop.buffers.values()}):
+        jobs.append(lambda kind=kind: provider.storage(kind))
+    agvs = list(workshop.agvs.values())
+    jobs.append(lambda: provider.agv(agvs[0] if agvs else None))
+    yield 0.0
+    for i, job in enumerate(jobs):
+        if should_abort is not None and should_abort():
+            return warnings
+        job()
+        yield (i + 1) / len(jobs)
+    return warnings

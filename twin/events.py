@@ -29,10 +29,14 @@ KINDS: tuple[str, ...] = tuple(STATES)
 #: Reference fields (entity ids), empty string when not applicable.
 REF_FIELDS: tuple[str, ...] = ("station", "wip", "order", "process", "agv")
 #: Optional numeric fields, ``None`` when not applicable.
-FLOAT_FIELDS: tuple[str, ...] = ("x", "y", "heading", "queue", "energy")
+FLOAT_FIELDS: tuple[str, ...] = ("x", "y", "heading", "queue", "energy", "quantity", "due")
+#: What an MES knows of an order (on ``order`` events; WIP events carry ``product``).
+#: Added in format version 2: recordings written before have them empty / ``None``.
+ORDER_FIELDS: tuple[str, ...] = ("product", "quantity", "due")
 #: Column order used by CSV export and tabular storage.
 COLUMNS: tuple[str, ...] = (
     "t", "entity", "kind", "state", "x", "y", "heading", *REF_FIELDS, "queue", "energy",
+    *ORDER_FIELDS,
 )
 
 
@@ -56,6 +60,10 @@ class Event:
             station it is at or the AGV carrying it.
         queue: number of WIP waiting at a station (stations only, optional).
         energy: energy used since the previous event of this entity, kWh (optional).
+        product: product id of an order or WIP ("" if not applicable or not recorded).
+        quantity: parts ordered (``order`` events, optional).
+        due: due time of an order, seconds since the start of the shift (``order``
+            events, optional; ``None`` = no due date or not recorded).
     """
 
     t: float
@@ -72,6 +80,9 @@ class Event:
     agv: str = ""
     queue: float | None = None
     energy: float | None = None
+    product: str = ""
+    quantity: float | None = None
+    due: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict without the fields that are not applicable."""
@@ -122,7 +133,9 @@ def parse_event(obj: Any) -> Event:
     for f in FLOAT_FIELDS:
         v = obj.get(f)
         kw[f] = None if v is None else _finite(f, v)
-    for f in REF_FIELDS:
+    if kw["quantity"] is not None and (kw["quantity"] < 1 or kw["quantity"] != int(kw["quantity"])):
+        raise EventError(f"field 'quantity' must be a whole number >= 1, got {kw['quantity']!r}")
+    for f in (*REF_FIELDS, "product"):
         v = obj.get(f, "")
         if v is None:
             v = ""

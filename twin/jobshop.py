@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from twin.workshop import (
+from twin.workshop_model import (
     AisleNode,
     Order,
     Product,

@@ -1,16 +1,16 @@
-"""The live source: the simulated physical shop, paced at real time × factor, recorded.
+"""The simulated physical shop paced at real time × factor, and recording helpers.
 
 :class:`LiveShop` runs a :class:`~twin.simulator.Simulator` in a plain background thread,
-paced so that simulated time advances ``factor`` seconds per wall second (the same
-anchored pacing as :class:`~twin.simulator.PacedRun`, stepping the simulator with
-:meth:`~twin.simulator.Simulator.step_until` so it also knows exactly how far the shop
-has run). Every event goes to a ``.twinlog`` recording while it runs (so any moment can
-be replayed and the session reopened later) and into a queue the GUI thread drains once
-per frame (:meth:`LiveShop.drain`). Nothing here touches Qt.
+paced so that simulated time advances ``factor`` seconds per wall second (anchored on the
+wall clock by :class:`~twin.simulator.Pace`, stepping the simulator with
+:meth:`~twin.simulator.Simulator.step_until` so it also knows exactly how far the shop has
+run). It hands every slice of events to a ``sink`` callback on its own thread; it neither
+records nor queues: :class:`twin.sources.sim.SimSource` is the source the app and the
+``record`` command use, and :mod:`twin.sources.ingest` records what it delivers. Nothing
+here touches Qt.
 
 A live session may start with a *warm-up*: the first minutes of the shift are simulated
-at once, as when a twin connects to a shop that is already running; they are recorded
-and can be scrubbed like the rest.
+at once, as when a twin connects to a shop that is already running.
 
 Times are seconds of the shift (simulated time since t = 0).
 """
@@ -22,13 +22,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from twin.events import Event
-from twin.recording.writer import RecordingWriter
 from twin.scenario import Scenario
 from twin.simulator import Pace, Simulator
 from twin.workshop import Workshop
@@ -38,16 +36,9 @@ log = logging.getLogger(__name__)
 #: Wall seconds between simulation slices of the pacing loop.
 TICK_S: float = 0.02
 
-
-@dataclass(frozen=True)
-class LiveBatch:
-    """What arrived since the last :meth:`LiveShop.drain`.
-
-    ``events`` in time order; ``reached`` = simulated time (s) up to which every event
-    has been delivered (later events all have ``t > reached``)."""
-
-    events: list[Event]
-    reached: float
+#: ``sink(events, reached)``: a slice of events in time order, and the simulated time (s)
+#: up to which every event has been handed over (later events all have ``t > reached``).
+Sink = Callable[[list[Event], float], None]
 
 
 def recording_name(workshop: Workshop, when: datetime | None = None) -> str:
@@ -99,35 +90,34 @@ def find_workshop(meta: Mapping[str, Any], recording: str | Path | None = None,
 
 
 class LiveShop:
-    """The simulated physical shop as a paced, recorded live event source.
+    """The simulated physical shop, paced at real time × ``factor`` in a background thread.
 
     Args:
         workshop: the shop to run.
-        record_to: ``.twinlog`` file to record the session into (None = do not record).
+        sink: called on the pacing thread with each slice ``(events, reached)``.
         scenario: disturbances of the emulated physical shop.
         seed: random seed of the simulation.
         rule: dispatching rule.
         factor: simulated seconds per wall second (1 = real time).
         warmup_s: simulated seconds run at once before pacing starts.
-        meta: extra recording metadata.
         tick_s: wall seconds between simulation slices.
         clock: monotonic wall clock (injectable for tests).
 
-    Use :meth:`start`, then call :meth:`drain` from the consumer (GUI) thread; :meth:`stop`
-    ends the run and closes the recording (nothing recorded is lost).
+    :meth:`start` begins, :meth:`stop` ends the run (from any thread). When the run ends by
+    itself, :attr:`finished` is True (the shop finished its orders) or :attr:`error` says
+    why it failed.
     """
 
     def __init__(
         self,
         workshop: Workshop,
-        record_to: str | Path | None = None,
+        sink: Sink,
         *,
         scenario: Scenario | None = None,
         seed: int = 0,
         rule: str = "fifo",
         factor: float = 1.0,
         warmup_s: float = 0.0,
-        meta: Mapping[str, Any] | None = None,
         tick_s: float = TICK_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -135,21 +125,17 @@ class LiveShop:
         if not warmup_s >= 0:
             raise ValueError(f"warm-up must be >= 0 s, got {warmup_s!r}")
         self.workshop = workshop
-        self.record_to = Path(record_to) if record_to is not None else None
+        self.sink = sink
         self.scenario = scenario
         self.seed = seed
         self.rule = rule
         self.warmup_s = float(warmup_s)
         self.tick_s = float(tick_s)
-        self._extra_meta = dict(meta or {})
         # the simulator is built here so a bad workshop/scenario/rule fails in the caller
         self.simulator = Simulator(workshop, scenario, seed=seed, rule=rule)
-        self._lock = threading.Lock()
-        self._queue: list[Event] = []
         self._reached = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._writer: RecordingWriter | None = None
         self.error = ""
         self.events_total = 0
         self.finished = False
@@ -164,10 +150,9 @@ class LiveShop:
         self.pace.set_factor(factor)
 
     def meta(self) -> dict[str, Any]:
-        """Metadata written into the recording header."""
+        """Recording metadata of the run (workshop, seed, rule, scenario, pace, warm-up)."""
         m = workshop_meta(self.workshop)
         m.update({
-            "source": f"sim://{self.workshop.name}",
             "mode": "live",
             "seed": self.seed,
             "rule": self.rule,
@@ -176,25 +161,24 @@ class LiveShop:
             "warmup_s": self.warmup_s,
             "started": datetime.now().isoformat(timespec="seconds"),
         })
-        m.update(self._extra_meta)
         return m
 
     def start(self) -> None:
-        """Open the recording and start the pacing thread."""
+        """Start the pacing thread."""
         if self._thread is not None:
             raise RuntimeError("live shop already started")
-        if self.record_to is not None:
-            self.record_to.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = RecordingWriter(self.record_to, self.meta())
         self._thread = threading.Thread(target=self._run, name="dmw-live-shop", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """End the run and close the recording (safe to call twice)."""
+        """End the run (safe to call twice, from any thread)."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        self._close_writer()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     @property
     def running(self) -> bool:
@@ -202,61 +186,33 @@ class LiveShop:
 
     @property
     def reached(self) -> float:
-        """Simulated time up to which all events have been delivered, seconds."""
-        with self._lock:
-            return self._reached
-
-    @property
-    def writer(self) -> RecordingWriter | None:
-        return self._writer
-
-    def drain(self) -> LiveBatch:
-        """Take the events queued since the last call (consumer thread)."""
-        with self._lock:
-            events, self._queue = self._queue, []
-            return LiveBatch(events, self._reached)
+        """Simulated time up to which all events have been handed to the sink, seconds."""
+        return self._reached
 
     # -- the pacing thread -----------------------------------------------------------
-    def _publish(self, events: list[Event], reached: float) -> None:
-        w = self._writer
-        if w is not None:
-            for e in events:
-                w.append(e)
-        with self._lock:
-            self._queue.extend(events)
-            self._reached = max(self._reached, reached)
+    def _hand_over(self, events: list[Event], reached: float) -> None:
+        self.sink(events, reached)
+        self._reached = max(self._reached, reached)
         self.events_total += len(events)
 
     def _run(self) -> None:
         sim = self.simulator
         try:
-            self._publish(sim.step_until(0.0), 0.0)
+            self._hand_over(sim.step_until(0.0), 0.0)
             if self.warmup_s > 0:
                 t = 0.0
                 while t < self.warmup_s and not self._stop.is_set() and not sim.finished:
                     t = min(self.warmup_s, t + 600.0)
-                    self._publish(sim.step_until(t), t)
+                    self._hand_over(sim.step_until(t), t)
             self.pace.start(self.reached)
             while not self._stop.is_set():
                 target = self.pace.target()
                 if target > self._reached:
-                    self._publish(sim.step_until(target), target)
+                    self._hand_over(sim.step_until(target), target)
                 if sim.finished:
                     self.finished = True
                     break
                 self._stop.wait(self.tick_s)
-        except Exception as exc:  # noqa: BLE001 - reported to the app, logged in full
+        except Exception as exc:  # noqa: BLE001 - reported by the source, logged in full
             self.error = f"live simulation stopped: {exc}"
             log.error("live shop failed:\n%s", traceback.format_exc())
-        finally:
-            self._close_writer()
-
-    def _close_writer(self) -> None:
-        with self._lock:
-            w, self._writer = self._writer, None
-        if w is not None:
-            try:
-                w.close()
-            except Exception as exc:  # noqa: BLE001
-                self.error = self.error or f"closing the recording failed: {exc}"
-                log.error("closing %s failed: %s", w.path, exc)

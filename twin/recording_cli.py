@@ -18,18 +18,20 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-
+from twin.errors import CommandError, format_error
 from twin.events import KINDS, STATES
-from twin.recording import Recording, RecordingError, open_recording
+
+if TYPE_CHECKING:  # numpy and the reader load when a command runs, not for --help
+    from twin.recording import Recording
 
 #: Columns of ``export --csv``, in order (empty where not applicable).
 CSV_COLUMNS: tuple[str, ...] = (
     "t", "entity", "kind", "state", "x", "y", "heading", "station", "wip", "order", "process", "agv",
+    "product", "quantity", "due",
 )
-_FLOATS = {"t", "x", "y", "heading"}
+_FLOATS = {"t", "x", "y", "heading", "quantity", "due"}
 _ROWS_PER_BLOCK = 50_000
 
 
@@ -64,12 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``export`` (CommandError on bad input)."""
     if not args.t0 <= args.t1:
-        return _fail("export", f"--from {args.t0:g} is after --to {args.t1:g}")
-    try:
-        rec = open_recording(args.recording)
-    except RecordingError as exc:
-        return _fail("export", str(exc))
+        raise CommandError(f"--from {args.t0:g} is after --to {args.t1:g}")
+    rec = _open(args.recording)
     with rec:
         _print_warnings(rec)
         if args.csv == "-":
@@ -80,7 +80,7 @@ def run_export(args: argparse.Namespace) -> int:
             try:
                 n = _write_csv_file(rec, out, args.t0, args.t1)
             except OSError as exc:
-                return _fail("export", f"{out}: cannot write ({exc.strerror or exc})")
+                raise CommandError(f"{out}: cannot write ({exc.strerror or exc})") from None
             print(f"wrote {n} events to {out}", file=sys.stderr)
     return 0
 
@@ -123,6 +123,8 @@ def write_csv(rec: Recording, fh: TextIO, t0: float = -math.inf, t1: float = mat
 
 def describe(rec: Recording) -> dict[str, Any]:
     """Everything ``info`` reports, as a JSON-ready dict."""
+    import numpy as np
+
     cols = rec.columns()
     by_kind: dict[str, dict[str, int]] = {}
     if len(cols):
@@ -190,10 +192,8 @@ def format_info(d: dict[str, Any]) -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    try:
-        rec = open_recording(args.recording)
-    except RecordingError as exc:
-        return _fail("info", str(exc))
+    """Handler of ``info`` (CommandError on bad input)."""
+    rec = _open(args.recording)
     with rec:
         d = describe(rec)
     if args.json:
@@ -206,9 +206,14 @@ def run_info(args: argparse.Namespace) -> int:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _fail(command: str, message: str) -> int:
-    print(f"dmw-twin {command}: {message}", file=sys.stderr)
-    return 2
+def _open(path: Path) -> Recording:
+    """The recording at ``path``; CommandError naming the file and the problem if not."""
+    from twin.recording import RecordingError, open_recording
+
+    try:
+        return open_recording(path)
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _print_warnings(rec: Recording) -> None:
@@ -231,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m twin.recording_cli")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except CommandError as err:
+        print(format_error(args.command, str(err)), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

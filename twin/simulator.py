@@ -31,9 +31,14 @@ Determinism: every random stream is seeded from ``seed`` and a fixed name, so th
 gives the same event list, and a disturbance on one station does not reshuffle the random
 numbers of the others (common random numbers across scenarios).
 
-Use :meth:`Simulator.run` for a whole shift as fast as possible, :meth:`Simulator.step_until`
-/ :meth:`Simulator.iter_events` to pull events incrementally, and :class:`PacedRun` for a
-live source paced at real time x factor.
+Order replay and start from a state: ``Simulator(..., orders=...)`` releases exactly the
+given orders (e.g. a physical recording's, :func:`twin.replay.recorded_orders`) instead of
+the workshop's orders and generator; ``Simulator(..., start=...)`` starts the shop in a
+recorded state (:func:`twin.initial_state.shop_state`) at its time instead of empty at 0.
+
+Use :meth:`Simulator.run` for a whole shift as fast as possible and
+:meth:`Simulator.step_until` to pull events incrementally; :class:`Pace` anchors simulated
+time on the wall clock for a live source (:class:`twin.live.LiveShop`).
 """
 
 from __future__ import annotations
@@ -44,24 +49,21 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from twin.analytics import ShopAnalytics
+from twin.dispatching import RULES
 from twin.events import Event
 from twin.scenario import Scenario
 from twin.workshop import Agv, Buffer, Order, Product, Station, Workshop
 
-#: Dispatching rules a station can use to pick its next part.
-RULES: dict[str, str] = {
-    "fifo": "first in, first out (arrival order at the station)",
-    "spt": "shortest processing time at this station first",
-    "lpt": "longest processing time at this station first",
-    "mwkr": "most work remaining (sum of the remaining route's nominal times) first",
-    "edd": "earliest order due date first",
-}
+if TYPE_CHECKING:
+    from twin.initial_state import ShopState
+
 
 #: Electrical power per station type while processing [kW]; other states use a fraction.
 PROCESS_POWER_KW: dict[str, float] = {
@@ -141,12 +143,13 @@ class SimResult:
 
 
 class _OrderRt:
-    __slots__ = ("spec", "wips", "done", "due_s")
+    __slots__ = ("spec", "wips", "done", "due_s", "total")
 
-    def __init__(self, spec: Order) -> None:
+    def __init__(self, spec: Order, done: int = 0) -> None:
         self.spec = spec
         self.wips: list[_Wip] = []
-        self.done = 0
+        self.done = done  # parts completed (before a start from a state, too)
+        self.total = spec.quantity
         self.due_s = spec.due_s
 
 
@@ -172,7 +175,7 @@ class _StationRt:
     __slots__ = (
         "spec", "id", "queue", "incoming", "output", "phase", "down", "down_until",
         "repaired", "wake", "space", "current", "last_process", "proc", "last_key",
-        "last_t", "last_state", "time_in", "power", "rng", "proc_sum", "proc_n",
+        "last_t", "last_state", "power", "rng",
     )
 
     def __init__(self, spec: Station, rng: random.Random) -> None:
@@ -193,11 +196,8 @@ class _StationRt:
         self.last_key: tuple[Any, ...] | None = None
         self.last_t = 0.0
         self.last_state = "idle"
-        self.time_in: dict[str, float] = dict.fromkeys(STATE_POWER_FRACTION, 0.0)
         self.power = PROCESS_POWER_KW.get(spec.type, 5.0)
         self.rng = rng
-        self.proc_sum = 0.0
-        self.proc_n = 0
 
     def room(self) -> bool:
         return len(self.queue) + self.incoming < self.spec.input_capacity
@@ -213,11 +213,12 @@ class _Move:
     dst: _StationRt | Buffer
     pickup: str
     drop: str
+    loaded: bool = False  # already on the AGV (a start from a state)
 
 
 class _AgvRt:
     __slots__ = ("spec", "id", "node", "x", "y", "heading", "job", "wake", "idle",
-                 "last_t", "last_state", "busy_s")
+                 "last_t", "last_state")
 
     def __init__(self, spec: Agv, x: float, y: float) -> None:
         self.spec = spec
@@ -230,7 +231,6 @@ class _AgvRt:
         self.idle = False
         self.last_t = 0.0
         self.last_state = "idle"
-        self.busy_s = 0.0
 
 
 @dataclass
@@ -262,6 +262,14 @@ class Simulator:
         stochastic: random cycle times and failures (default: the workshop's setting;
             job-shop instances are deterministic).
         cycle_cv: coefficient of variation of cycle and setup times.
+        orders: release exactly these orders (order replay) instead of the workshop's
+            orders and order generator; the seed then drives only cycle-time and failure
+            noise (each has its own random stream).
+        start: start in this recorded shop state, at its time ``start.t`` [s], instead of
+            empty at 0. Later orders: ``orders`` released after ``start.t`` if given,
+            else the workshop's orders after ``start.t`` and its generator (without the
+            shift-start burst). Entities the state could not place are in
+            ``start.unplaced``; the simulator places everything else.
     """
 
     def __init__(
@@ -274,6 +282,8 @@ class Simulator:
         position_interval_s: float = 1.0,
         stochastic: bool | None = None,
         cycle_cv: float = 0.07,
+        orders: Sequence[Order] | None = None,
+        start: ShopState | None = None,
     ) -> None:
         if rule not in RULES:
             raise SimulationError(f"unknown dispatching rule {rule!r} "
@@ -292,13 +302,15 @@ class Simulator:
         self._sigma = math.sqrt(math.log1p(cycle_cv * cycle_cv)) if self.stochastic else 0.0
         self._mu = -0.5 * self._sigma * self._sigma
 
-        self.env = simpy.Environment()
+        t0 = float(start.t) if start is not None else 0.0
+        self.t0 = t0
+        self.env = simpy.Environment(initial_time=t0)
         self._out: list[Event] = []
         self._pending: list[tuple[float, int, Event]] = []  # future AGV position samples
         self._pseq = 0
         self._n_events = 0
         self._wall = 0.0
-        self._horizon = 0.0
+        self._horizon = t0
         self._finished = False
         self._last_completion: float | None = None
         self._released = 0
@@ -306,10 +318,16 @@ class Simulator:
         self._completed_wip = 0
         self._open_orders = 0
         self._generating = False
-        self._explicit_left = len(workshop.orders)
+        explicit = list(workshop.orders if orders is None else orders)
+        if start is not None:
+            explicit = [o for o in explicit if o.release_s > t0 and o.id not in start.order_ids]
+        for o in explicit:
+            if o.product not in workshop.products:
+                raise SimulationError(f"order {o.id}: unknown product {o.product!r}")
+        self._explicit_left = len(explicit)
         self._wip_counter = 0
         self._seq = 0
-        self._order_ids: set[str] = {o.id for o in workshop.orders}
+        self._order_ids: set[str] = {o.id for o in explicit}
         self._order_counter = 0
         self._paths: dict[tuple[str, str], _Path] = {}
         self._pending_assign: list[tuple[_Wip, _StationRt | Buffer | None]] = []
@@ -325,26 +343,41 @@ class Simulator:
         } if self.transport else {}
         self._work_left = {pid: self._remaining_work(p) for pid, p in ws.products.items()}
         self._select = self._selector(rule)
+        #: Time in state, operations, ... of the events emitted so far (the summary).
+        self.analytics = ShopAnalytics(list(self._stations), list(self._agvs), t0=t0)
+        for st in self._stations.values():
+            st.last_t = t0
+        for a in self._agvs.values():
+            a.last_t = t0
 
-        # initial state of every entity at t = 0
+        # initial state of every entity at t0 (empty shop, or the recorded state)
+        resume: dict[str, tuple[_Wip, float, bool]] = {}
+        to_route: list[tuple[_Wip, _StationRt | Buffer | None]] = []
+        if start is not None:
+            resume, to_route = self._place(start)
         for st in self._stations.values():
             self._emit_station(st)
         for a in self._agvs.values():
-            a.idle = True
-            self._emit_agv(a, "idle")
+            if a.job is None:
+                a.idle = True
+                self._emit_agv(a, "idle")
         for st in self._stations.values():
-            st.proc = self.env.process(self._station_loop(st))
+            st.proc = self.env.process(self._station_loop(st, resume.get(st.id)))
             if self.stochastic and math.isfinite(st.spec.mtbf_h) and st.spec.mttr_min > 0:
                 self.env.process(self._failures(st, self._rng(f"failure:{st.id}")))
         for a in self._agvs.values():
             self.env.process(self._agv_loop(a))
         for d in self.scenario.breakdowns():
-            self.env.process(self._scheduled_breakdown(d.target, d.start_s, d.end_s - d.start_s))
-        if ws.orders:
-            self.env.process(self._explicit_orders(sorted(ws.orders, key=lambda o: o.release_s)))
-        if ws.order_generator is not None:
+            if d.end_s > t0:  # one under way at t0 lasts what is left of it
+                begin = max(d.start_s, t0)
+                self.env.process(self._scheduled_breakdown(d.target, begin, d.end_s - begin))
+        if to_route:
+            self.env.process(self._route_placed(to_route))
+        if explicit:
+            self.env.process(self._explicit_orders(sorted(explicit, key=lambda o: o.release_s)))
+        if orders is None and ws.order_generator is not None:
             self._generating = True
-            self.env.process(self._order_generator(self._rng("orders")))
+            self.env.process(self._order_generator(self._rng("orders"), burst=start is None))
         self._check_finished()
 
     # -- public API ------------------------------------------------------------------
@@ -372,18 +405,10 @@ class Simulator:
         out = self._out
         self._out = []
         self._n_events += len(out)
+        self.analytics.add(out)
         self._wall += time.perf_counter() - w0
         self._horizon = float(env.now) if self._finished else max(self._horizon, t)
         return out
-
-    def iter_events(self, until_s: float, slice_s: float = 60.0) -> Iterator[Event]:
-        """Yield events up to ``until_s`` [s], simulating ``slice_s`` at a time.
-
-        A consumer can stop iterating at any point (abort) and resume later."""
-        t = self.now
-        while t < until_s and not self._finished:
-            t = min(until_s, t + slice_s)
-            yield from self.step_until(t)
 
     def run(self, hours: float, sink: Callable[[Event], Any] | None = None,
             progress: Callable[[float], Any] | None = None) -> SimResult:
@@ -410,19 +435,20 @@ class Simulator:
     def result(self) -> SimResult:
         """Figures for the time simulated so far."""
         now = self._horizon
+        span = now - self.t0  # simulated time covered [s]
+        shop = self.analytics
         util: dict[str, float] = {}
         fractions: dict[str, dict[str, float]] = {}
-        mean_proc: dict[str, float] = {}
-        for st in self._stations.values():
-            times = dict(st.time_in)
-            times[st.last_state] += max(0.0, now - st.last_t)
-            fractions[st.id] = {k: (v / now if now > 0 else 0.0) for k, v in times.items()}
-            util[st.id] = fractions[st.id]["processing"]
-            mean_proc[st.id] = st.proc_sum / st.proc_n if st.proc_n else 0.0
+        for sid in self._stations:
+            times = shop.station_time_in_state(sid, now)
+            fractions[sid] = {k: (v / span if span > 0 else 0.0) for k, v in times.items()}
+            util[sid] = fractions[sid]["processing"]
         agv_util: dict[str, float] = {}
-        for a in self._agvs.values():
-            busy = a.busy_s + (max(0.0, now - a.last_t) if a.last_state != "idle" else 0.0)
-            agv_util[a.id] = busy / now if now > 0 else 0.0
+        for aid in self._agvs:
+            times = shop.agv_time_in_state(aid, now)
+            busy = sum(v for k, v in times.items() if k != "idle")
+            agv_util[aid] = busy / span if span > 0 else 0.0
+        mean_proc = shop.mean_work_s()
         makespan = self._last_completion if self._finished else None
         return SimResult(
             events=self._n_events,
@@ -434,9 +460,131 @@ class Simulator:
             state_fractions=fractions,
             agv_utilization=agv_util,
             mean_processing_s=mean_proc,
-            sim_seconds=now,
+            sim_seconds=span,
             wall_seconds=self._wall,
         )
+
+    # -- start from a state ----------------------------------------------------------
+    def _place(self, start: ShopState) -> tuple[
+            dict[str, tuple[_Wip, float, bool]], list[tuple[_Wip, _StationRt | Buffer | None]]]:
+        """Put the recorded state's orders, parts, stations and AGVs in place at ``t0``.
+
+        Returns the stations' parts in hand (part, remaining processing [s], operation
+        done) and the parts to route once the run starts (raw store, output buffers), in
+        the order they were waiting."""
+        ws = self.workshop
+        now = self.t0
+        env = self.env
+        self._order_ids |= set(start.order_ids)
+        self._order_counter = _max_number(start.order_ids, "O")
+        self._wip_counter = _max_number(start.wip_ids, "W")
+        orders: dict[str, _OrderRt] = {}
+        for oo in start.orders:
+            o = _OrderRt(oo.order, done=oo.completed)
+            orders[oo.order.id] = o
+            self._released += 1
+            self._open_orders += 1
+            self._emit_order(oo.order, "released")
+        for sa in start.stations.values():
+            st = self._stations[sa.station]
+            if sa.process and (sa.product, sa.process) != ("", ""):
+                st.last_process = (sa.product, sa.process)
+            if sa.state == "down":
+                repair_s = self.expected_repair_s(sa.station)
+                if repair_s > 0:
+                    st.down = True
+                    st.down_until = now + repair_s
+                    st.repaired = env.event()
+                    env.process(self._repair(st))
+        for aa in start.agvs.values():
+            a = self._agvs.get(aa.agv)
+            if a is not None:
+                a.node = aa.node
+                a.x, a.y = ws.nodes[aa.node].x, ws.nodes[aa.node].y
+                a.heading = aa.heading
+        resume: dict[str, tuple[_Wip, float, bool]] = {}
+        to_route: list[tuple[_Wip, _StationRt | Buffer | None]] = []
+        for wa in start.wips:
+            o = orders[wa.order]
+            w = _Wip(wa.wip, o, ws.products[wa.product], 0, self._work_left[wa.product])
+            w.step = wa.step
+            o.wips.append(w)
+            if wa.place == "raw":
+                raw = self._raw
+                self._emit_wip(w, "waiting", raw.x if raw else None, raw.y if raw else None)
+                to_route.append((w, raw))
+                continue
+            if wa.place == "agv":
+                a = self._agvs[wa.agv]
+                dst: _StationRt | Buffer | None = self._stations[wa.station] if wa.station else self._fg
+                if dst is None:  # no finished-goods store: the part is done on arrival
+                    self._complete(w)
+                    continue
+                if isinstance(dst, _StationRt):
+                    dst.incoming += 1
+                drop = dst.spec.node if isinstance(dst, _StationRt) else dst.node
+                a.job = _Move(w, None, dst, a.node, drop, loaded=True)
+                a.idle = False
+                self._emit_wip(w, "transporting", a.x, a.y, station=wa.station, agv=a.id)
+                continue
+            st = self._stations[wa.station]
+            s = st.spec
+            if wa.place == "queue":
+                self._seq += 1
+                w.seq = self._seq
+                st.queue.append(w)
+                self._emit_wip(w, "waiting", s.x, s.y, station=s.id)
+            elif wa.place == "output":
+                st.output.append(w)
+                self._emit_wip(w, "waiting", s.x, s.y, station=s.id)
+                to_route.append((w, st))
+            else:  # "station": the part in hand
+                st.current = w
+                st.last_process = (w.product.id, w.process)
+                if wa.operation_done:
+                    st.phase = "blocked"
+                    resume[st.id] = (w, 0.0, True)
+                else:
+                    st.phase = "processing"
+                    remaining = self.expected_remaining_s(st.id, w.process, wa.elapsed_s)
+                    if wa.in_setup:
+                        remaining += max(0.0, s.setup_s - wa.setup_elapsed_s)
+                    resume[st.id] = (w, remaining, False)
+                self._emit_wip(w, "processing", s.x, s.y, station=s.id)
+        return resume, to_route
+
+    def _route_placed(self, parts: list[tuple[_Wip, _StationRt | Buffer | None]]
+                      ) -> Iterator[simpy.Event]:
+        """Send the placed waiting parts on (first thing of a run started from a state)."""
+        for w, src in parts:
+            self._route_next(w, src)
+        yield from ()
+
+    def expected_remaining_s(self, station: str, process: str, elapsed_s: float) -> float:
+        """The model's expected remaining time [s] of ``process`` at ``station`` that has
+        already run ``elapsed_s`` seconds: E[D - e | D > e] for the lognormal cycle time D
+        (times the scenario's factor at the current time)."""
+        st = self._stations[station]
+        nominal = st.spec.processes[process] * self.scenario.station_factor(station, self.now)
+        e = max(0.0, float(elapsed_s))
+        if nominal <= 0:
+            return 0.0
+        if self._sigma == 0.0 or e <= 0.0:
+            return max(0.0, nominal - e)
+        s = self._sigma
+        m = math.log(nominal) + self._mu
+        z = (math.log(e) - m) / s
+        tail = 0.5 * math.erfc(z / math.sqrt(2.0))  # P(D > e)
+        if tail < 1e-12:  # far in the tail: Mills-ratio limit
+            return e * s * s / max(math.log(e) - m, 1e-9)
+        mean_above = math.exp(m + 0.5 * s * s) * 0.5 * math.erfc((z - s) / math.sqrt(2.0)) / tail
+        return max(0.0, mean_above - e)
+
+    def expected_repair_s(self, station: str) -> float:
+        """The model's expected remaining repair time [s] of a station that is down now:
+        the mean time to repair (repairs are exponential, hence memoryless)."""
+        spec = self._stations[station].spec
+        return spec.mttr_min * 60.0 if spec.mttr_min > 0 else 0.0
 
     # -- random numbers --------------------------------------------------------------
     def _rng(self, name: str) -> random.Random:
@@ -470,22 +618,19 @@ class Simulator:
         now = float(self.env.now)
         dt = now - st.last_t
         energy = st.power * STATE_POWER_FRACTION[st.last_state] * dt / 3600.0
-        st.time_in[st.last_state] += dt
         st.last_t = now
         st.last_state = state
         s = st.spec
         if cur is not None:
             self._emit(Event(now, s.id, "station", state, s.x, s.y, s.heading, s.id, cur.id,
                              cur.order.spec.id, cur.process, "", float(len(st.queue)),
-                             energy))
+                             energy, cur.product.id))
         else:
             self._emit(Event(now, s.id, "station", state, s.x, s.y, s.heading, s.id, "", "",
                              "", "", float(len(st.queue)), energy))
 
     def _agv_energy(self, a: _AgvRt, now: float, state: str) -> float:
         dt = now - a.last_t
-        if a.last_state != "idle":
-            a.busy_s += dt
         e = AGV_POWER_KW[a.last_state] * dt / 3600.0
         a.last_t = now
         a.last_state = state
@@ -502,7 +647,13 @@ class Simulator:
     def _emit_wip(self, w: _Wip, state: str, x: float | None, y: float | None,
                   station: str = "", agv: str = "", process: str | None = None) -> None:
         self._emit(Event(float(self.env.now), w.id, "wip", state, x, y, None, station, w.id,
-                         w.order.spec.id, w.process if process is None else process, agv))
+                         w.order.spec.id, w.process if process is None else process, agv,
+                         None, None, w.product.id))
+
+    def _emit_order(self, spec: Order, state: str) -> None:
+        due = spec.due_s if math.isfinite(spec.due_s) else None
+        self._emit(Event(float(self.env.now), spec.id, "order", state, order=spec.id,
+                         product=spec.product, quantity=float(spec.quantity), due=due))
 
     # -- orders ----------------------------------------------------------------------
     def _explicit_orders(self, orders: list[Order]) -> Iterator[simpy.Event]:
@@ -513,7 +664,9 @@ class Simulator:
             self._release(o)
         self._check_finished()
 
-    def _order_generator(self, rng: random.Random) -> Iterator[simpy.Event]:
+    def _order_generator(self, rng: random.Random, burst: bool = True) -> Iterator[simpy.Event]:
+        """Random orders from now on; ``burst``: release the generator's ``initial``
+        orders first (at the start of a shift, not when starting from a state)."""
         g = self.workshop.order_generator
         assert g is not None
         products = list(g.mix)
@@ -534,7 +687,7 @@ class Simulator:
             due = now + rng.uniform(g.due_h[0], g.due_h[1]) * 3600.0
             return Order(oid, prod, qty, now, due)
 
-        for _ in range(g.initial):
+        for _ in range(g.initial if burst else 0):
             if g.max_orders and made >= g.max_orders:
                 break
             self._release(make())
@@ -554,7 +707,7 @@ class Simulator:
         o = _OrderRt(spec)
         self._released += 1
         self._open_orders += 1
-        self._emit(Event(float(self.env.now), spec.id, "order", "released", order=spec.id))
+        self._emit_order(spec, "released")
         product = self.workshop.products[spec.product]
         work = self._work_left[spec.product]
         for i in range(spec.quantity):
@@ -576,9 +729,8 @@ class Simulator:
         self._completed_wip += 1
         o = w.order
         o.done += 1
-        if o.done == len(o.wips):
-            self._emit(Event(float(self.env.now), o.spec.id, "order", "completed",
-                             order=o.spec.id))
+        if o.done >= o.total:
+            self._emit_order(o.spec, "completed")
             self._completed_orders += 1
             self._open_orders -= 1
             self._last_completion = float(self.env.now)
@@ -699,9 +851,18 @@ class Simulator:
             return lambda st: min(st.queue, key=lambda w: (-w.remaining_work[w.step], w.seq))
         return lambda st: min(st.queue, key=lambda w: (w.order.due_s, w.seq))
 
-    def _station_loop(self, st: _StationRt) -> Iterator[simpy.Event]:
+    def _station_loop(self, st: _StationRt,
+                      resume: tuple[_Wip, float, bool] | None = None) -> Iterator[simpy.Event]:
+        """The station's life; ``resume`` = (part, remaining processing [s], operation
+        done) for a station that holds a part when the run starts from a state."""
         env = self.env
         spec = st.spec
+        if resume is not None:
+            w, remaining, done = resume
+            if not done:
+                yield from self._work(st, "processing", remaining)
+            w.step += 1
+            yield from self._unload(st, w)
         while True:
             while not st.queue or st.down:
                 if st.down:
@@ -726,26 +887,31 @@ class Simulator:
             duration = self._duration(st, spec.processes[proc]) * factor
             self._emit_wip(w, "processing", spec.x, spec.y, station=st.id)
             yield from self._work(st, "processing", duration)
-            st.proc_sum += duration
-            st.proc_n += 1
             w.step += 1
-            if len(st.output) >= spec.output_capacity:
-                st.phase = "blocked"
-                self._emit_station(st)
-                while len(st.output) >= spec.output_capacity or st.down:
-                    if st.down:
-                        assert st.repaired is not None
-                        yield st.repaired
-                    else:
-                        st.space = env.event()
-                        yield st.space
-                        st.space = None
-            st.output.append(w)
-            st.current = None
-            st.phase = "idle"
-            if self.transport:
-                self._emit_wip(w, "waiting", spec.x, spec.y, station=st.id)
-            self._route_next(w, st)
+            yield from self._unload(st, w)
+
+    def _unload(self, st: _StationRt, w: _Wip) -> Iterator[simpy.Event]:
+        """Put the finished part ``w`` into the output buffer (blocked while it is full)
+        and send it on."""
+        env = self.env
+        spec = st.spec
+        if len(st.output) >= spec.output_capacity:
+            st.phase = "blocked"
+            self._emit_station(st)
+            while len(st.output) >= spec.output_capacity or st.down:
+                if st.down:
+                    assert st.repaired is not None
+                    yield st.repaired
+                else:
+                    st.space = env.event()
+                    yield st.space
+                    st.space = None
+        st.output.append(w)
+        st.current = None
+        st.phase = "idle"
+        if self.transport:
+            self._emit_wip(w, "waiting", spec.x, spec.y, station=st.id)
+        self._route_next(w, st)
 
     def _work(self, st: _StationRt, phase: str, duration: float) -> Iterator[simpy.Event]:
         """Spend ``duration`` [s] in ``phase``, pausing while the station is down."""
@@ -845,11 +1011,12 @@ class Simulator:
             assert mv is not None
             src_id = _place_id(mv.src)
             dst_id = _place_id(mv.dst)
-            yield from self._drive(a, mv.pickup, src_id, carrying=False)
-            self._emit_agv(a, "loading", src_id)
-            yield env.timeout(spec.load_s)
-            self._leave(mv.wip, mv.src)
-            self._emit_wip(mv.wip, "transporting", a.x, a.y, station=dst_id, agv=a.id)
+            if not mv.loaded:
+                yield from self._drive(a, mv.pickup, src_id, carrying=False)
+                self._emit_agv(a, "loading", src_id)
+                yield env.timeout(spec.load_s)
+                self._leave(mv.wip, mv.src)
+                self._emit_wip(mv.wip, "transporting", a.x, a.y, station=dst_id, agv=a.id)
             yield from self._drive(a, mv.drop, dst_id, carrying=True)
             self._emit_agv(a, "unloading", dst_id)
             yield env.timeout(spec.unload_s)
@@ -899,11 +1066,19 @@ class Simulator:
             t += seg_t
         end = now + path.total / speed
         yield self.env.timeout(end - now)
-        a.busy_s += last_t - now
         a.last_t = last_t
         a.node = target
         a.x, a.y = path.points[-1]
         a.heading = path.headings[-1]
+
+
+def _max_number(ids: Sequence[str] | set[str] | frozenset[str], prefix: str) -> int:
+    """Largest ``n`` of the ids spelt ``<prefix><n>`` (0 if none): new ids continue after it."""
+    best = 0
+    for i in ids:
+        if i.startswith(prefix) and i[len(prefix):].isdigit():
+            best = max(best, int(i[len(prefix):]))
+    return best
 
 
 def _place_id(p: _StationRt | Buffer | None) -> str:
@@ -964,66 +1139,3 @@ class Pace:
     def _target(self, wall: float) -> float:
         assert self._anchor_wall is not None, "Pace.start() first"
         return self._anchor_sim + (wall - self._anchor_wall) * self._factor
-
-
-class PacedRun:
-    """Events of a simulator paced at real time x ``factor``, as a live source.
-
-    Iterate it (typically in a worker thread) to receive events no earlier than their
-    simulated time divided by ``factor`` after the start; :meth:`stop` from any thread
-    ends the iteration within one tick. :meth:`set_factor` changes the pace without a
-    jump in simulated time.
-
-    Args:
-        simulator: the shop to run (its current time is the starting point).
-        factor: simulated seconds per real second (1.0 = real time).
-        until_s: end of the run in simulated seconds (None = until :meth:`stop`).
-        tick_s: real seconds between simulation slices.
-        clock: injectable for tests (default ``time.monotonic``).
-    """
-
-    def __init__(
-        self,
-        simulator: Simulator,
-        factor: float = 1.0,
-        until_s: float | None = None,
-        tick_s: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.simulator = simulator
-        self.until_s = until_s
-        self.tick_s = tick_s
-        self.pace = Pace(factor, clock)
-        self._stop = threading.Event()
-
-    @property
-    def factor(self) -> float:
-        return self.pace.factor
-
-    def set_factor(self, factor: float) -> None:
-        """Change the pace from now on (simulated time continues where it is)."""
-        self.pace.set_factor(factor)
-
-    def stop(self) -> None:
-        """Ask the iteration to end (thread-safe)."""
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def __iter__(self) -> Iterator[Event]:
-        sim = self.simulator
-        self.pace.start(sim.now)
-        while not self._stop.is_set():
-            target = self.pace.target()
-            end = self.until_s
-            if end is not None:
-                target = min(target, end)
-            for e in sim.step_until(target):
-                yield e
-                if self._stop.is_set():
-                    return
-            if sim.finished or (end is not None and target >= end):
-                return
-            self._stop.wait(self.tick_s)

@@ -14,7 +14,7 @@ view, the charts and the panels all ask the same store for the instant the
   thread, then :meth:`StateStore.attach` the result on it.
 
 The store itself is not thread-safe: it lives on the GUI thread, and sources hand events
-to it there (a live source queues them, see :mod:`twin.live`). Qt-free.
+to it there (through the ingest pipeline, :mod:`twin.sources.ingest`). Qt-free.
 Times are seconds since the start of the recording/shift.
 """
 
@@ -33,6 +33,9 @@ from psygnal import Signal
 from twin.events import Event
 from twin.kpis import ShopKpis
 from twin.snapshot import Snapshot
+
+#: Event columns the shop analytics need besides t/entity/kind/state (operations, flow).
+FLOW_COLUMNS = ("station", "wip", "process", "agv", "order")
 
 #: A jump larger than this (seconds of shift) is answered from the history's keyframes
 #: instead of applying every event in between to the cached snapshot.
@@ -61,7 +64,8 @@ class Marker:
     """Something worth a mark on the timeline: a breakdown or an annotation.
 
     ``t``/``t_end`` in seconds (``t_end`` None = an instant or still going on);
-    ``kind`` e.g. ``"breakdown"``, ``"annotation"``, ``"gap"``; ``entity`` may be "".
+    ``kind`` e.g. ``"breakdown"``, ``"note"``, ``"gap"``, ``"status"`` (a live source's
+    status change); ``entity`` may be "".
     """
 
     t: float
@@ -221,7 +225,8 @@ def prepare_replay(
             # (inclusive) was read with the last chunk
             c = columns(t, hi)
             lo = 0 if first else int(np.searchsorted(c.t, t, side="right"))
-            kpis.add_columns(c.t[lo:], c.entity[lo:], c.kind[lo:], c.state[lo:], c.strings)
+            kpis.add_columns(c.t[lo:], c.entity[lo:], c.kind[lo:], c.state[lo:], c.strings,
+                              {name: getattr(c, name)[lo:] for name in FLOW_COLUMNS})
         else:
             evs = history.events(t, hi)
             if not first:
@@ -336,12 +341,22 @@ class StateStore:
             hist.append(events, extend=now is None)
             self._kpis.add(events)
             if any(e.kind == "station" for e in events):
-                self._markers = _breakdown_markers(self._kpis)  # a live session has no notes
+                notes = [m for m in self._markers if m.kind != "breakdown"]
+                self._markers = _breakdown_markers(self._kpis) + notes
         if now is not None:
             hist.extend_to(now)
         if events or now is not None:
             self._bump()
             self.appended.emit(hist.t_end)
+
+    def add_marker(self, t: float, kind: str, label: str, *, t_end: float | None = None,
+                   entity: str = "") -> None:
+        """Mark the live session's timeline (a source's status change, a gap) at ``t`` s."""
+        if not self._live:
+            raise RuntimeError("add_marker() needs a live session (start_live first)")
+        self._markers.append(Marker(float(t), kind, label, t_end, entity))
+        self._bump()
+        self.appended.emit(self._history.time_range[1])
 
     @property
     def growing(self) -> bool:
@@ -368,7 +383,8 @@ class StateStore:
         if columns is not None:
             c = columns(t_before, math.inf)
             k = max(len(c.t) - n, 0)  # the new rows are the last n (time order)
-            self._kpis.add_columns(c.t[k:], c.entity[k:], c.kind[k:], c.state[k:], c.strings)
+            self._kpis.add_columns(c.t[k:], c.entity[k:], c.kind[k:], c.state[k:], c.strings,
+                                   {name: getattr(c, name)[k:] for name in FLOW_COLUMNS})
         else:
             self._kpis.add([e for e in hist.events(t_before, math.inf)][-n:])
         notes = [m for m in self._markers if m.kind != "breakdown"]

@@ -27,9 +27,11 @@ from enum import Enum
 
 from psygnal import Signal
 
-#: Slowest and fastest playback, × real time.
-SPEED_MIN: float = 0.25
-SPEED_MAX: float = 1000.0
+from twin.clock import SPEED_MAX, SPEED_MIN, format_clock, parse_time
+
+__all__ = ["SPEED_MAX", "SPEED_MIN", "SPEED_STEPS", "CursorMode", "TimeCursor", "format_clock",
+           "parse_time"]
+
 #: The speeds the timeline offers, × real time.
 SPEED_STEPS: tuple[float, ...] = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 100, 300, 1000)
 
@@ -292,9 +294,3 @@ def _clamp_speed(value: float) -> float:
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"speed must be a positive number, got {value!r}")
     return min(max(v, SPEED_MIN), SPEED_MAX)
-
-
-def format_clock(t: float) -> str:
-    """Shift clock ``HH:MM:SS`` for ``t`` seconds (hours may exceed 24)."""
-    s = int(math.floor(max(t, 0.0)))
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"

@@ -146,6 +146,9 @@ class QtShopCharts(QWidget):
             plot.getViewBox().enableAutoRange(axis=pg.ViewBox.YAxis)
             plot.getViewBox().sigRangeChangedManually.connect(self._on_user_range)
         self._user_range = False
+        # shown at least to this time / these heights (a forecast drawn beyond the data)
+        self._x_end: float | None = None
+        self._tops: tuple[float, float] = (0.0, 0.0)
         self.cursor_lines: list[pg.InfiniteLine] = []
         for plot in (self.wip_plot, self.tp_plot):
             line = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=CURSOR_PEN,
@@ -237,11 +240,19 @@ class QtShopCharts(QWidget):
         if not self._user_range:
             # a live shift is shown on at least an hour, so the first minutes are not a blur
             end = max(t1, t0 + 3600.0) if self.store.live else max(t1, t0 + 60.0)
+            end = max(end, self._x_end or end)
             self.wip_plot.setXRange(t0, end, padding=0.01)
-        top = float(np.nanmax(y)) if len(y) else 1.0
+        top = max(float(np.nanmax(y)) if len(y) else 1.0, self._tops[0])
         self.wip_plot.setYRange(0, max(top, 1.0) * 1.08, padding=0)
-        tp_top = float(np.nanmax(rate)) if len(rate) else 1.0
+        tp_top = max(float(np.nanmax(rate)) if len(rate) else 1.0, self._tops[1])
         self.tp_plot.setYRange(0, max(tp_top, 1.0) * 1.08, padding=0)
+
+    def set_extent(self, t: float | None, wip_top: float = 0.0, tp_top: float = 0.0) -> None:
+        """Show the time axis at least to ``t`` seconds (None: to the data's end) and the
+        WIP / throughput axes at least to these heights (parts, parts/h)."""
+        self._x_end = t
+        self._tops = (wip_top, tp_top)
+        self._data_dirty = True
 
     def show_prediction(self, t: np.ndarray, parts_per_h: np.ndarray) -> None:
         """Draw the PM's predicted throughput (parts/h) at times ``t`` [s] over the bars."""

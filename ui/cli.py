@@ -2,11 +2,13 @@
 
     python main.py                                   # live machining13, real time
     python main.py gui --speed 60 --workshop W.toml  # live, 60 × real time
+    python main.py gui --source URL --workshop W.toml  # follow another live source
     python main.py open SHIFT.twinlog [--at 02:00:00] [--play] [--speed 60]
     python main.py open SHIFT.twinlog --screenshot out.png --quit-after 3   # smoke check
 
 ``--screenshot PNG`` saves the whole window just before quitting; ``--quit-after S`` quits
-after S seconds (wall time). Errors print one line to stderr and return 2.
+after S seconds (wall time). Bad input raises :class:`twin.errors.CommandError`: one line
+``dmw-twin <command>: <problem>`` on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import os
 import sys
 from pathlib import Path
 
-from scene import cli as scene_cli
-from twin.timecursor import SPEED_MAX, SPEED_MIN
+from twin import clock
+from twin.clock import SPEED_MAX, SPEED_MIN
+from twin.errors import CommandError
 
 
 def parse_time(text: str) -> float:
-    """``"5400"``, ``"90:00"`` or ``"01:30:00"`` -> seconds (the screenshot command's parser)."""
+    """``"5400"``, ``"90:00"`` or ``"01:30:00"`` -> seconds (:func:`twin.clock.parse_time`)."""
     try:
-        return scene_cli.parse_time(text)
+        return clock.parse_time(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -88,6 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "joining a running shop (default 60; 0 = start empty)")
     gui.add_argument("--record-dir", type=Path, default=None,
                      help="where to record the live session")
+    gui.add_argument("--source", default=None, metavar="URL",
+                     help="follow this live source instead of the simulated shop "
+                          "(e.g. mqtt://broker/plant1; with --workshop for its layout)")
     _common(gui)
     gui.set_defaults(func=run_gui)
 
@@ -117,11 +123,9 @@ def _needs_display() -> str:
 def _run(args: argparse.Namespace, start) -> int:  # noqa: ANN001 - start(window) -> str
     reason = _needs_display()
     if reason:
-        print(reason, file=sys.stderr)
-        return 2
+        raise CommandError(reason)
     if args.screenshot is not None and args.quit_after is None:
-        print("--screenshot needs --quit-after S (when to take it)", file=sys.stderr)
-        return 2
+        raise CommandError("--screenshot needs --quit-after S (when to take it)")
     # import Qt/VTK only now: headless sub-commands never pay for it
     import pyvista as pv
     from PySide6.QtCore import QTimer
@@ -159,8 +163,7 @@ def _run(args: argparse.Namespace, start) -> int:  # noqa: ANN001 - start(window
         app.exec()
     _destroy(window)
     if failure and args.quit_after is not None:
-        print(f"error: {failure[0]}", file=sys.stderr)
-        return 2
+        raise CommandError(failure[0])
     if args.screenshot is not None and args.quit_after is not None:
         print(f"screenshot: {args.screenshot}")
     return 0
@@ -184,15 +187,22 @@ def _destroy(window) -> None:  # noqa: ANN001 - MainWindow
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    """``gui``: live simulated shop."""
+    """``gui``: a live source (the simulated shop unless ``--source`` names another)."""
     if args.workshop is not None and not args.workshop.is_file():
-        print(f"error: {args.workshop}: no such workshop file", file=sys.stderr)
-        return 2
+        raise CommandError(f"{args.workshop}: no such workshop file")
 
     def start(window) -> str:  # noqa: ANN001
-        ok = window.start_live(args.workshop, factor=args.speed, scenario=args.scenario,
-                               seed=args.seed, warmup_s=args.warmup_min * 60.0,
-                               record_dir=args.record_dir)
+        if args.source:
+            ok = window.start_live(args.source, workshop_path=args.workshop,
+                                   record_dir=args.record_dir)
+        else:
+            from twin.sources.sim import sim_url
+
+            speed = args.speed if args.speed is not None else window.settings.live_speed
+            url = sim_url(args.workshop or "machining13", speed=speed,
+                          warmup_min=args.warmup_min, seed=args.seed or None,
+                          scenario=args.scenario.resolve() if args.scenario else None)
+            ok = window.start_live(url, record_dir=args.record_dir)
         return "" if ok else "the live session could not start (see the message)"
 
     return _run(args, start)
@@ -201,8 +211,7 @@ def run_gui(args: argparse.Namespace) -> int:
 def run_open(args: argparse.Namespace) -> int:
     """``open``: replay a recording."""
     if not args.recording.exists():
-        print(f"error: {args.recording}: no such file", file=sys.stderr)
-        return 2
+        raise CommandError(f"{args.recording}: no such file")
 
     def start(window) -> str:  # noqa: ANN001
         if args.speed is not None:

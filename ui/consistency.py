@@ -8,9 +8,10 @@ progress and can be aborted. Results: Δ_SF and Δ_TF against their thresholds w
 pass/fail, a sortable per-station table, and the paper's characteristic bar charts
 (physical vs virtual with the threshold band) for the selected station.
 
-The panel observes the store and the selection; it reports scores through
-``scores_ready`` and a station to look at through ``station_activated``; the window
-routes them to the 3D overlay and the camera.
+The panel observes the session's store, selection and verification result; a finished
+verification is written into the session (:meth:`twin.session.Session.set_verification`,
+which turns the 3D consistency overlay on); a station to look at is reported through
+``station_activated`` (the window moves the camera). The result shown is the session's.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ from PySide6.QtWidgets import (
 )
 
 from scene.palette import consistency_colour
-from twin.statestore import MemoryHistory, StateStore
+from twin.session import Session
+from twin.statestore import MemoryHistory
 from twin.workshop import Workshop
-from ui.selection import Selection
 from ui.workers import Worker
 
 PASS = "#1A7F37"
@@ -82,22 +83,19 @@ class QtConsistencyPanel(QWidget):
     """Run a verification and show its result (see the module docstring).
 
     Signals:
-        scores_ready(scores: dict): per-station scores 0..1 of a finished verification.
         station_activated(station: str): the user picked a station in the table.
         finished(report: object): the ConsistencyReport of a finished verification.
     """
 
-    scores_ready = Signal(dict)
     station_activated = Signal(str)
     finished = Signal(object)
 
-    def __init__(self, store: StateStore, selection: Selection,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store, self.selection = store, selection
+        self.session = session
+        self.store, self.selection = session.store, session.selection
         self.setObjectName("consistencyPanel")
         self.workshop: Workshop | None = None
-        self.report: Any = None
         self.worker: Worker | None = None
         self.virtual_path: Path | None = None
         self.error = ""
@@ -202,9 +200,20 @@ class QtConsistencyPanel(QWidget):
         lay.addWidget(self.charts, 3)
         lay.addWidget(legend)
 
-        store.reset.connect(self._on_source)
-        selection.changed.connect(self._on_selection)
+        self.store.reset.connect(self._on_source)
+        self.selection.changed.connect(self._on_selection)
+        session.workshop_changed.connect(self.set_workshop)
+        session.verification_changed.connect(self._on_verification)
         self._on_source()
+
+    @property
+    def report(self) -> Any:
+        """The verification result shown: the session's latest (None before the first)."""
+        return self.session.verification
+
+    def _on_verification(self, report: Any) -> None:
+        if report is not None:
+            self.show_report(report)
 
     # -- inputs ----------------------------------------------------------------------
     def set_workshop(self, workshop: Workshop) -> None:
@@ -311,10 +320,9 @@ class QtConsistencyPanel(QWidget):
             self.stage.setText(message)
 
     def _on_done(self, report: Any) -> None:
-        self.show_report(report)
+        self.session.set_verification(report)  # shows it here and in the 3D overlay
         self.stage.setText(f"verified in {report.seconds:.1f} s"
                            + (" (reused trained nets)" if report.reused_models else ""))
-        self.scores_ready.emit(dict(report.per_station))
         self.finished.emit(report)
 
     def _on_failed(self, message: str) -> None:
@@ -335,7 +343,6 @@ class QtConsistencyPanel(QWidget):
     # -- results ---------------------------------------------------------------------
     def show_report(self, report: Any) -> None:
         """Show a ConsistencyReport: verdict, Δ values, table, charts."""
-        self.report = report
         self.save_button.setEnabled(True)
         ok = bool(report.passed)
         self.verdict.setText(

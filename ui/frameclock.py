@@ -14,6 +14,7 @@ frames however slow rendering gets: frames are skipped, never queued.
 
 from __future__ import annotations
 
+import gc
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -61,3 +62,17 @@ class FrameClock(QObject):
             if self._running:
                 delay = max(self.interval_ms - self.busy_ms, self.busy_ms, 1.0)
                 self.timer.start(int(delay))
+
+
+def settle_garbage(full: bool = True) -> None:
+    """Keep the garbage collector from stalling the window.
+
+    A full collection scans every object: with a recording's events, the 3D scene and
+    the charts loaded that took ~100 ms, a visible stall while playing. After a load
+    (``full``) collect once, then freeze what is left so later full collections only
+    scan new objects. Without ``full``, just freeze (live data that keeps growing).
+    """
+    if full:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()

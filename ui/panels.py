@@ -1,7 +1,7 @@
 """Left dock panels: the workshop tree and the inspector of the selected entity.
 
 Both observe the :class:`~twin.timecursor.TimeCursor`, the
-:class:`~twin.statestore.StateStore` and the shared :class:`~ui.selection.Selection`;
+:class:`~twin.statestore.StateStore` and the shared :class:`~twin.session.Selection`;
 they refresh at most a few times a second while the cursor moves.
 """
 
@@ -33,7 +33,7 @@ from twin.statestore import StateStore
 from twin.timecursor import TimeCursor, format_clock
 from twin.workshop import Workshop
 from ui.frameclock import FrameClock
-from ui.selection import Selection
+from twin.session import Selection
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 PANEL_REFRESH_S = 0.25

@@ -90,6 +90,14 @@ class AppSettings:
     def live_speed(self, value: float) -> None:
         self.qs.setValue("live/speed", float(value))
 
+    def live_url(self, workshop_path: str | os.PathLike[str] | None = None) -> str:
+        """The live source File › Start live session opens: the simulated shop (the given
+        workshop file, else the bundled machining13) at :attr:`live_speed`, joining a
+        shift that has run for an hour."""
+        from twin.sources.sim import sim_url
+
+        return sim_url(workshop_path or "machining13", speed=self.live_speed, warmup_min=60)
+
     @property
     def overlay(self) -> str:
         v = str(self.qs.value("view/overlay", "state"))

@@ -36,6 +36,7 @@ from ui.frameclock import FrameClock
 
 BREAKDOWN = QColor(STATION_STATE_HEX["down"])
 ANNOTATION = QColor("#0072B2")
+GAP = QColor("#8C959F")  # a span the live source could not see
 TRACK = QColor("#DDE1E6")
 PLAYED = QColor("#9DB7D3")
 HANDLE = QColor("#1F2328")
@@ -127,13 +128,13 @@ class QtScrubBar(QWidget):
         if self._t1 > self._t0:
             p.setBrush(PLAYED)
             p.drawRoundedRect(QRectF(r.left(), r.top(), x_now - r.left(), r.height()), 4, 4)
-        # breakdowns as vermillion bars in a lane under the track, annotations as flags
+        # breakdowns and gaps as bars in a lane under the track, other marks as flags
         lane = QRectF(r.left(), r.bottom() + 2, r.width(), 5)
         for m in self._markers:
             x0 = self.x_of(m.t)
-            if m.kind == "breakdown":
+            if m.kind in ("breakdown", "gap"):  # spans: breakdowns vermillion, gaps grey
                 x1 = self.x_of(m.t_end if m.t_end is not None else self._t1)
-                p.setBrush(BREAKDOWN)
+                p.setBrush(BREAKDOWN if m.kind == "breakdown" else GAP)
                 p.drawRect(QRectF(x0, lane.top(), max(x1 - x0, 2.0), lane.height()))
             else:
                 p.setBrush(ANNOTATION)

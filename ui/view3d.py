@@ -4,7 +4,7 @@
 the window's frame clock calls :meth:`QtWorkshopView.render_frame`, which applies the
 snapshot at the cursor time and renders, once per frame at most and only when the cursor
 moved or the data changed. A left click without drag picks the entity under the mouse
-and writes it into the shared :class:`~ui.selection.Selection`; the view highlights
+and writes it into the shared :class:`~twin.session.Selection`; the view highlights
 whatever the selection holds (from the tree as well).
 
 Keys typed into the 3D view are left to the window's shortcuts (space, arrows...): VTK's
@@ -26,7 +26,7 @@ from scene.workshop_scene import WorkshopScene
 from twin.statestore import StateStore
 from twin.timecursor import TimeCursor
 from twin.workshop import Workshop
-from ui.selection import Selection
+from twin.session import Selection
 
 #: A press and release closer than this (pixels) and shorter than CLICK_S is a click.
 CLICK_PX = 5
@@ -87,6 +87,8 @@ class QtWorkshopView(QWidget):
         self.workshop: Workshop | None = None
         self.overlay = "state"
         self.scores: dict[str, float] = {}
+        self.trails = False  # View › AGV trails
+        self.labels = True  # View › Labels
         self._dirty = True
         self._shown_t: float | None = None
         self._shown_rev = -1
@@ -122,6 +124,8 @@ class QtWorkshopView(QWidget):
         except TypeError:  # older pyvista without the keyword
             self.plotter.enable_terrain_style()
         self.scene.set_overlay(self.overlay, self.scores)
+        self.scene.set_trails(self.trails)
+        self.scene.set_labels(self.labels)
         self.set_camera("iso")
         self._shown_t = None
         self._dirty = True
@@ -176,6 +180,20 @@ class QtWorkshopView(QWidget):
             self.scores = dict(scores)
         if self.scene is not None:
             self.scene.set_overlay(mode, self.scores)
+            self._dirty = True
+
+    def set_trails(self, on: bool) -> None:
+        """Draw each AGV's path over the last minutes of shift time (View › AGV trails)."""
+        self.trails = bool(on)
+        if self.scene is not None:
+            self.scene.set_trails(self.trails)
+            self._dirty = True
+
+    def set_labels(self, on: bool) -> None:
+        """Name the stations and storage in the view (View › Labels)."""
+        self.labels = bool(on)
+        if self.scene is not None:
+            self.scene.set_labels(self.labels)
             self._dirty = True
 
     def set_camera(self, preset: str) -> None:

@@ -16,8 +16,6 @@ from scene.models import (
     STORAGE_KINDS,
     StationPart,
     agv_model,
-    conveyor_model,
-    fallback_model,
     station_model,
     station_yaw_deg,
     storage_model,
@@ -204,18 +202,7 @@ def test_mir100_agv_model_is_light_forward_x_and_on_the_floor(tmp_path):
     assert list(tmp_path.glob("*.npz")), "lightweighted mesh cached on disk"
 
 
-def test_ariac_agv_and_conveyor_models(tmp_path):
-    agv = agv_model("ariac", cache_dir=tmp_path)
-    b = agv.bounds
-    assert b[1] - b[0] == pytest.approx(1.171, abs=0.01)  # turned: long side along X
-    assert b[3] - b[2] == pytest.approx(0.673, abs=0.01)
-    conveyor = conveyor_model(cache_dir=tmp_path)
-    cb = conveyor.bounds
-    assert cb[1] - cb[0] == pytest.approx(9.0, abs=0.05)  # belt along X
-    assert cb[3] - cb[2] == pytest.approx(0.795, abs=0.02)
-    assert cb[4] == pytest.approx(0.0, abs=1e-6)
-    short = conveyor_model(length=4.0, cache_dir=tmp_path)
-    assert short.bounds[1] - short.bounds[0] == pytest.approx(4.0, abs=1e-4)
+def test_unknown_agv_model_is_refused():
     with pytest.raises(ValueError, match="unknown AGV model"):
         agv_model("tesla")
 
@@ -230,14 +217,6 @@ def test_missing_bundled_mesh_is_an_asset_error(tmp_path, monkeypatch):
             agv_model("mir100", cache_dir=tmp_path)
     finally:
         models._asset_cached.cache_clear()
-
-
-def test_fallback_model_prefers_the_type_model_then_a_placeholder():
-    lathe = fallback_model("S01", "lathe")
-    np.testing.assert_array_equal(lathe.points, station_model("lathe").points)
-    unknown = fallback_model("X9", "hovercraft")
-    assert list(unknown.field_data["label"]) == ["X9"]
-    assert list(fallback_model("A1").field_data["label"]) == ["A1"]
 
 
 def test_bundled_meshes_are_credited_with_their_licences():

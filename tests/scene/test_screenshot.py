@@ -1,13 +1,12 @@
 """Headless screenshots: ``render_screenshot`` and the ``screenshot`` sub-command.
 
-The CLI is driven through ``scene.cli.register`` on a fresh parser (what ``main.py`` does),
+The CLI is driven through ``main.main`` (the ``dmw-twin`` entry point),
 with a small recording written for the test: the image must show the shop as it was at
 ``--at``, and bad input must end with one clear line and exit code 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import pytest
 import pyvista as pv
 
 from scene import palette
-from scene.cli import load_scores, parse_size, parse_time, register
+import main as entry
+from scene.cli import load_scores, parse_size
 from scene.workshop_scene import WorkshopScene, offscreen_plotter, render_screenshot
 from twin.events import Event
 from twin.recording import RecordingWriter
@@ -43,10 +43,7 @@ def recording(tmp_path_factory, workshop) -> Path:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="dmw-twin")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+    return entry.main(list(argv))
 
 
 def screen_positions(workshop, size, camera="iso") -> dict[str, tuple[int, int]]:
@@ -146,7 +143,7 @@ def test_cli_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, extra, mes
         extra = []
     assert run_cli(*args, *extra) == 2
     err = capsys.readouterr().err
-    assert message in err and err.startswith("screenshot: ") and err.count("\n") == 1
+    assert message in err and err.startswith("dmw-twin screenshot: ") and err.count("\n") == 1
     assert "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
 
@@ -174,19 +171,6 @@ def test_cli_bad_scores_file_names_the_file_and_the_problem(tmp_path, capsys, co
 def test_missing_scores_file_is_named(tmp_path):
     with pytest.raises(ValueError, match="scores file not found"):
         load_scores(str(tmp_path / "none.json"))
-
-
-@pytest.mark.parametrize("text, seconds", [("0", 0.0), ("5400", 5400.0), ("90.5", 90.5),
-                                           ("1:30:00", 5400.0), ("02:03", 123.0),
-                                           ("0:00:07.5", 7.5)])
-def test_times_are_seconds_or_clock_times(text, seconds):
-    assert parse_time(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["-5", "1:75:00", "a:b", "1:2:3:4", "nan", "inf", ""])
-def test_bad_times_are_refused(text):
-    with pytest.raises(ValueError):
-        parse_time(text)
 
 
 def test_sizes_parse_as_width_by_height():

@@ -124,7 +124,7 @@ def test_round_trip_keeps_every_field_meta_and_annotations(tmp_path: Path, shift
         assert rec.meta["workshop"] == "machining13"
         assert rec.meta["path"] == str(tmp_path / "m13.toml")
         assert rec.meta["stations"] == ["S01", "S02"]
-        assert rec.meta["format_version"] == 1 and rec.meta["created"].startswith("20")
+        assert rec.meta["format_version"] == 2 and rec.meta["created"].startswith("20")
         first_seen = list(dict.fromkeys(e.entity for e in shift))
         assert list(rec.entities) == first_seen
         assert rec.entities == {e.entity: e.kind for e in shift}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 import csv
 import io
@@ -50,10 +49,7 @@ def shift(tmp_path: Path) -> Path:
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    recording_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(list(argv))
-    return int(args.func(args))
+    return recording_cli.main(list(argv))
 
 
 def test_export_writes_one_row_per_event_with_the_documented_columns(shift: Path, tmp_path: Path,
@@ -61,7 +57,8 @@ def test_export_writes_one_row_per_event_with_the_documented_columns(shift: Path
     out = tmp_path / "out.csv"
     assert run("export", str(shift), "--csv", str(out)) == 0
     text = out.read_text(encoding="utf-8")
-    assert text.splitlines()[0] == "t,entity,kind,state,x,y,heading,station,wip,order,process,agv"
+    assert text.splitlines()[0] == ("t,entity,kind,state,x,y,heading,station,wip,order,process,agv,"
+                                    "product,quantity,due")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(EVENTS)
     for row, e in zip(rows, EVENTS):

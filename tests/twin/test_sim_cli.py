@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from twin import sim_cli
+import main as entry
 from twin.recording import open_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,10 +17,7 @@ BREAKDOWN = ROOT / "assets" / "scenarios" / "lathe_breakdown.toml"
 
 
 def cli(*argv: str | Path) -> int:
-    parser = argparse.ArgumentParser()
-    sim_cli.register(parser.add_subparsers())
-    args = parser.parse_args([str(a) for a in argv])
-    return int(args.func(args))
+    return entry.main([str(a) for a in argv])
 
 
 def test_simulate_writes_a_recording_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,11 +65,20 @@ def test_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     rc = cli("simulate", *args, "--out", tmp_path / "x.twinlog")
     err = capsys.readouterr().err
     assert rc == 2
-    assert err.startswith("simulate: error: ") and expected in err
+    assert err.startswith("dmw-twin simulate: ") and expected in err
     assert err.count("\n") == 1
 
 
 def test_unwritable_output_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = cli("simulate", "--workshop", FT06, "--out", tmp_path / "no" / "such" / "dir.twinlog")
     assert rc == 2
-    assert "simulate: error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("dmw-twin simulate: ") and "dir.twinlog: cannot create (No such file or directory)" in err
+
+
+def test_usage_errors_name_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli("simulate", "--workshop", SHOP, "--rule", "random")
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("dmw-twin simulate: argument --rule: invalid choice: 'random'")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from twin.events import STATES, Event, parse_event
-from twin.simulator import RULES, PacedRun, SimulationError, Simulator
+from twin.simulator import RULES, Pace, SimulationError, Simulator
 from twin.workshop import Workshop, load_workshop
 
 SHOP = Path(__file__).resolve().parents[2] / "assets" / "workshops" / "machining13.toml"
@@ -280,7 +279,6 @@ def test_incremental_stepping_gives_the_same_events_as_one_run() -> None:
         assert all(e.t <= t for e in chunk)
         got.extend(chunk)
     assert got == list(shift(seed=1))
-    assert list(Simulator(shop(), seed=1).iter_events(2 * HOUR, slice_s=7.0)) == got
 
 
 def test_utilization_matches_the_events() -> None:
@@ -358,56 +356,16 @@ def test_bad_arguments_are_refused() -> None:
 # -- live pacing -----------------------------------------------------------------------
 
 
-class FakeClock:
-    """Wall clock that advances ``step`` seconds per reading."""
-
-    def __init__(self, step: float) -> None:
-        self.t = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        self.t += self.step
-        return self.t
-
-
-def test_paced_run_never_runs_ahead_of_the_clock() -> None:
-    clock = FakeClock(step=2.0)
-    run = PacedRun(Simulator(shop(), seed=1), factor=10.0, until_s=600.0, tick_s=0.0,
-                   clock=clock)
-    got = []
-    for e in run:
-        # the clock was last read at clock.t; sim time may not pass (clock.t - t0) * factor
-        assert e.t <= (clock.t - 2.0) * 10.0 + 1e-9
-        got.append(e)
-    assert got == [e for e in shift(seed=1) if e.t <= 600.0]
-
-
-def test_paced_run_changes_pace_without_a_jump() -> None:
-    clock = FakeClock(step=1.0)
-    run = PacedRun(Simulator(shop(), seed=1), factor=1.0, tick_s=0.0, clock=clock)
-    it = iter(run)
-    next(it)
-    run.set_factor(100.0)  # from now on 100 simulated seconds per second
-    last = 0.0
-    for e in it:
-        assert e.t >= last
-        last = e.t
-        if e.t > 300:
-            break
-    run.stop()
-    assert list(it) == []
-    assert run.factor == 100.0
-    assert clock.t < 20  # ~300 s reached in a few fast "seconds", not 300 slow ones
-
-
-def test_paced_run_stops_from_another_thread() -> None:
-    run = PacedRun(Simulator(shop(), seed=1), factor=60.0, tick_s=0.01)
-    got: list[Event] = []
-    worker = threading.Thread(target=lambda: got.extend(run))
-    worker.start()
-    run.stop()
-    worker.join(timeout=10)
-    assert not worker.is_alive()
-    assert run.stopped
-    with pytest.raises(SimulationError):
-        PacedRun(Simulator(shop()), factor=0)
+def test_pace_anchors_simulated_time_on_the_wall_clock_without_jumps() -> None:
+    now = [100.0]
+    pace = Pace(10.0, lambda: now[0])
+    pace.start(600.0)
+    now[0] += 2.0
+    assert pace.target() == pytest.approx(620.0)  # 2 wall s x 10
+    pace.set_factor(100.0)  # from now on, continuing where it is
+    assert pace.target() == pytest.approx(620.0)
+    now[0] += 0.5
+    assert pace.target() == pytest.approx(670.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(SimulationError):
+            pace.set_factor(bad)

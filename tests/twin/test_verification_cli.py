@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+import main as entry
+
 from twin.scenario import Disturbance, Scenario
 from twin.sim_cli import simulate_to_recording
-from twin.verification import cli
 from twin.verification.data import load_run
 from twin.workshop import load_workshop
 
@@ -33,10 +33,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dmw-twin")
-    cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return entry.main(argv)
 
 
 def test_recording_meta_identifies_the_workshop(recordings: dict[str, Path]) -> None:
@@ -94,7 +91,7 @@ def test_errors_are_one_clear_line(recordings: dict[str, Path], tmp_path: Path,
                  "--no-cache", "--json", *extra])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert err.startswith("verify: error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("dmw-twin verify: ") and message in err and err.count("\n") == 1
 
 
 def test_corrupt_recording_is_named(recordings: dict[str, Path], tmp_path: Path,
@@ -104,7 +101,7 @@ def test_corrupt_recording_is_named(recordings: dict[str, Path], tmp_path: Path,
     code = main(["verify", "--physical", str(bad), "--virtual", str(recordings["virtual"]),
                  "--no-cache"])
     _, err = capsys.readouterr()
-    assert code == 2 and str(bad) in err and err.count("\n") == 1
+    assert code == 2 and err.startswith(f"dmw-twin verify: {bad}") and err.count("\n") == 1
 
 
 def test_edited_model_of_the_same_shop_is_compared_with_a_note(

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from scene.palette import station_state_colour
 from twin.recording import open_recording
+from twin.sources.sim import sim_url
 from twin.timecursor import CursorMode
 
 
@@ -134,8 +135,9 @@ def test_keyboard_space_arrows_home_end(qtbot, opened) -> None:  # noqa: ANN001
 def test_live_session_records_a_recording_that_replays_the_same_states(
         qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
     w = window
-    with qtbot.waitSignal(w.live_started, timeout=10_000) as started:
-        assert w.start_live(factor=1000.0, warmup_s=600.0, record_dir=tmp_path, seed=4)
+    with qtbot.waitSignal(w.live_started, timeout=30_000) as started:
+        assert w.start_live(sim_url("machining13", speed=1000, warmup_min=10, seed=4),
+                            record_dir=tmp_path)
     path = Path(started.args[0])
     assert path.parent == tmp_path and path.suffix == ".twinlog"
     assert w.cursor.mode is CursorMode.FOLLOWING and w.cursor.live
@@ -143,7 +145,7 @@ def test_live_session_records_a_recording_that_replays_the_same_states(
     assert w.cursor.t == pytest.approx(w.cursor.range[1])  # following the live edge
     assert w.view.shown_t is not None and w.view.shown_t > 600.0
     w.stop_live()
-    assert not w.cursor.live and w.live is None
+    assert not w.cursor.live and not w.session.live
     live_history = w.store.history
     t_end = w.store.time_range[1]
     assert str(path.resolve()) in w.settings.recent_files()

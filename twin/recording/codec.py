@@ -35,7 +35,9 @@ import numpy as np
 from twin.events import COLUMNS
 
 MAGIC = b"TWINLOG\x1a"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Version 2 added the order columns (product, quantity, due); version 1 files read as
+#: before, with those columns empty.
 HEADER = struct.Struct("<8sHH")
 HEADER_SIZE = HEADER.size  # 12
 
@@ -60,6 +62,7 @@ FORMAT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("x", "f"), ("y", "f"), ("heading", "f"),
     ("station", "s"), ("wip", "s"), ("order", "s"), ("process", "s"), ("agv", "s"),
     ("queue", "f"), ("energy", "f"),
+    ("product", "s"), ("quantity", "f"), ("due", "f"),  # since format version 2
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in FORMAT_COLUMNS)
 FLOAT_COLUMNS: tuple[str, ...] = tuple(n for n, k in FORMAT_COLUMNS if k == "f")

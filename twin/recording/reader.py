@@ -45,8 +45,9 @@ class EventColumns:
     """Events as numpy arrays, one per field, row ``i`` = ``i``-th event in time order.
 
     Float fields (``t`` seconds, ``x``/``y`` metres, ``heading`` degrees, ``queue``,
-    ``energy`` kWh) are float64 with NaN where not applicable. Id/text fields (``entity``,
-    ``kind``, ``state``, ``station``, ``wip``, ``order``, ``process``, ``agv``) are int32
+    ``energy`` kWh, ``quantity`` parts, ``due`` seconds) are float64 with NaN where not
+    applicable. Id/text fields (``entity``, ``kind``, ``state``, ``station``, ``wip``,
+    ``order``, ``process``, ``agv``, ``product``) are int32
     codes into :attr:`strings` (code 0 is ``""``, i.e. not applicable). Arrays are
     read-only views into the recording; copy before modifying.
     """
@@ -65,6 +66,9 @@ class EventColumns:
     agv: np.ndarray
     queue: np.ndarray
     energy: np.ndarray
+    product: np.ndarray
+    quantity: np.ndarray
+    due: np.ndarray
     strings: np.ndarray  # object array of str
     codes: Mapping[str, int]
 
@@ -440,7 +444,8 @@ class Recording:
             if not isinstance(items, list):
                 raise codec.Damaged("annotations are not a list")
             try:
-                notes = [make_annotation(d["t"], d["label"], d.get("entity", ""), d.get("kind", "note")) for d in items]
+                notes = [make_annotation(d["t"], d["label"], d.get("entity", ""), d.get("kind", "note"),
+                                         d.get("t_end")) for d in items]
             except (KeyError, TypeError, ValueError) as exc:
                 raise codec.Damaged(f"bad annotation ({exc})") from None
             self._notes.extend(notes)

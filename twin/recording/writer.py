@@ -186,7 +186,7 @@ class RecordingWriter:
             row = (
                 ev.t, code(ev.entity), code(ev.kind), code(ev.state), ev.x, ev.y, ev.heading,
                 code(ev.station), code(ev.wip), code(ev.order), code(ev.process), code(ev.agv),
-                ev.queue, ev.energy,
+                ev.queue, ev.energy, code(ev.product), ev.quantity, ev.due,
             )
             self._pending.append(row)
             self._latest[row[1]] = row
@@ -200,12 +200,14 @@ class RecordingWriter:
                 self._flush_all()  # a busy source flushes itself; the timer covers quiet ones
             return True
 
-    def annotate(self, t: float, label: str, entity: str = "", kind: str = "note") -> None:
-        """Add a mark on the timeline at ``t`` seconds (any time, not only the latest).
+    def annotate(self, t: float, label: str, entity: str = "", kind: str = "note",
+                 t_end: float | None = None) -> None:
+        """Add a mark on the timeline at ``t`` seconds (any time, not only the latest),
+        spanning to ``t_end`` seconds if given (a gap).
 
         Raises ``ValueError`` for a bad field (negative/NaN time, empty label).
         """
-        note = make_annotation(t, label, entity, kind)
+        note = make_annotation(t, label, entity, kind, t_end)
         with self._lock:
             self._check_usable()
             self._pending_notes.append(note)

@@ -8,10 +8,12 @@ file (``sim:///abs/path/shop.toml``). The source does not record: the ingest pip
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+from twin.events import Event
 from twin.live import LiveShop
 from twin.scenario import load_scenario
 from twin.sources.base import SourceBatch, SourceError, SourceState, SourceStatus, register_scheme
@@ -33,6 +35,16 @@ def resolve_workshop(name: str) -> Path:
                       f"(bundled: {', '.join(sorted(q.stem for q in BUNDLED_WORKSHOPS.glob('*.toml')))})")
 
 
+def sim_url(workshop: str | Path, **params: Any) -> str:
+    """The ``sim://`` URL of a bundled workshop name or a workshop file, with query
+    ``params`` (``speed``, ``warmup_min``, ``scenario``, ``seed``, ``rule``; None = left out)."""
+    w = str(workshop)
+    if Path(w).suffix:  # a file: an absolute path keeps the URL valid from any folder
+        w = "/" + str(Path(w).resolve()).lstrip("/")
+    q = urlencode({k: str(v) for k, v in params.items() if v is not None})
+    return f"sim://{w}" + (f"?{q}" if q else "")
+
+
 def _one(q: dict[str, list[str]], key: str, default: str) -> str:
     return q.get(key, [default])[-1]
 
@@ -43,10 +55,14 @@ class SimSource:
     Args:
         url: ``sim://…`` as in the module docstring.
         workshop: an already loaded workshop (overrides the URL's workshop).
+        tick_s, clock: pacing slice (wall s) and wall clock of :class:`~twin.live.LiveShop`
+            (tests drive the clock by hand).
         **options: ``speed``, ``warmup_min``, ``scenario``, ``seed``, ``rule`` override the URL.
     """
 
-    def __init__(self, url: str, *, workshop: Workshop | None = None, **options: Any) -> None:
+    def __init__(self, url: str, *, workshop: Workshop | None = None,
+                 tick_s: float | None = None, clock: Callable[[], float] | None = None,
+                 **options: Any) -> None:
         parts = urlsplit(url)
         q = parse_qs(parts.query)
         for k, v in options.items():
@@ -61,11 +77,18 @@ class SimSource:
         except (OSError, ValueError) as exc:
             raise SourceError(f"source {url!r}: {exc}") from exc
         scen_path = _one(q, "scenario", "")
-        scenario = load_scenario(scen_path, self.workshop) if scen_path else None
+        try:
+            scenario = load_scenario(scen_path, self.workshop) if scen_path else None
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"source {url!r}: scenario {scen_path}: {exc}") from exc
         self.url = url
-        self._shop = LiveShop(self.workshop, None, scenario=scenario, seed=seed,
-                              rule=_one(q, "rule", "fifo"), factor=speed, warmup_s=warmup_s)
         self._lock = threading.Lock()
+        self._queue: list[Event] = []
+        self._reached = 0.0
+        self._shop = LiveShop(self.workshop, self._receive, scenario=scenario, seed=seed,
+                              rule=_one(q, "rule", "fifo"), factor=speed, warmup_s=warmup_s,
+                              **({"tick_s": tick_s} if tick_s is not None else {}),
+                              **({"clock": clock} if clock is not None else {}))
         self._status = SourceStatus(SourceState.CONNECTING, "starting the simulated shop")
         self._pending: list[SourceStatus] = [self._status]
         self._ended = False
@@ -84,19 +107,23 @@ class SimSource:
         self._shop.stop(timeout)
         if not self._ended:
             self._ended = True
-            self._set(SourceState.STOPPED, "stopped", self._shop.reached)
+            self._set(SourceState.STOPPED, "stopped", self.reached)
 
     def drain(self) -> SourceBatch:
-        live = self._shop.drain()
-        if not self._ended and not self._shop.running and self._shop._thread is not None:
+        shop = self._shop
+        ended = not self._ended and shop.started and not shop.running
+        with self._lock:
+            events, self._queue = self._queue, []
+            reached = self._reached
+        if ended:  # the thread is gone: everything it produced is in ``events``
             self._ended = True
-            if self._shop.error:
-                self._set(SourceState.FAILED, self._shop.error, live.reached)
+            if shop.error:
+                self._set(SourceState.FAILED, shop.error, reached)
             else:
-                self._set(SourceState.STOPPED, "the simulated shop finished its orders", live.reached)
+                self._set(SourceState.STOPPED, "the simulated shop finished its orders", reached)
         with self._lock:
             statuses, self._pending = self._pending, []
-        return SourceBatch(events=list(live.events), reached=live.reached, statuses=statuses)
+        return SourceBatch(events=list(events), reached=reached, statuses=statuses)
 
     @property
     def status(self) -> SourceStatus:
@@ -113,7 +140,15 @@ class SimSource:
     # -- helpers -------------------------------------------------------------------------
     @property
     def reached(self) -> float:
-        return self._shop.reached
+        """Simulated time (s) up to which every event is queued for :meth:`drain`."""
+        with self._lock:
+            return self._reached
+
+    def _receive(self, events: list[Event], reached: float) -> None:
+        """The pacing thread hands over a slice (see :data:`twin.live.Sink`)."""
+        with self._lock:
+            self._queue.extend(events)
+            self._reached = max(self._reached, reached)
 
     def _set(self, state: SourceState, message: str, t: float | None) -> None:
         st = SourceStatus(state, message, t)

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twin.errors import CommandError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verify`` sub-command."""
@@ -45,12 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Handler of ``verify``; returns the process exit code."""
+    """Handler of ``verify``; returns the process exit code (CommandError on bad input)."""
     if args.window_min is not None and not (math.isfinite(args.window_min) and args.window_min > 0):
-        return _fail(f"--window-min must be a positive number of minutes, got {args.window_min}")
+        raise CommandError(f"--window-min must be a positive number of minutes, got {args.window_min}")
     for label, path in (("physical", args.physical), ("virtual", args.virtual)):
         if not path.is_file():
-            return _fail(f"{path}: no such {label} recording")
+            raise CommandError(f"{path}: no such {label} recording")
     # heavy imports (torch, torch-geometric) only when the command runs
     from twin.verification import VerificationAborted, VerificationError, default_model_dir, verify
 
@@ -60,9 +62,9 @@ def run_verify(args: argparse.Namespace) -> int:
         report = verify(args.physical, args.virtual, mode=args.mode, window_min=args.window_min,
                         progress=progress, model_dir=model_dir)
     except (VerificationError, VerificationAborted) as err:
-        return _fail(str(err))
+        raise CommandError(str(err)) from None
     except OSError as err:
-        return _fail(f"{err.filename or model_dir}: {err.strerror or err}")
+        raise CommandError(f"{err.filename or model_dir}: {err.strerror or err}") from None
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -129,7 +131,3 @@ def _worst(report: Any, sid: str) -> str:
     name, r, p, v = best
     return f"{name} {p:+.3f} vs {v:+.3f} ({r:.1f}x threshold)" if name else "-"
 
-
-def _fail(message: str) -> int:
-    print(f"verify: error: {message}", file=sys.stderr)
-    return 2

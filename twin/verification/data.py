@@ -4,7 +4,8 @@ Verification accepts a recording (:class:`twin.recording.Recording`, or a path t
 ``.twinlog``) or a plain sequence of :class:`twin.events.Event`. :func:`load_run` turns any
 of them into a :class:`ShopRun`: the station state changes, the operations (a WIP processed
 at a station), the arrivals of WIP at stations, AGV state changes and transports, orders.
-Times are seconds since the start of the recording.
+Times are seconds since the start of the recording. The figures come from
+:class:`twin.analytics.ShopAnalytics` (the one place they are computed).
 """
 
 from __future__ import annotations
@@ -18,49 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin.events import STATES, Event
+from twin.analytics import (
+    AGV_STATES,
+    STATION_STATES,
+    Arrival,
+    Downtime,
+    Operation,
+    ShopAnalytics,
+    Transport,
+)
+from twin.events import Event
 
-STATION_STATES: tuple[str, ...] = STATES["station"]
-AGV_STATES: tuple[str, ...] = STATES["agv"]
+__all__ = ["AGV_STATES", "STATION_STATES", "Arrival", "Operation", "ShopRun", "Transport",
+           "VerificationError", "check_compatible", "index_events", "load_run"]
 
 
 class VerificationError(ValueError):
     """Recordings that cannot be verified against each other; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """``wip`` processed at ``station`` for ``process``: processing started at ``start`` and
-    ended at ``end`` [s]; ``work_s`` is the time actually processing (breakdowns during the
-    operation excluded)."""
-
-    station: str
-    process: str
-    wip: str
-    start: float
-    end: float
-    work_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """``wip`` delivered to ``station`` at ``t`` [s] (to be processed there next) and the
-    ``station`` it came from ("" when it came from the raw-material store)."""
-
-    station: str
-    wip: str
-    t: float
-    came_from: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transport:
-    """``wip`` carried by ``agv`` from ``start`` to ``end`` [s]."""
-
-    agv: str
-    wip: str
-    start: float
-    end: float
 
 
 @dataclass
@@ -76,7 +51,8 @@ class ShopRun:
         agv_changes: agv -> [(t, state index in AGV_STATES)] at each change.
         agv_moves: agv -> [(t0, t1, metres)] between consecutive position reports while
             the AGV was moving (its travel, from which its speed follows).
-        operations, arrivals, transports: see the classes above, in time order.
+        operations, arrivals, transports: see :mod:`twin.analytics`, in time order.
+        downtimes: every breakdown (ongoing ones with ``end`` None), by start.
         setups: (station, end t, seconds in setup) of every finished setup (breakdowns
             during a setup excluded).
         wip_order: WIP id -> order id; ``order_times``: order -> (released, completed|None).
@@ -97,6 +73,7 @@ class ShopRun:
     arrivals: list[Arrival] = field(default_factory=list)
     transports: list[Transport] = field(default_factory=list)
     setups: list[tuple[str, float, float]] = field(default_factory=list)
+    downtimes: list[Downtime] = field(default_factory=list)
     wip_order: dict[str, str] = field(default_factory=dict)
     order_times: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     fingerprint: str = ""
@@ -119,20 +96,11 @@ class ShopRun:
         return out
 
     def down_episodes(self) -> list[float]:
-        """Durations [s] of every breakdown of every station (cut at the end of the run)."""
-        down = STATION_STATES.index("down")
-        out: list[float] = []
-        for changes in self.station_changes.values():
-            since: float | None = None
-            for t, state in changes:
-                if state == down and since is None:
-                    since = t
-                elif state != down and since is not None:
-                    out.append(t - since)
-                    since = None
-            if since is not None:
-                out.append(self.t_end - since)
-        return out
+        """Durations [s] of every breakdown of every station (cut at the end of the run),
+        station by station."""
+        pos = {st: i for i, st in enumerate(self.station_changes)}
+        by_station = sorted(self.downtimes, key=lambda d: pos.get(d.station, len(pos)))
+        return [(self.t_end if d.end is None else d.end) - d.start for d in by_station]
 
 
 def load_run(source: Any, label: str | None = None) -> ShopRun:
@@ -212,110 +180,34 @@ def index_events(
 
 
 def _index(run: ShopRun, evs: list[Event]) -> None:
-    st_index = {s: i for i, s in enumerate(STATION_STATES)}
-    agv_index = {s: i for i, s in enumerate(AGV_STATES)}
-    run.station_changes = {s: [] for s in run.stations}
-    run.agv_changes = {a: [] for a in run.agvs}
-    # open operation per station: [wip, process, start, work_s, processing_since or None]
-    open_op: dict[str, list[Any]] = {}
-    wip_state: dict[str, str] = {}
-    wip_last_station: dict[str, str] = {}
-    wip_carrier: dict[str, tuple[str, float]] = {}
-    agv_last: dict[str, Event] = {}
+    shop = ShopAnalytics(run.stations, run.agvs, t0=run.t_start, initial_state=None)
+    shop.add(evs)
+    run.station_changes = shop.station_changes()
+    run.agv_changes = shop.agv_changes()
+    run.operations = sorted(shop.operations, key=lambda o: o.end)
+    run.arrivals = shop.arrivals
+    run.transports = shop.transports
+    run.setups = shop.setups()
+    run.downtimes = shop.downtimes()
+    run.wip_order = shop.wip_order
+    run.order_times = shop.order_times
+    run.agv_moves = _agv_moves(evs)
+
+
+def _agv_moves(evs: list[Event]) -> dict[str, list[tuple[float, float, float]]]:
+    """AGV -> (t0, t1, metres) between consecutive position reports while moving."""
+    moves: dict[str, list[tuple[float, float, float]]] = {}
+    last_of: dict[str, Event] = {}
     for e in evs:
-        if e.kind == "station":
-            changes = run.station_changes.setdefault(e.entity, [])
-            k = st_index[e.state]
-            if not changes or changes[-1][1] != k:  # queue-only updates keep the state
-                changes.append((e.t, k))
-            op = open_op.get(e.entity)
-            if op is not None and op[4] is not None and (e.state != "processing" or e.wip != op[0]):
-                op[3] += e.t - op[4]
-                op[4] = None
-            if e.state == "processing":
-                if op is not None and e.wip and e.wip != op[0]:
-                    _close_op(run, e.entity, op, e.t)
-                    op = None
-                if op is None:
-                    op = [e.wip, e.process, e.t, 0.0, e.t]
-                    open_op[e.entity] = op
-                elif op[4] is None:
-                    op[4] = e.t
-            elif e.state in ("idle", "blocked", "setup") and op is not None:
-                _close_op(run, e.entity, op, e.t)
-                del open_op[e.entity]
-        elif e.kind == "agv":
-            changes_a = run.agv_changes.setdefault(e.entity, [])
-            k = agv_index[e.state]
-            if not changes_a or changes_a[-1][1] != k:  # position samples keep the state
-                changes_a.append((e.t, k))
-            last = agv_last.get(e.entity)
-            if (last is not None and last.state == "moving" and e.t > last.t
-                    and None not in (last.x, last.y, e.x, e.y)):
-                metres = math.hypot(e.x - last.x, e.y - last.y)  # type: ignore[operator]
-                run.agv_moves.setdefault(e.entity, []).append((last.t, e.t, metres))
-            agv_last[e.entity] = e
-        elif e.kind == "wip":
-            if e.order:
-                run.wip_order[e.entity] = e.order
-            prev = wip_state.get(e.entity)
-            if e.state == "transporting":
-                if prev != "transporting" and e.agv:
-                    wip_carrier[e.entity] = (e.agv, e.t)
-            elif prev == "transporting" and e.entity in wip_carrier:
-                agv, t0 = wip_carrier.pop(e.entity)
-                run.transports.append(Transport(agv, e.entity, t0, e.t))
-            arrived = prev in (None, "transporting") or (
-                e.station != wip_last_station.get(e.entity)
-            )
-            if e.state == "waiting" and e.station and prev != "waiting" and arrived:
-                run.arrivals.append(
-                    Arrival(e.station, e.entity, e.t, wip_last_station.get(e.entity, ""))
-                )
-            if e.state == "processing" and e.station:
-                if prev in (None, "transporting"):  # delivered straight onto the machine
-                    run.arrivals.append(
-                        Arrival(e.station, e.entity, e.t, wip_last_station.get(e.entity, ""))
-                    )
-                wip_last_station[e.entity] = e.station
-            wip_state[e.entity] = e.state
-        elif e.kind == "order":
-            rel, done = run.order_times.get(e.entity, (e.t, None))
-            if e.state == "released":
-                rel = e.t
-            elif e.state == "completed":
-                done = e.t
-            run.order_times[e.entity] = (rel, done)
-    # operations still running at the end of the run are left out (their time is unknown)
-    run.operations.sort(key=lambda o: o.end)
-    run.setups = _setups(run.station_changes)
-
-
-def _setups(changes: dict[str, list[tuple[float, int]]]) -> list[tuple[str, float, float]]:
-    """Finished setups per station: (station, end t, seconds in setup), a breakdown in the
-    middle of a setup not counted."""
-    setup, down = STATION_STATES.index("setup"), STATION_STATES.index("down")
-    out = []
-    for station, ch in changes.items():
-        work, since = 0.0, None
-        for (t, k), nxt in zip(ch, [*ch[1:], None], strict=True):
-            if k == setup:
-                since = t if since is None else since
-                if nxt is not None:
-                    work += nxt[0] - t
-            elif k != down and since is not None:
-                out.append((station, t, work))
-                work, since = 0.0, None
-    out.sort(key=lambda x: x[1])
-    return out
-
-
-def _close_op(run: ShopRun, station: str, op: list[Any], t: float) -> None:
-    wip, process, start, work, since = op
-    if since is not None:
-        work += t - since
-    if work > 0 and process:
-        run.operations.append(Operation(station, process, wip, start, t, work))
+        if e.kind != "agv":
+            continue
+        last = last_of.get(e.entity)
+        if (last is not None and last.state == "moving" and e.t > last.t
+                and None not in (last.x, last.y, e.x, e.y)):
+            metres = math.hypot(e.x - last.x, e.y - last.y)  # type: ignore[operator]
+            moves.setdefault(e.entity, []).append((last.t, e.t, metres))
+        last_of[e.entity] = e
+    return moves
 
 
 def _fingerprint(evs: list[Event]) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from twin.analytics import overlap, state_seconds_per_bin
 from twin.verification.data import AGV_STATES, STATION_STATES, ShopRun
 
 FEATURES: tuple[str, ...] = (*STATION_STATES, "queue", "cycle_ratio", "setup_ratio", "load")
@@ -200,9 +201,9 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
             setup_sum[st_idx[station], b] += work / ref_setup
             setup_n[st_idx[station], b] += 1
     for i, st in enumerate(run.stations):
-        _state_time(run.station_changes.get(st, []), run.t_end, edges, state_s[i])
+        state_seconds_per_bin(run.station_changes.get(st, []), run.t_end, edges, state_s[i])
     for i, agv in enumerate(run.agvs):
-        _state_time(run.agv_changes.get(agv, []), run.t_end, edges, agv_s[i])
+        state_seconds_per_bin(run.agv_changes.get(agv, []), run.t_end, edges, agv_s[i])
     # operations: cycle ratio by the bin the operation finished in
     for op in run.operations:
         b = int(np.searchsorted(edges, op.end, side="right")) - 1
@@ -223,36 +224,9 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
         if 0 <= b < n_bins:
             load_s[i, b] += ref.cycle_s(arr.station, op.process if op else "")
     for i in q_start:
-        queue_ps[i] = _overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
+        queue_ps[i] = overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
     return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum, cycle_n,
                      load_s, agv_s, setup_sum, setup_n)
-
-
-def _state_time(
-    changes: list[tuple[float, int]], t_end: float, edges: np.ndarray, out: np.ndarray
-) -> None:
-    """Add the seconds spent in each state per bin into ``out`` [B, n_states]."""
-    if not changes:
-        return
-    t = np.array([c[0] for c in changes] + [max(t_end, changes[-1][0])])
-    k = np.array([c[1] for c in changes])
-    for state in np.unique(k):
-        sel = k == state
-        out[:, state] += _overlap(t[:-1][sel], t[1:][sel], edges)
-
-
-def _overlap(a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Seconds of the intervals [a_i, b_i) that fall in each bin of ``edges``."""
-    if a.size == 0:
-        return np.zeros(len(edges) - 1)
-    length = np.maximum(b - a, 0.0)
-    out = np.zeros(len(edges) - 1)
-    chunk = 4096  # bound the memory of the interval x edge matrix
-    for j in range(0, a.size, chunk):
-        aa, ll = a[j : j + chunk, None], length[j : j + chunk, None]
-        cover = np.clip(edges[None, :] - aa, 0.0, ll).sum(axis=0)
-        out += np.diff(cover)
-    return out
 
 
 def _carry_forward(x: np.ndarray, first: float) -> np.ndarray:

@@ -1,0 +1,374 @@
+"""The session: what one window shows, as a Qt-free model with evented state.
+
+One :class:`Session` per window (napari's ``ViewerModel``, glue's state classes): the
+workshop, where the data comes from (a live :class:`~twin.sources.base.Source` through the
+ingest pipeline, or a recording), the :class:`~twin.timecursor.TimeCursor`, the
+:class:`~twin.statestore.StateStore`, the 3D overlay mode and its scores, the selected
+entity, the latest verification result, and the source's status and ingest counters.
+The window and the docks only observe it (psygnal signals) and write into it; none of its
+behaviour needs a widget, so it is tested without Qt.
+
+The window calls :meth:`Session.tick` once per frame: a live source is pumped into the
+recording and the store, a recording still being written is read on, and the cursor moves.
+
+Times are seconds of the shift.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from psygnal import Signal
+
+from twin.live import recording_name
+from twin.recording import RecordingWriter
+from twin.sources.base import PacedSource, Source, SourceStatus, redact
+from twin.sources.ingest import Ingest, IngestCounters
+from twin.statestore import PreparedReplay, StateStore
+from twin.timecursor import CursorMode, TimeCursor
+from twin.workshop import Workshop
+
+#: While following live, the view stays this many seconds of shift behind the newest data,
+#: so AGV motion can be interpolated between position reports (1 report/s).
+FOLLOW_DELAY_S = 1.0
+#: How often a recording that is still being written is read again, wall seconds.
+GROWING_REFRESH_S = 1.0
+#: Overlay modes of the 3D view.
+OVERLAYS: tuple[str, ...] = ("state", "consistency")
+
+
+def read_scores(path: str | Path) -> dict[str, float]:
+    """Per-station scores from a ``verify --json`` result (or a plain ``{station: score}``
+    mapping); raises ``ValueError``/``OSError`` naming what is wrong."""
+    import json
+
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    scores = doc.get("per_station", doc) if isinstance(doc, dict) else None
+    if not isinstance(scores, dict):
+        raise ValueError("expected a JSON object with 'per_station' scores")
+    return {str(k): float(v) for k, v in scores.items()}
+
+
+class Selection:
+    """The id of the selected station / AGV / buffer ("" = nothing selected).
+
+    Whoever the user clicks in (3D, tree, a table) writes here; everyone shows what is here.
+
+    Signals:
+        changed(entity_id: str): emitted once per actual change.
+    """
+
+    changed = Signal(str)
+
+    def __init__(self) -> None:
+        self._id = ""
+
+    @property
+    def entity(self) -> str:
+        return self._id
+
+    def select(self, entity_id: str | None) -> None:
+        entity_id = entity_id or ""
+        if entity_id != self._id:
+            self._id = entity_id
+            self.changed.emit(entity_id)
+
+    def clear(self) -> None:
+        self.select("")
+
+
+class Session:
+    """What a window shows (see the module docstring).
+
+    Signals:
+        workshop_changed(workshop): a different workshop is shown.
+        source_changed(description: str): live source started/stopped, recording shown
+            (``description`` as in :attr:`description`).
+        status_changed(status: SourceStatus): the live source's state changed.
+        live_ended(status: SourceStatus): the live source stopped by itself (end of the
+            shift) or failed; the session is already a finished, scrubbable shift.
+        overlay_changed(mode: str): ``"state"`` or ``"consistency"``.
+        scores_changed(scores: dict): per-station consistency scores 0..1.
+        verification_changed(result): the latest verification result (or None).
+        problem(title: str, message: str): something the user should be told (a recording
+            that cannot be written or read on); the session keeps running.
+
+    Args:
+        clock: wall clock, seconds (injectable for tests).
+        follow_delay_s: see :data:`FOLLOW_DELAY_S`.
+    """
+
+    workshop_changed = Signal(object)
+    source_changed = Signal(str)
+    status_changed = Signal(object)
+    live_ended = Signal(object)
+    overlay_changed = Signal(str)
+    scores_changed = Signal(object)
+    verification_changed = Signal(object)
+    problem = Signal(str, str)
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 follow_delay_s: float = FOLLOW_DELAY_S) -> None:
+        self._clock = clock
+        self.follow_delay_s = float(follow_delay_s)
+        self.cursor = TimeCursor(clock=clock)
+        self.store = StateStore()
+        self.selection = Selection()
+        self.workshop: Workshop | None = None
+        self.source: Source | None = None
+        self.ingest: Ingest | None = None
+        self.writer: RecordingWriter | None = None
+        #: the recording being written by the live source (kept after it stops)
+        self.live_path: Path | None = None
+        #: the recording shown (a replay, or a finished live session's file)
+        self.recording_path: Path | None = None
+        self.status: SourceStatus | None = None
+        self.overlay = "state"
+        self.scores: dict[str, float] = {}
+        self.verification: Any = None
+        self._next_refresh = 0.0
+        self._write_error_told = False
+        self.cursor.speed_changed.connect(self._on_speed)
+        self.cursor.mode_changed.connect(self._on_mode)
+
+    # -- what is shown ---------------------------------------------------------------
+    def set_workshop(self, workshop: Workshop) -> None:
+        """Show ``workshop`` (clears the selection; scores of another shop are dropped)."""
+        self.selection.clear()
+        if self.workshop is not None and workshop.name != self.workshop.name and self.scores:
+            self.set_scores({})
+        self.workshop = workshop
+        self.workshop_changed.emit(workshop)
+
+    @property
+    def live(self) -> bool:
+        """A live source is running."""
+        return self.source is not None
+
+    @property
+    def paced(self) -> bool:
+        """The live source has a pace the user can set (the simulated shop, a log replay)."""
+        return isinstance(self.source, PacedSource)
+
+    @property
+    def counters(self) -> IngestCounters:
+        """What the live source delivered and what was rejected (zeros when not live)."""
+        return self.ingest.counters if self.ingest is not None else IngestCounters()
+
+    @property
+    def description(self) -> str:
+        """Where the data comes from, in words: ``live: URL → FILE``, ``replay: FILE``."""
+        if self.source is not None:
+            target = f" → {self.live_path}" if self.live_path is not None else ""
+            return f"live: {redact(self.source.url)}{target}"
+        if self.recording_path is not None:
+            if self.recording_path == self.live_path:
+                return f"recorded live session: {self.recording_path}"
+            return f"replay: {self.recording_path}"
+        return ""
+
+    # -- live ----------------------------------------------------------------------
+    def start_live(self, source: Source, workshop: Workshop, *,
+                   record_dir: str | Path | None = None, speed: float | None = None) -> Path | None:
+        """Follow ``source`` live, recording it into ``record_dir`` (None: do not record).
+
+        Returns the recording's path. Raises what the recording or the source raise when
+        they cannot start (the caller tells the user); the previous session is stopped.
+        """
+        self.stop_live()
+        out = None
+        writer = None
+        meta = source.meta()
+        if record_dir is not None:
+            folder = Path(record_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            out = folder / recording_name(workshop)
+            writer = RecordingWriter(out, meta)
+        try:
+            if speed is not None and isinstance(source, PacedSource):
+                source.set_speed(speed)
+            self.set_workshop(workshop)
+            self.store.start_live(list(workshop.stations), meta=meta, source=redact(source.url))
+            self.ingest = Ingest(source, writer, self.store, follow_delay_s=self.follow_delay_s,
+                                 clock=self._clock)
+            source.start()
+        except Exception:
+            if writer is not None:
+                writer.close()
+            self.ingest = None
+            raise
+        self.source, self.writer, self.live_path = source, writer, out
+        self.recording_path = None
+        self.status = source.status
+        self._write_error_told = False
+        c = self.cursor
+        c.pause()
+        c.set_range(0.0, 0.0)
+        c.set_live(True)
+        if isinstance(source, PacedSource):
+            c.speed = source.speed
+        c.follow()
+        self.source_changed.emit(self.description)
+        self.status_changed.emit(self.status)
+        return out
+
+    def stop_live(self) -> None:
+        """Stop the live source; the session stays scrubbable and its recording is kept."""
+        self._finish_live(user=True)
+
+    def _finish_live(self, user: bool) -> None:
+        source, ingest = self.source, self.ingest
+        if source is None or ingest is None:
+            return
+        self.source = None
+        if user:
+            source.stop()
+            self._take(ingest, from_stop=True)
+        writer, self.writer = ingest.writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception as exc:  # noqa: BLE001 - the view stays; say what was lost
+                self.problem.emit("The recording could not be closed", str(exc))
+        if not user:
+            source.stop()
+        self.store.end_live()
+        self.cursor.set_live(False)
+        if self.live_path is not None and self.live_path.exists():
+            self.recording_path = self.live_path
+        self.source_changed.emit(self.description)
+
+    def pump(self) -> int:
+        """Take what the live source delivered (once per frame); returns accepted events."""
+        ingest = self.ingest
+        if self.source is None or ingest is None:
+            return 0
+        return self._take(ingest)
+
+    def _take(self, ingest: Ingest, from_stop: bool = False) -> int:
+        result = ingest.pump()
+        self.cursor.extend_to(self.store.time_range[1])
+        for st in result.statuses:
+            self.status = st
+            self.status_changed.emit(st)
+        if ingest.write_error and not self._write_error_told:
+            self._write_error_told = True
+            self.problem.emit("Recording stopped", f"{ingest.write_error}; the live view goes on")
+        if ingest.ended and not from_stop and self.source is not None:
+            status = self.status
+            self._finish_live(user=False)
+            self.live_ended.emit(status)
+        return len(result.events)
+
+    def set_speed(self, speed: float) -> None:
+        """Playback speed (× real time); while following a paced source, also its pace."""
+        self.cursor.speed = speed
+
+    def _on_speed(self, speed: float) -> None:
+        src = self.source
+        if isinstance(src, PacedSource) and self.cursor.mode is CursorMode.FOLLOWING:
+            src.set_speed(speed)
+
+    def _on_mode(self, mode: CursorMode) -> None:
+        src = self.source
+        if mode is CursorMode.FOLLOWING and isinstance(src, PacedSource):
+            self.cursor.speed = src.speed  # following = watching the shop at its own pace
+
+    # -- replay --------------------------------------------------------------------
+    def show_replay(self, prepared: PreparedReplay, workshop: Workshop, path: str | Path, *,
+                    at: float | None = None, play: bool = False,
+                    speed: float | None = None) -> None:
+        """Show a prepared recording from ``at`` seconds (default: its start)."""
+        self.stop_live()
+        self.set_workshop(workshop)
+        self.store.attach(prepared)
+        t0, t1 = self.store.time_range
+        t0 = min(t0, 0.0)
+        c = self.cursor
+        c.set_live(False)
+        c.pause()
+        c.set_range(t0, t1)
+        if speed is not None:
+            c.speed = speed
+        c.seek(t0 if at is None else at)
+        if play:
+            c.play()
+        self.recording_path = Path(path)
+        self.status = None
+        self._next_refresh = 0.0
+        self.source_changed.emit(self.description)
+
+    def follow_growing_recording(self) -> None:
+        """A recording still being written (another window's live session, a ``record``
+        command): read what was added about once a second and follow it like live."""
+        now = self._clock()
+        if self.recording_path is None or self.source is not None or now < self._next_refresh:
+            return
+        self._next_refresh = now + GROWING_REFRESH_S
+        c = self.cursor
+        if not self.store.growing and not c.live:
+            return
+        try:
+            added = self.store.refresh()
+        except Exception as exc:  # noqa: BLE001 - e.g. the file was replaced
+            self._next_refresh = float("inf")
+            c.set_live(False)
+            self.problem.emit("Stopped following the recording", f"{self.recording_path}: {exc}")
+            return
+        if added:
+            at_end = c.t >= c.range[1]
+            c.set_live(True)
+            c.extend_to(self.store.time_range[1])
+            if at_end and c.mode is CursorMode.PAUSED:
+                c.follow()
+        if not self.store.growing and c.live:
+            c.set_live(False)  # the writer closed the file: a finished shift
+
+    # -- the frame -----------------------------------------------------------------
+    def tick(self) -> None:
+        """One frame: live data in (or a growing recording read on), cursor forward."""
+        if self.source is not None:
+            self.pump()
+        else:
+            self.follow_growing_recording()
+        self.cursor.tick()
+
+    # -- overlay, scores, verification ---------------------------------------------
+    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None) -> None:
+        """Colour stations by ``"state"`` or by ``"consistency"`` (with ``scores`` if given)."""
+        if mode not in OVERLAYS:
+            raise ValueError(f"overlay {mode!r}: expected one of {', '.join(OVERLAYS)}")
+        if scores is not None:
+            self.set_scores(scores)
+        if mode != self.overlay:
+            self.overlay = mode
+            self.overlay_changed.emit(mode)
+
+    def set_scores(self, scores: Mapping[str, float]) -> None:
+        """Per-station consistency scores 0..1 (replaces the current ones)."""
+        clean: dict[str, float] = {}
+        for k, v in scores.items():
+            f = float(v)
+            if not 0.0 <= f <= 1.0:
+                raise ValueError(f"score of {k!r} must be within 0..1, got {v!r}")
+            clean[str(k)] = f
+        self.scores = clean
+        self.scores_changed.emit(dict(clean))
+
+    def set_verification(self, result: Any) -> None:
+        """The latest verification result (a ``ConsistencyReport``, or None); its
+        per-station scores go to the consistency overlay, which is switched on."""
+        self.verification = result
+        self.verification_changed.emit(result)
+        per_station = getattr(result, "per_station", None)
+        if per_station is not None:
+            self.set_overlay("consistency", per_station)
+
+    # -- closing -------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop a live source and close its recording (the window is closing)."""
+        self.stop_live()
+

@@ -1,0 +1,285 @@
+"""The one ingest pipeline every source goes through: validate once, record, feed the view.
+
+    source --drain()--> Ingest.pump()
+        validate (one policy, below)  --rejected--> counted by reason, with a sample
+        \\-> RecordingWriter (crash-safe .twinlog)            } exactly the same
+        \\-> StateStore (what the 3D view, charts, panels show) } accepted events
+
+The policy, the same for the simulated shop, MQTT, OPC UA and MTConnect:
+
+* **malformed**: :func:`twin.events.parse_event` refuses it (missing field, unknown state,
+  NaN…) → rejected with that reason;
+* **late**: earlier than the last accepted event → rejected (``late``). Recordings are
+  append-only in time and the view must show what the recording holds;
+* **entity changed kind**: an id first seen as a station arriving as an AGV → rejected;
+* **too far ahead** (optional, ``max_ahead_s``): later than the batch's ``reached``
+  watermark + ``max_ahead_s`` → rejected (a clock gone wrong on the feed's side);
+* what the source itself could not decode (:class:`~twin.sources.base.Rejected`) is counted
+  under its own reason.
+
+An event the recording refuses (which the checks above make impossible in practice) is not
+shown either: the store gets only what the writer accepted. If the recording can no longer
+be written at all (disk full), recording stops, :attr:`Ingest.write_error` says why, and
+the view goes on. Status changes and gaps become
+recording annotations (kinds ``status`` and ``gap``) and timeline markers in the store, so
+they show live and in a replay of the recording.
+
+:meth:`Ingest.pump` runs on the consumer's thread (the GUI thread, or the ``record``
+command's loop), once per frame. Qt-free. Times are seconds of the shift.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twin.events import Event, EventError, parse_event
+from twin.recording.model import RecordingError
+from twin.recording.writer import RecordingWriter
+from twin.sources.base import Gap, Rejected, Source, SourceBatch, SourceState, SourceStatus
+
+#: Reason keys of the pipeline's own checks (counted under these names).
+MALFORMED = "malformed"
+LATE = "late (earlier than the last accepted event)"
+KIND_CHANGED = "entity changed kind"
+TOO_FAR_AHEAD = "too far ahead of the source's watermark"
+#: Distinct reasons counted at most; further ones go under OTHER_REASONS.
+MAX_REASONS = 32
+OTHER_REASONS = "(other reasons)"
+#: Characters of a rejected payload kept as its sample.
+SAMPLE_CHARS = 200
+#: Events/s is averaged over this many wall seconds.
+RATE_WINDOW_S = 2.0
+
+
+@dataclass
+class IngestCounters:
+    """What the pipeline let through and what it refused, since the source started.
+
+    Attributes:
+        accepted: events recorded and shown.
+        rejected: events refused (all reasons).
+        reasons: reason -> count (at most :data:`MAX_REASONS` distinct reasons).
+        samples: reason -> the first refused payload with that reason and the detail
+            (``"t=3.0 s after t=9.5 s: {...}"``), at most :data:`SAMPLE_CHARS` characters.
+        last_rejection: the most recent reason with its detail, "" if none.
+        events_per_s: accepted events per wall second over the last few seconds.
+        gaps: gaps reported by the source.
+        reached: the source's watermark, seconds of shift.
+    """
+
+    accepted: int = 0
+    rejected: int = 0
+    reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+    samples: dict[str, str] = field(default_factory=dict)
+    last_rejection: str = ""
+    events_per_s: float = 0.0
+    gaps: int = 0
+    reached: float = 0.0
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one :meth:`Ingest.pump` did: the accepted events (time order), the watermark,
+    the status changes and gaps of the batch, and how many events it refused."""
+
+    events: list[Event]
+    reached: float
+    statuses: list[SourceStatus]
+    gaps: list[Gap]
+    rejected: int
+
+
+def _sample(obj: Any) -> str:
+    try:
+        text = repr(obj.to_dict() if isinstance(obj, Event) else obj)
+    except Exception:  # noqa: BLE001 - a hostile object: its type is sample enough
+        text = f"<{type(obj).__name__}>"
+    return text[:SAMPLE_CHARS]
+
+
+def status_label(status: SourceStatus) -> str:
+    """How a status change reads on the timeline: ``"connected: simulated shop running"``."""
+    return f"{status.state.value}: {status.message}" if status.message else status.state.value
+
+
+class Ingest:
+    """Drains one source into a recording and a state store under one validation policy.
+
+    Args:
+        source: the source (already started or not; :meth:`pump` only drains it).
+        writer: the recording to write (None: do not record).
+        store: a state store in a live session (``start_live`` called), or None.
+        max_ahead_s: refuse events later than the batch's ``reached`` + this (None: off).
+        follow_delay_s: the store's live end stays this far behind ``reached`` while the
+            source runs (the view interpolates AGV motion between position reports).
+        clock: wall clock for events/s (injectable for tests).
+
+    Signals are not used here; the session reads :attr:`counters` after each pump.
+    """
+
+    def __init__(self, source: Source, writer: RecordingWriter | None = None,
+                 store: Any | None = None, *, max_ahead_s: float | None = None,
+                 follow_delay_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if max_ahead_s is not None and not max_ahead_s >= 0:
+            raise ValueError(f"max_ahead_s must be >= 0 s or None, got {max_ahead_s!r}")
+        self.source = source
+        self.writer = writer
+        self.store = store
+        self.max_ahead_s = max_ahead_s
+        self.follow_delay_s = float(follow_delay_s)
+        self.counters = IngestCounters()
+        self.write_error = ""
+        self._clock = clock
+        self._last_t = -math.inf
+        self._kinds: dict[str, str] = {}
+        self._rate: collections.deque[tuple[float, int]] = collections.deque()
+        self._ended = False
+
+    # -- the pump ----------------------------------------------------------------------
+    def pump(self) -> IngestResult:
+        """Drain the source once and pass the result on (see the module docstring)."""
+        try:
+            batch = self.source.drain()
+        except Exception as exc:  # noqa: BLE001 - a source must not raise; if it does, say so
+            batch = SourceBatch(reached=self.counters.reached, statuses=[SourceStatus(
+                SourceState.FAILED, f"the source failed: {exc}", None)])
+        return self.take(batch)
+
+    def take(self, batch: SourceBatch) -> IngestResult:
+        """Validate, record and show one batch (what :meth:`pump` does after draining)."""
+        c = self.counters
+        reached = batch.reached if math.isfinite(batch.reached) else c.reached
+        ahead_limit = math.inf if self.max_ahead_s is None else reached + self.max_ahead_s
+        refused_before = c.rejected
+        before = c.reached  # the watermark before this batch
+        for r in batch.rejected:
+            if isinstance(r, Rejected):
+                self._reject(r.reason, r.sample)
+            else:
+                self._reject("unreadable rejection", _sample(r))
+        accepted: list[Event] = []
+        for raw in batch.events:
+            ev = self._validate(raw, ahead_limit)
+            if ev is None:
+                continue
+            if self.writer is not None and not self._record(ev):
+                continue
+            self._last_t = ev.t
+            accepted.append(ev)
+        c.accepted += len(accepted)
+        statuses = list(batch.statuses)
+        gaps = list(batch.gaps)
+        c.gaps += len(gaps)
+        self._annotate(statuses, gaps)  # a status without a time: where the source was
+        c.reached = max(c.reached, reached)
+        if any(s.state in (SourceState.STOPPED, SourceState.FAILED) for s in statuses):
+            self._ended = True
+        self._feed_store(accepted, statuses, gaps, before)
+        self._count_rate(len(accepted))
+        return IngestResult(accepted, c.reached, statuses, gaps, c.rejected - refused_before)
+
+    @property
+    def ended(self) -> bool:
+        """The source reported stopped or failed (nothing more will come)."""
+        return self._ended
+
+    # -- validation --------------------------------------------------------------------
+    def _validate(self, raw: Event | Mapping[str, Any], ahead_limit: float) -> Event | None:
+        try:
+            ev = parse_event(raw)
+        except EventError as exc:
+            self._reject(MALFORMED, f"{exc}: {_sample(raw)}")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a hostile mapping must not stop ingest
+            self._reject(MALFORMED, f"unreadable event ({type(exc).__name__}: {exc})")
+            return None
+        if ev.t < self._last_t:
+            self._reject(LATE, f"t={ev.t:g} s after t={self._last_t:g} s: {_sample(ev)}")
+            return None
+        if ev.t > ahead_limit:
+            self._reject(TOO_FAR_AHEAD, f"t={ev.t:g} s, watermark + {self.max_ahead_s:g} s = "
+                                        f"{ahead_limit:g} s: {_sample(ev)}")
+            return None
+        known = self._kinds.get(ev.entity)
+        if known is not None and known != ev.kind:
+            self._reject(KIND_CHANGED, f"{ev.entity!r} is a {known}, not a {ev.kind}")
+            return None
+        self._kinds[ev.entity] = ev.kind
+        return ev
+
+    def _record(self, ev: Event) -> bool:
+        w = self.writer
+        assert w is not None
+        try:
+            if w.append(ev):
+                return True
+            self._reject(w.last_rejection.split(":")[0] or "refused by the recording",
+                         w.last_rejection)
+        except RecordingError as exc:  # disk full, file gone: stop recording, keep showing
+            self.write_error = str(exc)
+            self.writer = None
+            return True
+        return False
+
+    def _reject(self, reason: str, sample: str = "") -> None:
+        c = self.counters
+        c.rejected += 1
+        key = reason
+        if key not in c.reasons and len(c.reasons) >= MAX_REASONS:
+            key = OTHER_REASONS
+        c.reasons[key] += 1
+        if key not in c.samples:
+            c.samples[key] = sample[:SAMPLE_CHARS]
+        c.last_rejection = f"{reason}: {sample}"[:SAMPLE_CHARS] if sample else reason
+
+    # -- annotations, store, rate ------------------------------------------------------
+    def _annotate(self, statuses: list[SourceStatus], gaps: list[Gap]) -> None:
+        w = self.writer
+        if w is None:
+            return
+        try:
+            for s in statuses:
+                w.annotate(self._status_t(s), status_label(s), kind="status")
+            for g in gaps:
+                w.annotate(max(g.t0, 0.0), f"gap: {g.reason}", kind="gap",
+                           t_end=max(g.t1, g.t0, 0.0))
+        except (RecordingError, ValueError) as exc:
+            self.write_error = self.write_error or str(exc)
+
+    def _status_t(self, s: SourceStatus, default: float | None = None) -> float:
+        """Shift time (s) of a status change: its own, else where the source had got to."""
+        if default is None:
+            default = self.counters.reached
+        t = s.t if s.t is not None and math.isfinite(s.t) else default
+        return max(float(t), 0.0)
+
+    def _feed_store(self, events: list[Event], statuses: list[SourceStatus],
+                    gaps: list[Gap], before: float) -> None:
+        store = self.store
+        if store is None or not store.live:
+            return
+        for s in statuses:
+            store.add_marker(self._status_t(s, before), "status", status_label(s))
+        for g in gaps:
+            store.add_marker(max(g.t0, 0.0), "gap", f"gap: {g.reason}", t_end=max(g.t1, g.t0))
+        reached = self.counters.reached
+        end = reached if self._ended else max(reached - self.follow_delay_s, 0.0)
+        end = max(end, store.time_range[1])
+        if events or end > store.time_range[1]:
+            store.append(events, now=end)
+
+    def _count_rate(self, n: int) -> None:
+        now = self._clock()
+        q = self._rate
+        q.append((now, n))
+        while len(q) > 1 and now - q[0][0] > RATE_WINDOW_S:
+            q.popleft()
+        span = now - q[0][0]
+        total = sum(k for _, k in list(q)[1:])
+        self.counters.events_per_s = total / span if span > 0 else 0.0
