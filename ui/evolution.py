@@ -78,6 +78,7 @@ class QtEvolutionPanel(QWidget):
         self.progress.hide()
         self.stage = QLabel("", self)
         self.stage.setStyleSheet("color: #57606A;")
+        self.stage.setWordWrap(True)  # long messages must not widen the dock (and the window)
 
         self.ta_plot = pg.PlotWidget(self)
         self.ta_plot.setBackground("w")
@@ -120,6 +121,7 @@ class QtEvolutionPanel(QWidget):
                         f"<span style='color:{AFTER}'>■</span> evolved — on test sets 1–3 after "
                         "the first trigger", self)
         legend.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        legend.setWordWrap(True)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
