@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twin.history.cli",  # history
     "twin.serve_cli",  # serve
     "twin.warehouse.cli",  # warehouse, migrate, kg
+    "twin.evolution.cli",  # evolve
     "scene.cli",  # mesh-info, screenshot
     "twin.mtconnect.cli",  # import-mtconnect
     "twin.calibration.cli",  # calibrate

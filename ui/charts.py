@@ -114,6 +114,8 @@ class QtShopCharts(QWidget):
         self.tp_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush=THROUGHPUT_BRUSH,
                                        pen=pg.mkPen("#2B7FB0", width=0.5))
         self.tp_plot.addItem(self.tp_bars)
+        # the performance model's prediction (Evolution dock), parts/h over the next hour
+        self.pm_curve = self.tp_plot.plot([], [], pen=pg.mkPen("#D55E00", width=2), name="PM")
         self.tp_plot.setXLink(self.wip_plot)
         # time in state per station
         self.station_axis = StationAxis()
@@ -179,6 +181,7 @@ class QtShopCharts(QWidget):
         self._bars_dirty = True
         self._last_data = 0.0
         self._user_range = False
+        self.pm_curve.setData([], [])  # a prediction belongs to the history it was made on
 
     def _on_user_range(self, *_: object) -> None:
         self._user_range = True
@@ -250,6 +253,10 @@ class QtShopCharts(QWidget):
         self._x_end = t
         self._tops = (wip_top, tp_top)
         self._data_dirty = True
+
+    def show_prediction(self, t: np.ndarray, parts_per_h: np.ndarray) -> None:
+        """Draw the PM's predicted throughput (parts/h) at times ``t`` [s] over the bars."""
+        self.pm_curve.setData(np.asarray(t, float), np.asarray(parts_per_h, float))
 
     def refresh_bars(self) -> None:
         """Per-station time-in-state bars and titles at the cursor time."""

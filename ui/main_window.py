@@ -48,6 +48,7 @@ from ui.about import APP_NAME
 from ui.dialogs import VERSION, WindowDialogs, build_welcome
 from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
+from ui.evolution import QtEvolutionPanel
 from ui.forecast import QtForecastPanel
 from ui.frameclock import FRAME_MS, FrameClock, settle_garbage
 from ui.opening import OpenedRecording, models_job, open_recording_job
@@ -179,7 +180,13 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.warehouse_dock = self._dock("Warehouse", "warehouseDock", self.warehouse,
                                          area.RightDockWidgetArea)
         self.tabifyDockWidget(self.consistency_dock, self.warehouse_dock)
+        self.evolution = QtEvolutionPanel(self.cursor, self)
+        self.evolution_dock = self._dock("Evolution", "evolutionDock", self.evolution,
+                                         area.RightDockWidgetArea)
+        self.tabifyDockWidget(self.consistency_dock, self.evolution_dock)
         self.charts_dock.raise_()
+        self.recording_opened.connect(self.evolution.set_recording)
+        self.evolution.finished.connect(lambda r: self.charts.show_prediction(*r.prediction_curve()))
         self.resizeDocks([self.tree_dock, self.charts_dock], [330, 430],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.inspector_dock], [330, 420],

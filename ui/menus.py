@@ -128,7 +128,7 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     m.addAction(w.act_labels)
     m.addSeparator()
     for d in (w.tree_dock, w.inspector_dock, w.charts_dock, w.consistency_dock,
-              w.forecast_dock):
+              w.forecast_dock, w.evolution_dock):
         m.addAction(d.toggleViewAction())
     w.view_menu = m
     m = mb.addMenu("&Help")

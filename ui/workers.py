@@ -28,7 +28,7 @@ Job = Callable[[Callable[[], bool]], Generator[Any, None, Any] | Any]
 #: Errors whose message is already written for a user (they name the file and the problem).
 _USER_ERRORS = ("RecordingError", "WorkshopError", "EventError", "ScenarioError",
                 "SimulationError", "VerificationError", "StoreError", "MeshError", "Aborted",
-                "VerificationAborted")
+                "VerificationAborted", "EvolutionAborted", "ModelFileError")
 
 
 def readable_error(exc: BaseException) -> str:

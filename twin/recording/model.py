@@ -14,8 +14,10 @@ class RecordingError(Exception):
 #: Annotation kinds the app knows how to show (others are kept and shown as notes).
 #: ``status``: a live source changed state (connected, reconnecting, stopped…);
 #: ``gap``: a span the source could not see (``t`` to ``t_end``).
+#: ``ta`` (a PM test-accuracy point), ``trigger`` (an evolution trigger) and ``evolution``
+#: (a PM update) are written by :mod:`twin.evolution`.
 ANNOTATION_KINDS: tuple[str, ...] = ("note", "breakdown", "disturbance", "gap", "status", "score",
-                                     "trigger")
+                                     "trigger", "ta", "evolution")
 
 
 @dataclass(frozen=True, slots=True)

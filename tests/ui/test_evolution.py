@@ -1,0 +1,73 @@
+"""Evolution dock: TA chart, trigger log and before/after bars of a drifting history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin.evolution.history import degradation, simulate_shift
+from twin.timecursor import TimeCursor, format_clock
+from twin.workshop import load_workshop
+
+
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory: pytest.TempPathFactory, machining13_path: Path) -> Path:
+    """10 h of machining13; the inspection station S13 wears (+0.5 cycle time per hour) from 2 h."""
+    return simulate_shift(load_workshop(machining13_path), tmp_path_factory.mktemp("evo") / "wear.twinlog",
+                          hours=10, seed=6, disturbances=degradation(["S13"], 0.5, 2.0))
+
+
+def test_evolve_now_lists_the_trigger_and_draws_the_bars(qtbot, drifting: Path) -> None:  # noqa: ANN001
+    from ui.evolution import QtEvolutionPanel
+
+    cursor = TimeCursor()
+    cursor.set_range(0.0, 10 * 3600.0)
+    cursor.seek(10 * 3600.0)
+    panel = QtEvolutionPanel(cursor)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert not panel.run(), "nothing to evolve before a recording is open"
+    panel.set_recording(drifting)
+    panel.train_h, panel.epochs = 2.0, 15
+    assert "wear.twinlog" in panel.source_label.text()
+    with qtbot.waitSignal(panel.finished, timeout=180_000) as done:
+        assert panel.run()
+        assert not panel.run_button.isEnabled()
+    report = done.args[0]
+    triggers = report.monitor.state.triggers
+    assert triggers and triggers[0].t > 2 * 3600
+    # the log lists the trigger with its time, and the update after it
+    first = panel.log.item(0).text()
+    assert first.startswith(format_clock(triggers[0].t)) and "evolution trigger" in first
+    assert "PM evolved" in panel.log.item(1).text()
+    # the chart shows the TA points and a red line at each trigger
+    xs, ys = panel.ta_curve.getData()
+    assert len(xs) == len(report.monitor.state.ta) and min(ys) < 0.6
+    assert [ln.value() for ln in panel.trigger_lines] == pytest.approx([e.t / 3600 for e in triggers])
+    # the bars show the un-evolved and evolved MAE of the three test sets
+    before, after = panel.bar_heights("MAE")
+    assert len(before) == len(after) == 3
+    assert before == pytest.approx([m["MAE"] for m in report.metrics["un-evolved"]])
+    assert sum(after) < sum(before)
+    # clicking a log row moves the timeline to the trigger
+    panel.log.itemClicked.emit(panel.log.item(0))
+    assert cursor.t == pytest.approx(triggers[0].t)
+    assert panel.cursor_line.value() == pytest.approx(triggers[0].t / 3600)
+
+
+def test_the_window_has_an_evolution_dock_on_the_open_recording(opened, qtbot) -> None:  # noqa: ANN001
+    w = opened
+    assert w.evolution_dock.windowTitle() == "Evolution"
+    assert "shift.twinlog" in w.evolution.source_label.text()
+    assert w.evolution.run_button.isEnabled()
+    # a 2 h shift: PM fitted on the first hour, judged on the second; its prediction is
+    # drawn on the throughput chart in parts/h
+    w.evolution.train_h, w.evolution.epochs = 1.0, 5
+    w.cursor.go_end()
+    with qtbot.waitSignal(w.evolution.finished, timeout=120_000) as done:
+        assert w.evolution.run()
+    x, y = w.charts.pm_curve.getData()
+    t_pred, parts = done.args[0].prediction_curve()
+    assert len(x) == len(t_pred) > 0 and y == pytest.approx(parts)
+    assert (x >= 1.0 * 3600).all() and 0 < float(y.mean()) < 40

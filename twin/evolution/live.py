@@ -1,0 +1,222 @@
+"""The evolution loop as the shop runs: predict, judge (TA), trigger, evolve, annotate.
+
+:class:`EvolutionMonitor` is fed the shop state as it grows — :meth:`EvolutionMonitor.update`
+with a growing recording (a live session) or :meth:`EvolutionMonitor.step` with a causal
+:class:`~twin.evolution.features.ProgressFrame` and "now" (a replayed history). At each
+call it
+
+1. predicts the progress over the next horizon for every new state vector, with the PM in
+   force at that moment (predictions are kept: a later evolution never rewrites them);
+2. closes every evaluation batch whose outcomes are all known (``t + horizon <= now``) into
+   a TA point (:func:`~twin.evolution.accuracy.ta_series`);
+3. feeds the TA point to the :class:`~twin.evolution.trend.EvolutionTrigger`; on a trigger,
+   evolves the PM (``policy="evolve"``: the AdaBoost update; ``"retrain"``: a fresh LSTM on
+   the recent data — the simple baseline; ``"none"``: keep the PM);
+4. writes a ``ta`` annotation per TA point, a ``trigger`` per trigger and an ``evolution``
+   per update through ``annotate(t, label, entity, kind)`` (e.g. ``RecordingWriter.annotate``),
+   so they show on the timeline and replay later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from twin.evolution.accuracy import TaPoint, batch_ta
+from twin.evolution.features import DEFAULT_HORIZON_S, DEFAULT_STEP_S, ProgressFrame, progress_frame
+from twin.evolution.model import ProgressLSTM, frame_windows
+from twin.evolution.trend import EvolutionTrigger, TriggerEvent
+from twin.evolution.update import EvolutionResult, ProgressModel, evolve
+from twin.recording import Recording
+
+Annotate = Callable[[float, str, str, str], None]
+POLICIES = ("evolve", "retrain", "none")
+#: Default length of an evaluation batch [s].
+DEFAULT_BATCH_S = 1800.0
+#: Default span of "recent data" an update learns from [s of outcomes].
+DEFAULT_RECENT_S = 7200.0
+
+
+@dataclass
+class Update:
+    """One model change: when, why (the trigger) and what the update did."""
+
+    t: float
+    trigger: TriggerEvent
+    result: EvolutionResult | None
+    policy: str
+    label: str
+
+
+@dataclass
+class MonitorState:
+    """Everything the monitor has seen, for charts and reports (times in seconds)."""
+
+    ta: list[TaPoint] = field(default_factory=list)
+    triggers: list[TriggerEvent] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    pred_t: list[float] = field(default_factory=list)
+    pred: list[np.ndarray] = field(default_factory=list)
+    pred_version: list[int] = field(default_factory=list)
+
+
+class EvolutionMonitor:
+    """Watches a PM's accuracy on the running shop and evolves it when it drifts.
+
+    Args:
+        model: the PM in force at the start (kept as ``initial_model``).
+        trigger: the evolution trigger (default settings if None).
+        batch_s: evaluation batch length [s]; recent_s: recent data an update uses [s].
+        incremental_s: how far back the incremental data of the refit goes [s] (None:
+            everything since monitoring began at ``t_start``).
+        policy: "evolve" (AdaBoost update), "retrain" (fresh LSTM on recent data), "none".
+        annotate: called as ``annotate(t, label, entity, kind)`` for every TA point,
+            trigger and update; None to not annotate.
+        evolve_kwargs: passed to :func:`twin.evolution.update.evolve`.
+    """
+
+    def __init__(self, model: ProgressModel, *, trigger: EvolutionTrigger | None = None,
+                 batch_s: float = DEFAULT_BATCH_S, recent_s: float = DEFAULT_RECENT_S,
+                 policy: str = "evolve", annotate: Annotate | None = None,
+                 evolve_kwargs: dict[str, Any] | None = None,
+                 step_s: float = DEFAULT_STEP_S, horizon_s: float = DEFAULT_HORIZON_S,
+                 t_start: float = 0.0, incremental_s: float | None = None) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        self.initial_model = model
+        self.model: ProgressModel = model
+        self.trigger = trigger if trigger is not None else EvolutionTrigger()
+        self.batch_s = float(batch_s)
+        self.recent_s = float(recent_s)
+        self.policy = policy
+        self.annotate = annotate
+        self.evolve_kwargs = dict(evolve_kwargs or {})
+        self.step_s = float(step_s)
+        self.horizon_s = float(horizon_s)
+        self.state = MonitorState()
+        self.models: list[ProgressModel] = [model]
+        self._next_batch_end: float | None = None
+        self.t_start = float(t_start)
+        self.incremental_s = incremental_s
+        self.t_now = 0.0
+
+    # -- feeding ---------------------------------------------------------------------
+    def update(self, recording: Recording, t_now: float | None = None,
+               stations: list[str] | None = None) -> list[TaPoint]:
+        """Read the (growing) recording up to ``t_now`` (default: its end) and step."""
+        t_end = recording.time_range[1] if t_now is None else t_now
+        frame = progress_frame(recording, step_s=self.step_s, horizon_s=self.horizon_s,
+                               stations=stations, t_end=t_end)
+        return self.step(frame, t_end)
+
+    def step(self, frame: ProgressFrame, t_now: float) -> list[TaPoint]:
+        """Advance to ``t_now`` [s] on ``frame`` (features causal; targets used only where
+        ``t + horizon <= t_now``). Returns the TA points closed by this step."""
+        self.t_now = float(t_now)
+        st = self.state
+        # 1. predict every new sample with the PM in force
+        last = st.pred_t[-1] if st.pred_t else -math.inf
+        new = np.flatnonzero((frame.t <= t_now + 1e-9) & (frame.t > last) & (frame.t >= self.t_start - 1e-9))
+        closed: list[TaPoint] = []
+        if len(new):
+            wins = frame_windows(frame, self._window())[new]
+            preds = self.model.predict(wins)
+            for j, p in zip(new, preds):
+                st.pred_t.append(float(frame.t[j]))
+                st.pred.append(p)
+                st.pred_version.append(len(self.models) - 1)
+        # 2. close batches
+        if self._next_batch_end is None:
+            first = (st.pred_t[0] if st.pred_t else 0.0) + self.horizon_s
+            self._next_batch_end = math.ceil(first / self.batch_s - 1e-9) * self.batch_s
+        while self._next_batch_end <= t_now + 1e-9:
+            end = self._next_batch_end
+            self._next_batch_end += self.batch_s
+            point = self._ta_point(frame, end)
+            if point is None:
+                continue
+            st.ta.append(point)
+            closed.append(point)
+            self._note(end, f"TA {point.ta:.3f} ({point.n} predictions, MAE {point.mae:.2f} parts)", "ta")
+            ev = self.trigger.add(point.t, point.ta)
+            if ev is not None:
+                st.triggers.append(ev)
+                self._note(ev.t, ev.label(), "trigger")
+                self._on_trigger(frame, ev)
+        return closed
+
+    # -- internals -------------------------------------------------------------------
+    def _window(self) -> int:
+        return int(self.model.window)
+
+    def _ta_point(self, frame: ProgressFrame, end: float) -> TaPoint | None:
+        st = self.state
+        t_pred = np.asarray(st.pred_t)
+        known_at = t_pred + self.horizon_s
+        m = (known_at > end - self.batch_s + 1e-9) & (known_at <= end + 1e-9)
+        if not m.any():
+            return None
+        idx = np.searchsorted(frame.t, t_pred[m])
+        y = frame.y[idx, 0]
+        ok = ~np.isnan(y)
+        if not ok.any():
+            return None
+        y_hat = np.asarray(st.pred)[m][ok, 0]
+        y = y[ok]
+        return TaPoint(float(end), batch_ta(y, y_hat), int(ok.sum()), float(np.abs(y - y_hat).mean()))
+
+    def _data(self, frame: ProgressFrame, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Windows and targets of samples whose outcome became known in (lo, hi]."""
+        known_at = frame.t + self.horizon_s
+        m = (known_at > lo + 1e-9) & (known_at <= hi + 1e-9) & frame.known
+        return frame_windows(frame, self._window())[m], frame.y[m]
+
+    def _on_trigger(self, frame: ProgressFrame, ev: TriggerEvent) -> None:
+        if self.policy == "none":
+            return
+        recent = self._data(frame, ev.t - self.recent_s, ev.t)
+        lo = self.t_start + self.horizon_s  # outcomes of predictions made since monitoring began
+        if self.incremental_s is not None:
+            lo = max(lo, ev.t - self.incremental_s)
+        incremental = self._data(frame, lo, ev.t)
+        result: EvolutionResult | None = None
+        if len(recent[1]) < 4:
+            self._note(ev.t, f"PM not evolved: only {len(recent[1])} recent samples", "evolution")
+            return
+        if self.policy == "evolve":
+            result = evolve(self.model, recent, incremental, **self.evolve_kwargs)
+            model: ProgressModel = result.model
+            label = result.summary()
+        else:
+            base = self.initial_model if isinstance(self.initial_model, ProgressLSTM) else None
+            params = base.get_params() if base is not None else {}
+            model = ProgressLSTM(**params).fit(*recent)
+            label = f"PM retrained on {len(recent[1])} recent samples"
+        self.model = model
+        self.models.append(model)
+        self.state.updates.append(Update(ev.t, ev, result, self.policy, label))
+        self._note(ev.t, label, "evolution")
+
+    def _note(self, t: float, label: str, kind: str) -> None:
+        if self.annotate is not None:
+            self.annotate(float(t), label, "", kind)
+
+
+def replay(frame: ProgressFrame, monitor: EvolutionMonitor, *, t_start: float | None = None,
+           t_stop: float | None = None) -> EvolutionMonitor:
+    """Run ``monitor`` over a finished history as if live: one step per evaluation batch
+    from ``t_start`` (default: the frame's first sample) to ``t_stop`` (default: its end)."""
+    if not len(frame):
+        return monitor
+    lo = float(frame.t[0]) if t_start is None else t_start
+    hi = float(frame.t[-1]) + frame.horizon_s if t_stop is None else t_stop
+    monitor.t_start = lo
+    t = lo
+    while t < hi + 1e-9:
+        monitor.step(frame, min(t, hi))
+        t += monitor.batch_s
+    return monitor

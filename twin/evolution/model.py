@@ -1,0 +1,193 @@
+"""The data-driven production-progress model: a small LSTM over past shop states.
+
+:class:`ProgressLSTM` (the paper's G(X), data-driven half) reads a window of the last
+``window`` state vectors (:mod:`twin.evolution.features`, one every ``step_s`` seconds) and
+predicts the production progress over the next horizon (parts completed, completion % of
+the open orders). It follows scikit-learn's conventions: ``__init__`` only stores
+hyperparameters, :meth:`fit` learns and returns ``self``, learned attributes end in ``_``.
+:meth:`fit_iter` is the same learning as a generator of per-epoch progress, so the app can
+show it and abort between epochs. Saving and loading are :mod:`twin.evolution.store`.
+
+Shapes: ``windows`` (n, window, d) float; targets (n, k); predictions (n, k), in the targets'
+units (parts, percent), never negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from twin.evolution.features import ProgressFrame
+
+
+def frame_windows(frame: ProgressFrame, window: int) -> np.ndarray:
+    """(n, window, d) array: for each sample, its state vector and the ``window - 1``
+    before it (the first vector repeated before the start of the shift)."""
+    n = len(frame)
+    idx = np.arange(n)[:, None] + np.arange(-window + 1, 1)[None, :]
+    return frame.X[np.clip(idx, 0, max(n - 1, 0))]
+
+
+def training_set(frames: Sequence[ProgressFrame], window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows and targets of every sample with a known target, over several shifts."""
+    xs, ys = [], []
+    for f in frames:
+        w = frame_windows(f, window)
+        m = f.known
+        xs.append(w[m])
+        ys.append(f.y[m])
+    if not xs or sum(len(x) for x in xs) == 0:
+        raise ValueError("no sample with a known target to learn from (history shorter than the horizon?)")
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+class _Net(nn.Module):
+    """LSTM encoder + linear head: (batch, window, d) -> (batch, k)."""
+
+    def __init__(self, n_features: int, n_targets: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, n_targets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+class ProgressLSTM:
+    """LSTM production-progress predictor.
+
+    Args:
+        window: state vectors per input sequence (window x step_s = how far back it looks).
+        hidden: LSTM hidden units; layers: stacked LSTM layers.
+        epochs: passes over the training set; lr: Adam learning rate;
+        batch_size: samples per gradient step; weight_decay: L2 penalty.
+        seed: torch seed, so the same data gives the same model.
+
+    Learned attributes: ``net_`` (the torch module), ``x_mean_``/``x_scale_`` and
+    ``y_mean_``/``y_scale_`` (standardisation), ``n_features_in_``, ``n_targets_``,
+    ``loss_curve_`` (training loss per epoch, standardised units).
+    """
+
+    def __init__(self, window: int = 12, hidden: int = 32, layers: int = 1, epochs: int = 60,
+                 lr: float = 5e-3, batch_size: int = 128, weight_decay: float = 1e-4,
+                 seed: int = 0) -> None:
+        self.window = window
+        self.hidden = hidden
+        self.layers = layers
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.seed = seed
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("window", "hidden", "layers", "epochs", "lr",
+                                               "batch_size", "weight_decay", "seed")}
+
+    # -- learning ------------------------------------------------------------------
+    def fit(self, windows: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+            *, warm_start: bool = False, epochs: int | None = None) -> ProgressLSTM:
+        """Learn from ``windows`` (n, window, d) and targets ``y`` (n, k); returns self."""
+        for _ in self.fit_iter(windows, y, sample_weight, warm_start=warm_start, epochs=epochs):
+            pass
+        return self
+
+    def fit_iter(self, windows: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 *, warm_start: bool = False, epochs: int | None = None
+                 ) -> Generator[tuple[float, str], None, ProgressLSTM]:
+        """:meth:`fit` as a generator yielding ``(fraction done, message)`` per epoch.
+
+        ``warm_start`` continues from the learned net and scalers (refit on incremental
+        data) instead of starting afresh. ``sample_weight`` (n,) weights each sample's
+        squared error (AdaBoost re-weighting)."""
+        windows = np.asarray(windows, dtype=np.float32)
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim == 1:
+            y = y[:, None]
+        if windows.ndim != 3 or len(windows) != len(y) or len(y) == 0:
+            raise ValueError(f"need windows (n, window, d) and targets (n, k) with n > 0, "
+                             f"got {windows.shape} and {y.shape}")
+        if not (np.isfinite(windows).all() and np.isfinite(y).all()):
+            raise ValueError("training data contains NaN or infinite values")
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        if not (warm_start and hasattr(self, "net_")):
+            flat = windows.reshape(-1, windows.shape[-1])
+            self.x_mean_ = flat.mean(0)
+            self.x_scale_ = np.where(flat.std(0) > 1e-6, flat.std(0), 1.0).astype(np.float32)
+            self.y_mean_ = y.mean(0)
+            self.y_scale_ = np.where(y.std(0) > 1e-6, y.std(0), 1.0).astype(np.float32)
+            self.n_features_in_ = int(windows.shape[-1])
+            self.n_targets_ = int(y.shape[1])
+            self.net_ = _Net(self.n_features_in_, self.n_targets_, self.hidden, self.layers)
+            self.loss_curve_: list[float] = []
+        elif windows.shape[-1] != self.n_features_in_ or y.shape[1] != self.n_targets_:
+            raise ValueError("warm start needs the features and targets the model was fitted on")
+        xt = torch.from_numpy((windows - self.x_mean_) / self.x_scale_)
+        yt = torch.from_numpy((y - self.y_mean_) / self.y_scale_)
+        w = np.ones(len(y), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
+        wt = torch.from_numpy(w / w.mean())
+        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        n_epochs = self.epochs if epochs is None else int(epochs)
+        self.net_.train()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a net this small trains ~2x faster on one thread
+        try:
+            yield from self._epochs(xt, yt, wt, opt, rng, n_epochs)
+        finally:
+            torch.set_num_threads(threads)
+            self.net_.eval()
+        return self
+
+    def _epochs(self, xt: torch.Tensor, yt: torch.Tensor, wt: torch.Tensor,
+                opt: torch.optim.Optimizer, rng: np.random.Generator, n_epochs: int
+                ) -> Generator[tuple[float, str], None, None]:
+        n = len(yt)
+        for epoch in range(n_epochs):
+            order = torch.from_numpy(rng.permutation(n))
+            total = 0.0
+            for lo in range(0, n, self.batch_size):
+                b = order[lo: lo + self.batch_size]
+                opt.zero_grad()
+                err = ((self.net_(xt[b]) - yt[b]) ** 2).mean(1)
+                loss = (err * wt[b]).mean()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(b)
+            self.loss_curve_.append(total / n)
+            yield (epoch + 1) / max(n_epochs, 1), f"epoch {epoch + 1}/{n_epochs} loss {self.loss_curve_[-1]:.3f}"
+
+    # -- predicting -------------------------------------------------------------------
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Progress over the next horizon for each window: (n, k), clipped at 0."""
+        if not hasattr(self, "net_"):
+            raise RuntimeError("ProgressLSTM is not fitted yet: call fit() first")
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 3 or windows.shape[-1] != self.n_features_in_:
+            raise ValueError(f"expected windows (n, window, {self.n_features_in_}), got {windows.shape}")
+        if len(windows) == 0:
+            return np.zeros((0, self.n_targets_))
+        with torch.no_grad():
+            out = self.net_(torch.from_numpy((windows - self.x_mean_) / self.x_scale_)).numpy()
+        return np.maximum(out * self.y_scale_ + self.y_mean_, 0.0).astype(np.float64)
+
+    def predict_frame(self, frame: ProgressFrame) -> np.ndarray:
+        """Predictions for every sample of ``frame`` (n, k)."""
+        return self.predict(frame_windows(frame, self.window))
+
+    def clone(self) -> ProgressLSTM:
+        """A deep copy (same hyperparameters and learned state), e.g. to refit one copy."""
+        twin = ProgressLSTM(**self.get_params())
+        if hasattr(self, "net_"):
+            for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "n_features_in_", "n_targets_"):
+                setattr(twin, name, getattr(self, name))
+            twin.loss_curve_ = list(self.loss_curve_)
+            twin.net_ = _Net(self.n_features_in_, self.n_targets_, self.hidden, self.layers)
+            twin.net_.load_state_dict(self.net_.state_dict())
+            twin.net_.eval()
+        return twin

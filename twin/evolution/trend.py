@@ -1,0 +1,151 @@
+"""When to evolve: trend detection f_TD on the TA series and the evolution trigger.
+
+f_TD (the paper's eq. 20) is pluggable: anything with ``test(t, ta) -> TrendResult``.
+The default, :class:`LinearTrend`, fits TA = a + b t over the points in its window
+(least squares, ``scipy.stats.linregress``) and asks whether the slope is significantly
+*negative*: the one-sided p-value of the slope's t-test (H0: b >= 0) is compared with
+``alpha``.
+
+:class:`EvolutionTrigger` watches TA points as they arrive and fires when, over its window,
+
+1. accuracy is significantly decreasing (f_TD says so), **and**
+2. accuracy is below the floor: the fitted TA at the newest point < ``floor``.
+
+Both are needed: a noisy but level series never fires (1), nor does a PM that loses a little
+accuracy while still good enough (2). **Cool-down**: after a trigger at ``t`` no trigger is
+raised before ``t + cooldown_s``, and the trend window restarts at ``t``: only TA points after
+the trigger count (they judge the evolved PM, not the one that was replaced). The window is
+the last ``window`` points; fewer than ``min_points`` never fire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class TrendResult:
+    """Outcome of a trend test: slope [TA per hour], intercept, one-sided p-value of
+    "decreasing", the fitted TA at the newest point, and the verdict."""
+
+    slope_per_h: float
+    intercept: float
+    p_decreasing: float
+    fitted_end: float
+    decreasing: bool
+
+
+class TrendDetector(Protocol):
+    """f_TD: is the TA series ``ta`` (at times ``t`` seconds) decreasing?"""
+
+    def test(self, t: np.ndarray, ta: np.ndarray) -> TrendResult: ...
+
+
+class LinearTrend:
+    """Linear fit with a one-sided significance test of the slope (the default f_TD).
+
+    Args:
+        alpha: significance level of "the slope is negative".
+    """
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        self.alpha = alpha
+
+    def test(self, t: np.ndarray, ta: np.ndarray) -> TrendResult:
+        t = np.asarray(t, dtype=float) / 3600.0
+        ta = np.asarray(ta, dtype=float)
+        if len(t) < 3 or np.ptp(t) == 0:
+            end = float(ta[-1]) if len(ta) else math.nan
+            return TrendResult(0.0, end, 1.0, end, False)
+        if np.ptp(ta) == 0:  # a perfectly level series: no trend, linregress would warn
+            return TrendResult(0.0, float(ta[0]), 1.0, float(ta[0]), False)
+        fit = stats.linregress(t, ta, alternative="less")
+        p = float(fit.pvalue)
+        end = float(fit.intercept + fit.slope * t[-1])
+        return TrendResult(float(fit.slope), float(fit.intercept), p, end,
+                           bool(fit.slope < 0 and p < self.alpha))
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    """An evolution trigger at ``t`` seconds: the trend that caused it and the TA window."""
+
+    t: float
+    trend: TrendResult
+    window_start: float
+    ta_last: float
+
+    def label(self) -> str:
+        return (f"evolution trigger: TA {self.trend.fitted_end:.2f} falling "
+                f"{self.trend.slope_per_h:+.3f}/h (p={self.trend.p_decreasing:.3g})")
+
+
+class EvolutionTrigger:
+    """The evolution trigger: feed TA points in time order with :meth:`add`.
+
+    Args:
+        floor: fitted TA below which a significant decrease triggers.
+        window: TA points the trend is fitted over; min_points: fewest to test.
+        cooldown_s: seconds after a trigger in which no new trigger is raised (the
+            window restarts at the trigger).
+        detector: f_TD; default :class:`LinearTrend`.
+    """
+
+    def __init__(self, floor: float = 0.6, window: int = 6, min_points: int = 4,
+                 cooldown_s: float = 7200.0, detector: TrendDetector | None = None) -> None:
+        self.floor = floor
+        self.window = window
+        self.min_points = min_points
+        self.cooldown_s = cooldown_s
+        self.detector: TrendDetector = detector if detector is not None else LinearTrend()
+        self.reset()
+
+    def reset(self) -> None:
+        self.t_: list[float] = []
+        self.ta_: list[float] = []
+        self.triggers_: list[TriggerEvent] = []
+        self.last_trend_: TrendResult | None = None
+        self._since = -math.inf
+
+    def add(self, t: float, ta: float) -> TriggerEvent | None:
+        """Take the TA point (t seconds, ta); return the trigger it raises, if any."""
+        if not math.isfinite(ta):
+            return None
+        self.t_.append(float(t))
+        self.ta_.append(float(ta))
+        ts, tas = self.window_points()
+        if len(ts) < self.min_points:
+            self.last_trend_ = None
+            return None
+        trend = self.detector.test(np.asarray(ts), np.asarray(tas))
+        self.last_trend_ = trend
+        cooling = self.triggers_ and t < self.triggers_[-1].t + self.cooldown_s
+        if trend.decreasing and trend.fitted_end < self.floor and not cooling:
+            ev = TriggerEvent(float(t), trend, ts[0], float(ta))
+            self.triggers_.append(ev)
+            self._since = float(t)
+            return ev
+        return None
+
+    def window_points(self) -> tuple[list[float], list[float]]:
+        """(times, TA) of the points the trend is fitted over now."""
+        pts = [(t, a) for t, a in zip(self.t_, self.ta_) if t > self._since]
+        pts = pts[-self.window:]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def run_trigger(points: Sequence[tuple[float, float]], trigger: EvolutionTrigger) -> list[TriggerEvent]:
+    """Feed (t, TA) points through a fresh ``trigger``; the triggers raised."""
+    trigger.reset()
+    out = []
+    for t, ta in points:
+        ev = trigger.add(t, ta)
+        if ev is not None:
+            out.append(ev)
+    return out

@@ -1,0 +1,246 @@
+"""Evolution dock: is the performance model still accurate, when did it drift, did evolving help?
+
+Shows, for the open recording, the PM's test accuracy TA per evaluation batch (the paper's
+Fig. 14) with the fitted trend of each trigger and a red marker per trigger, a cursor line
+synchronised with the timeline (clicking the chart seeks), a log of the triggers and
+updates (a row seeks the timeline to it), and the before/after bars of MAE, RMSE, SMAPE and
+R² on the three post-trigger test sets (the paper's Fig. 15).
+
+"Evolve now" runs :func:`twin.evolution.job.evolve_history_job` in a worker on the history
+up to the cursor: fit the LSTM PM on its first hours, replay the rest through the trigger
+and the AdaBoost update; progress shown, abortable. The dock keeps no domain state of its
+own beyond the last report it shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from twin.timecursor import TimeCursor, format_clock
+from ui.workers import Worker
+
+TA_PEN = pg.mkPen("#0072B2", width=2)
+TREND_PEN = pg.mkPen("#E69F00", width=2, style=Qt.PenStyle.DashLine)
+TRIGGER_PEN = pg.mkPen("#CF222E", width=2)
+CURSOR_PEN = pg.mkPen("#57606A", width=1)
+BEFORE = "#999999"
+AFTER = "#0072B2"
+METRICS = ("MAE", "RMSE", "SMAPE", "R2")
+
+
+class QtEvolutionPanel(QWidget):
+    """The Evolution dock (see the module docstring).
+
+    Signals:
+        finished(report: object): a HistoryReport of a finished "Evolve now".
+    """
+
+    finished = Signal(object)
+
+    def __init__(self, cursor: TimeCursor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("evolutionPanel")
+        self.cursor = cursor
+        self.recording: Path | None = None
+        self.report: Any = None
+        self.worker: Worker | None = None
+        #: hours at the start of the history the PM is fitted on; LSTM epochs.
+        self.train_h = 4.0
+        self.epochs = 60
+
+        self.source_label = QLabel("No recording open", self)
+        self.source_label.setWordWrap(True)
+        self.run_button = QPushButton("Evolve now", self)
+        self.run_button.setToolTip("Fit the PM on the first 4 h, then judge, trigger and evolve it "
+                                   "over the history up to the cursor")
+        self.run_button.clicked.connect(self.run)
+        self.run_button.setEnabled(False)
+        self.abort_button = QPushButton("Abort", self)
+        self.abort_button.setEnabled(False)
+        self.abort_button.clicked.connect(self.abort)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.stage = QLabel("", self)
+        self.stage.setStyleSheet("color: #57606A;")
+        self.stage.setWordWrap(True)  # long messages must not widen the dock (and the window)
+
+        self.ta_plot = pg.PlotWidget(self)
+        self.ta_plot.setBackground("w")
+        self.ta_plot.setTitle("Test accuracy TA of the production-progress PM", size="9pt")
+        self.ta_plot.setLabel("left", "TA")
+        self.ta_plot.setLabel("bottom", "shift time", units="h")
+        self.ta_plot.showGrid(x=True, y=True, alpha=0.15)
+        self.ta_plot.setMinimumHeight(170)
+        self.ta_curve = self.ta_plot.plot([], [], pen=TA_PEN, symbol="o", symbolSize=4,
+                                          symbolBrush="#0072B2", name="TA")
+        self.trend_items: list[pg.PlotDataItem] = []
+        self.trigger_lines: list[pg.InfiniteLine] = []
+        self.cursor_line = pg.InfiniteLine(pos=0.0, angle=90, pen=CURSOR_PEN)
+        self.ta_plot.addItem(self.cursor_line)
+        self.ta_plot.scene().sigMouseClicked.connect(self._on_clicked)
+
+        self.log = QListWidget(self)
+        self.log.setMinimumHeight(80)
+        self.log.itemActivated.connect(self._on_log_item)
+        self.log.itemClicked.connect(self._on_log_item)
+
+        self.bars = pg.GraphicsLayoutWidget(self)
+        self.bars.setBackground("w")
+        self.bars.setMinimumHeight(150)
+        self.bar_plots: dict[str, pg.PlotItem] = {}
+        self.bar_items: dict[str, tuple[pg.BarGraphItem, pg.BarGraphItem]] = {}
+        for i, name in enumerate(METRICS):
+            plot = self.bars.addPlot(row=0, col=i)
+            plot.setTitle(name if name != "SMAPE" else "SMAPE %", size="8pt")
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.getAxis("bottom").setTicks([[(1, "1"), (2, "2"), (3, "3")]])
+            before = pg.BarGraphItem(x=[], height=[], width=0.35, brush=BEFORE)
+            after = pg.BarGraphItem(x=[], height=[], width=0.35, brush=AFTER)
+            plot.addItem(before)
+            plot.addItem(after)
+            self.bar_plots[name] = plot
+            self.bar_items[name] = (before, after)
+        legend = QLabel(f"<span style='color:{BEFORE}'>■</span> un-evolved&nbsp;&nbsp;"
+                        f"<span style='color:{AFTER}'>■</span> evolved — on test sets 1–3 after "
+                        "the first trigger", self)
+        legend.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        legend.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.abort_button)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.addWidget(self.source_label)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.stage)
+        lay.addWidget(self.ta_plot, 3)
+        lay.addWidget(QLabel("Triggers and updates", self))
+        lay.addWidget(self.log, 1)
+        lay.addWidget(self.bars, 2)
+        lay.addWidget(legend)
+        cursor.t_changed.connect(self._on_t)
+
+    # -- inputs ------------------------------------------------------------------------
+    def set_recording(self, path: str | Path) -> None:
+        """The history the dock evolves on (the window's open recording)."""
+        self.recording = Path(path)
+        self.source_label.setText(f"History: {self.recording.name}")
+        self.run_button.setEnabled(self.worker is None or not self.worker.running)
+
+    def _on_t(self, t: float) -> None:
+        self.cursor_line.setValue(t / 3600.0)
+
+    def _on_clicked(self, event: Any) -> None:
+        vb = self.ta_plot.getPlotItem().vb
+        if vb.sceneBoundingRect().contains(event.scenePos()):
+            self.cursor.seek(max(0.0, float(vb.mapSceneToView(event.scenePos()).x()) * 3600.0))
+
+    def _on_log_item(self, item: QListWidgetItem) -> None:
+        t = item.data(Qt.ItemDataRole.UserRole)
+        if isinstance(t, float):
+            self.cursor.seek(t)
+
+    # -- the job -----------------------------------------------------------------------
+    def run(self) -> bool:
+        """Start "Evolve now" on the history up to the cursor; False if busy or no history."""
+        if self.recording is None or (self.worker is not None and self.worker.running):
+            return False
+        from twin.evolution.job import evolve_history_job
+
+        path, t_now, train_h, epochs = self.recording, self.cursor.t, self.train_h, self.epochs
+        self.worker = Worker(lambda abort: evolve_history_job(path, abort, t_now=t_now, train_h=train_h,
+                                                              epochs=epochs), "evolution", self)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.done.connect(self.show_report)
+        self.worker.failed.connect(lambda msg: self.stage.setText(f"failed: {msg}"))
+        self.worker.cancelled.connect(lambda: self.stage.setText("evolution aborted"))
+        self.worker.finished.connect(self._on_finished)
+        self.run_button.setEnabled(False)
+        self.abort_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.worker.start()
+        return True
+
+    def abort(self) -> None:
+        if self.worker is not None:
+            self.worker.abort()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(round(100 * fraction)))
+        self.stage.setText(message)
+
+    def _on_finished(self) -> None:
+        self.progress.hide()
+        self.abort_button.setEnabled(False)
+        self.run_button.setEnabled(self.recording is not None)
+
+    # -- showing a report ----------------------------------------------------------------
+    def show_report(self, report: Any) -> None:
+        """Draw a HistoryReport: TA chart, trends, triggers, log, before/after bars."""
+        self.report = report
+        st = report.monitor.state
+        t = np.array([p.t for p in st.ta]) / 3600.0
+        self.ta_curve.setData(t, np.array([p.ta for p in st.ta]))
+        for item in self.trend_items + self.trigger_lines:
+            self.ta_plot.removeItem(item)
+        self.trend_items, self.trigger_lines = [], []
+        self.log.clear()
+        updates = {u.t: u for u in st.updates}
+        for ev in st.triggers:
+            x = np.array([ev.window_start, ev.t]) / 3600.0
+            tr = ev.trend
+            trend = self.ta_plot.plot(x, tr.intercept + tr.slope_per_h * x, pen=TREND_PEN)
+            line = pg.InfiniteLine(pos=ev.t / 3600.0, angle=90, pen=TRIGGER_PEN)
+            self.ta_plot.addItem(line)
+            self.trend_items.append(trend)
+            self.trigger_lines.append(line)
+            self._log(ev.t, f"{format_clock(ev.t)}  {ev.label()}")
+            if ev.t in updates:
+                self._log(ev.t, f"{format_clock(ev.t)}  {updates[ev.t].label}")
+        if not st.triggers:
+            self._log(None, "no trigger: the PM kept its accuracy")
+        for name in METRICS:
+            before, after = self.bar_items[name]
+            b = [m[name] for m in report.metrics.get("un-evolved", [])]
+            a = [m[name] for m in report.metrics.get("evolved", [])]
+            x = np.arange(1, len(b) + 1, dtype=float)
+            before.setOpts(x=x - 0.18, height=[v if v is not None else 0.0 for v in b])
+            after.setOpts(x=x + 0.18, height=[v if v is not None else 0.0 for v in a])
+        n = len(st.triggers)
+        text = (f"{len(st.ta)} TA points, {n} trigger{'s' if n != 1 else ''}, "
+                f"{len(st.updates)} update{'s' if len(st.updates) != 1 else ''}")
+        if n and not report.metrics.get("evolved"):
+            text += " — no outcomes after the first trigger yet: no before/after bars"
+        self.stage.setText(text)
+        self.finished.emit(report)
+
+    def bar_heights(self, metric: str) -> tuple[list[float], list[float]]:
+        """(un-evolved, evolved) bar heights of ``metric`` as drawn."""
+        before, after = self.bar_items[metric]
+        return (list(map(float, before.opts.get("height", []))), list(map(float, after.opts.get("height", []))))
+
+    def _log(self, t: float | None, text: str) -> None:
+        item = QListWidgetItem(text)
+        item.setData(Qt.ItemDataRole.UserRole, t)
+        self.log.addItem(item)
