@@ -221,7 +221,10 @@ def test_report_json_has_the_documented_shape() -> None:
     report = verify(list(run(3, "S07")), list(run(4)), config=SMALL)
     assert isinstance(report, ConsistencyReport)
     doc = report.to_json()
-    assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds"}
+    assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds", "mode",
+                        "verdict_rule", "flagged", "explanations", "deviation", "agvs"}
+    assert set(doc["flagged"]) == {"stations", "agvs"}
+    assert set(doc["explanations"]) == set(doc["flagged"]["stations"] + doc["flagged"]["agvs"])
     for part in ("spatial", "temporal"):
         assert set(doc[part]) == {"delta", "threshold", "passed", "per_station", "characteristics"}
         chars = doc[part]["characteristics"]

@@ -33,7 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the physical recording) and rank the stations by consistency.",
     )
     p.add_argument("--physical", required=True, type=Path, help="recording of the physical shop")
-    p.add_argument("--virtual", required=True, type=Path, help="recording of the virtual shop")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--virtual", type=Path, help="recording of the virtual shop")
+    src.add_argument("--model", type=Path, metavar="W.toml",
+                     help="DT model (workshop file) to simulate, driven by the physical "
+                          "recording's orders, and compare")
+    p.add_argument("--scenario", type=Path, default=None, help="with --model: scenario to apply")
+    p.add_argument("--seed", type=int, default=1, help="with --model: simulation seed (default 1)")
+    p.add_argument("--from-state", action="store_true",
+                   help="with --model: start from the physical shop's state at its start")
     p.add_argument("--mode", choices=("calibrated", "paper"), default="calibrated",
                    help="calibrated: thresholds from the physical run's own variation "
                         "(default); paper: fixed 0.05 / 0.1 per characteristic, 90 %% overall")
@@ -50,16 +58,21 @@ def run_verify(args: argparse.Namespace) -> int:
     """Handler of ``verify``; returns the process exit code (CommandError on bad input)."""
     if args.window_min is not None and not (math.isfinite(args.window_min) and args.window_min > 0):
         raise CommandError(f"--window-min must be a positive number of minutes, got {args.window_min}")
-    for label, path in (("physical", args.physical), ("virtual", args.virtual)):
-        if not path.is_file():
-            raise CommandError(f"{path}: no such {label} recording")
+    for label, path in (("physical recording", args.physical), ("virtual recording", args.virtual),
+                        ("model file", args.model), ("scenario", args.scenario)):
+        if path is not None and not path.is_file():
+            raise CommandError(f"{path}: no such {label}")
+    virtual: Any = args.virtual
+    if args.model is not None:
+        virtual = synchronised_run(args.physical, args.model, scenario=args.scenario,
+                                   seed=args.seed, from_state=args.from_state)
     # heavy imports (torch, torch-geometric) only when the command runs
     from twin.verification import VerificationAborted, VerificationError, default_model_dir, verify
 
     model_dir = None if args.no_cache else (args.model_dir or default_model_dir())
     progress = None if args.json else _Progress()
     try:
-        report = verify(args.physical, args.virtual, mode=args.mode, window_min=args.window_min,
+        report = verify(args.physical, virtual, mode=args.mode, window_min=args.window_min,
                         progress=progress, model_dir=model_dir)
     except (VerificationError, VerificationAborted) as err:
         raise CommandError(str(err)) from None
@@ -70,6 +83,35 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         _print_report(report)
     return 0
+
+
+def synchronised_run(physical: Path, model: Path, *, scenario: Path | None = None,
+                     seed: int = 1, from_state: bool = False) -> list[Any]:
+    """Events of the DT model ``model`` simulated over the physical recording's span,
+    releasing exactly its orders (and, ``from_state``, starting from its state at its first
+    event). Raises CommandError naming the file and the problem."""
+    from twin.forecast_cli import open_for_replay
+    from twin.initial_state import shop_state
+    from twin.recording import RecordingError
+    from twin.replay import ReplayError, recorded_orders
+    from twin.scenario import ScenarioError, load_scenario
+    from twin.simulator import SimulationError, Simulator
+    from twin.workshop import WorkshopError, load_workshop
+
+    try:
+        ws = load_workshop(model)
+        sc = load_scenario(scenario, ws) if scenario else None
+        rec = open_for_replay(physical)
+        orders = recorded_orders(rec, ws)
+        cols = rec.columns()
+        t0 = float(cols.t.min()) if len(cols.t) else 0.0
+        t1 = float(cols.t.max()) if len(cols.t) else 0.0
+        start = shop_state(rec, t0, ws) if from_state else None
+        events: list[Any] = []
+        Simulator(ws, sc, seed=seed, orders=orders, start=start).run(t1 / 3600.0, sink=events.append)
+    except (WorkshopError, ScenarioError, SimulationError, RecordingError, ReplayError) as err:
+        raise CommandError(str(err)) from None
+    return events
 
 
 class _Progress:

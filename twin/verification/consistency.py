@@ -134,6 +134,14 @@ class ConsistencyReport:
     reused_models: bool = False
     notes: list[str] = field(default_factory=list)
     transport: ConsistencyResult | None = None
+    #: filled by :func:`verdict.apply_verdict`: deviation per station / AGV, those beyond
+    #: the family-wise limit (worst first) and one sentence in shop words per flag.
+    deviations: dict[str, float] = field(default_factory=dict)
+    agv_deviations: dict[str, float] = field(default_factory=dict)
+    flagged_stations: list[str] = field(default_factory=list)
+    flagged_agvs: list[str] = field(default_factory=list)
+    explanations: dict[str, str] = field(default_factory=dict)
+    family_limit: float = 0.0
 
     @property
     def per_agv(self) -> dict[str, float]:
@@ -157,6 +165,20 @@ class ConsistencyReport:
             "per_station": {s: _num(v) for s, v in self.per_station.items()},
             "passed": bool(self.passed),
             "seconds": _num(self.seconds),
+            "mode": self.mode,
+            "verdict_rule": (
+                "paper: spatial and temporal Δ >= 90 %" if self.mode == "paper" else
+                f"calibrated: no station or AGV deviation above {self.family_limit:g} "
+                "(family-wise limit over all stations and characteristics)"),
+            "flagged": {"stations": list(self.flagged_stations), "agvs": list(self.flagged_agvs)},
+            "explanations": dict(self.explanations),
+            "deviation": {s: _num(v) for s, v in self.deviations.items()},
+            "agvs": None if self.transport is None else {
+                **self.transport.to_json(),
+                "per_agv": {a: _num(v) for a, v in self.per_agv.items()},
+                "deviation": {a: _num(v) for a, v in self.agv_deviations.items()},
+                "names": list(self.transport.names),
+            },
         }
 
 

@@ -70,6 +70,7 @@ from twin.verification.series import (
 )
 from twin.verification.tcn import StationTCN
 from twin.verification.transport import transport_consistency
+from twin.verification.verdict import apply_verdict
 
 MODES = ("calibrated", "paper")
 _DOWN = BEHAVIOUR_NAMES.index("down")
@@ -460,7 +461,7 @@ class Verifier:
             self.physical, vrun, _geometry(self.config)[0], mode=mode, z=self.config.z,
             overall_threshold=self.config.overall_threshold,
         )
-        return ConsistencyReport(
+        report = ConsistencyReport(
             spatial=spatial,
             temporal=temporal,
             per_station=combine_scores(spatial, temporal),
@@ -472,6 +473,8 @@ class Verifier:
             notes=notes,
             transport=transport,
         )
+        apply_verdict(report, vrun.duration_s)
+        return report
 
 
 def _by_station(stations: list[str], a: np.ndarray) -> dict[str, list[float]]:

@@ -1,0 +1,96 @@
+"""The calibrated verdict and its explanations in shop words.
+
+Calibrated mode fails the model when *any* station or AGV is inconsistent. A station's
+deviation ``rho`` is the largest, over behaviour features, of the mean of its spatial and
+temporal ``|£ − £*| / threshold`` (see :func:`consistency.combine_scores`); an AGV's is its
+largest transport ratio. One limit is applied to all stations × characteristics together
+(a family-wise limit, max-statistic): :data:`FAMILY_LIMIT` was set from physical-vs-physical
+comparisons with order synchronisation (machining13, 4 h shifts: the largest station
+deviation of a faithful model over 6 pairs was 0.99; a single station slowed ×1.15 reached
+0.87–1.44), see benchmarks/bench_verify.py for the measured pass/fail rates.
+Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: A station or AGV whose deviation exceeds this fails the calibrated verdict.
+FAMILY_LIMIT = 1.2
+
+_WORDS = {
+    "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
+    "blocked": "blocked", "starved": "starved",
+}
+
+
+def station_deviations(report: Any) -> dict[str, tuple[float, int]]:
+    """Station id -> (deviation rho, index of the behaviour feature that drives it)."""
+    out = {}
+    for s, rs in report.spatial.ratios.items():
+        rt = report.temporal.ratios.get(s, rs)
+        pairs = [((a + b) / 2.0, k) for k, (a, b) in enumerate(zip(rs, rt, strict=False))]
+        out[s] = max(pairs) if pairs else (0.0, 0)
+    return out
+
+
+def agv_deviations(report: Any) -> dict[str, tuple[float, int]]:
+    """AGV id -> (largest transport ratio, index of that characteristic)."""
+    res = report.transport
+    if res is None:
+        return {}
+    return {a: max((float(x), k) for k, x in enumerate(r)) for a, r in res.ratios.items() if r}
+
+
+def _pct(virtual: float, physical: float) -> str:
+    if abs(physical) < 1e-9:
+        return f"{virtual:.2f} vs 0 expected"
+    d = (virtual / physical - 1.0) * 100.0
+    return f"{abs(d):.0f} % {'above' if d > 0 else 'below'} the physical shop"
+
+
+def explain_station(report: Any, station: str, feature: int, duration_s: float) -> str:
+    """One sentence on the characteristic that drives ``station``'s deviation.
+
+    Characteristics are the virtual model's, compared with the physical recording's
+    (the reference the model should reproduce)."""
+    name = report.spatial.names[feature].split(":", 1)[-1]
+    # the spatial and temporal characteristic agree in meaning; average them
+    p = (report.spatial.physical[station][feature] + report.temporal.physical[station][feature]) / 2
+    v = (report.spatial.virtual[station][feature] + report.temporal.virtual[station][feature]) / 2
+    if name == "cycle_ratio":
+        return f"cycle time in the model {_pct(v, p)}"
+    if name == "setup_ratio":
+        return f"setup time in the model {_pct(v, p)}"
+    if name == "queue":
+        return f"queue in the model {_pct(v, p)} (log parts)"
+    hours = duration_s / 3600.0
+    word = _WORDS.get(name, name)
+    return f"{word} {v * hours:.1f} h in the model vs {p * hours:.1f} h on the physical shop"
+
+
+def explain_agv(report: Any, agv: str, feature: int) -> str:
+    res = report.transport
+    name = res.names[feature].split(":", 1)[-1]
+    p, v = res.physical[agv][feature], res.virtual[agv][feature]
+    what = "speed" if name == "speed_ratio" else "loading/unloading time"
+    if v == 0.0:
+        return f"{what}: the model's {agv} never does it"
+    return f"{what} in the model {_pct(v, p)}"
+
+
+def apply_verdict(report: Any, duration_s: float, limit: float = FAMILY_LIMIT) -> None:
+    """Fill ``report.flagged_stations``, ``flagged_agvs`` and ``explanations``; in calibrated
+    mode set ``report.passed`` to "no station and no AGV beyond ``limit``"."""
+    st = station_deviations(report)
+    ag = agv_deviations(report)
+    report.deviations = {s: r for s, (r, _) in st.items()}
+    report.agv_deviations = {a: r for a, (r, _) in ag.items()}
+    report.flagged_stations = [s for s, (r, _) in sorted(st.items(), key=lambda kv: -kv[1][0]) if r > limit]
+    report.flagged_agvs = [a for a, (r, _) in sorted(ag.items(), key=lambda kv: -kv[1][0]) if r > limit]
+    report.explanations = {s: explain_station(report, s, st[s][1], duration_s)
+                           for s in report.flagged_stations}
+    report.explanations.update({a: explain_agv(report, a, ag[a][1]) for a in report.flagged_agvs})
+    report.family_limit = limit
+    if report.mode == "calibrated":
+        report.passed = not report.flagged_stations and not report.flagged_agvs
