@@ -170,9 +170,10 @@ while True:
     time.sleep(0.002)
 """
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    written = 0
     try:
         for _ in range(20):  # ~1000 events written
-            proc.stdout.readline()
+            written = int(proc.stdout.readline())
     finally:
         proc.kill()
         proc.wait()
@@ -181,14 +182,15 @@ while True:
     with HistoryRecording(url, password=cluster.password) as rec:
         server_n = rec.event_count
         assert not rec.complete
-    assert server_n > 0
-    # the writer flushed every 0.2 s while appending ~400 events/s: at most ~1 s is missing
-    assert local_rec.event_count - server_n <= 400
+    # the writer committed every 0.2 s while appending ~400 events/s: at most ~1 s is missing
+    assert server_n >= written - 400, (server_n, written)
+    # the local file (flushed on its own timer) fills in whatever the server lacks
     added = sync_twinlog(local, url, password=cluster.password)
-    assert added == local_rec.event_count - server_n
+    assert added == max(0, local_rec.event_count - server_n)
     with HistoryRecording(url, password=cluster.password) as rec:
-        assert rec.event_count == local_rec.event_count  # no duplicates, nothing missing
-        _same_columns(rec.columns(), local_rec.columns())
+        assert rec.event_count == max(server_n, local_rec.event_count)  # no duplicates
+        n = min(rec.event_count, local_rec.event_count)
+        _same_columns(rec.columns(0, local_rec.events()[n - 1].t), local_rec.columns())
     assert sync_twinlog(local, url, password=cluster.password) == 0
 
 
