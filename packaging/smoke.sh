@@ -10,8 +10,8 @@ run() { env -i PATH=/usr/bin:/bin HOME="$WORK/home" LANG=C.UTF-8 "$BUNDLE/dmw-tw
 mkdir -p "$WORK/home"
 cd "$WORK"
 echo "== --version";   run --version
-echo "== simulate";    run simulate --workshop "$BUNDLE/_internal/assets/workshops/machining13.toml" --hours 1 --seed 1 --out "$WORK/p.twinlog"
-run simulate --workshop "$BUNDLE/_internal/assets/workshops/machining13.toml" --hours 1 --seed 2 --out "$WORK/v.twinlog" >/dev/null
+echo "== simulate";    run simulate --workshop "$BUNDLE/_internal/assets/workshops/machining13.toml" --hours 2 --seed 1 --out "$WORK/p.twinlog"
+run simulate --workshop "$BUNDLE/_internal/assets/workshops/machining13.toml" --hours 2 --seed 2 --out "$WORK/v.twinlog" >/dev/null
 echo "== info";        run info "$WORK/p.twinlog" | head -5
 echo "== verify";      run verify --physical "$WORK/p.twinlog" --virtual "$WORK/v.twinlog" | tail -3
 if run --help | grep -q " forecast"; then
