@@ -166,11 +166,14 @@ class OpcUaSource:
 
     def drain(self) -> SourceBatch:
         with self._lock:
-            inbox, self._inbox = self._inbox, []
+            connected = self._status.state == SourceState.CONNECTED
+            # values that arrive while the subscription is still being made wait for the
+            # CONNECTED status, so a reader never sees the shop before it sees "connected"
+            held = self._status.state in (SourceState.CONNECTING, SourceState.RECONNECTING)
+            inbox, self._inbox = ([], self._inbox) if held else (self._inbox, [])
             statuses, self._statuses = self._statuses, []
             gaps, self._gaps = self._gaps, []
             rejected, self._rejected = self._rejected, []
-            connected = self._status.state == SourceState.CONNECTED
             events = self._events_from(inbox, rejected)
             if connected and self.t0_epoch is not None:
                 # everything the server dated more than a few publishing intervals ago has arrived
