@@ -76,6 +76,15 @@ class Band:
         p10, p50, p90 = np.percentile(a, [10, 50, 90]) if len(a) else (math.nan,) * 3
         return cls(float(p10), float(p50), float(p90))
 
+    @classmethod
+    def of_completions(cls, t_done: Sequence[float] | np.ndarray, until: float) -> Band:
+        """P10/P50/P90 of completion times [s], ``inf`` in a run that did not complete by
+        ``until``; a percentile that falls between a completion and "not by then" is
+        ``inf`` too (never a time interpolated past the horizon)."""
+        a = np.asarray(t_done, dtype=float)
+        b = cls.of(np.where(a <= until, a, until + 1e12))  # finite stand-in for the arithmetic
+        return cls(*(v if v <= until else math.inf for v in (b.p10, b.p50, b.p90)))
+
     def contains(self, value: float) -> bool:
         return self.p10 <= value <= self.p90
 
@@ -418,8 +427,7 @@ def _summarise(rec: Recording, workshop: Workshop, job: _Job, results: list[_Run
             late = (t_done > o.due_s) & (completed | (o.due_s <= until))
         else:
             late = np.zeros(len(results), dtype=bool)
-        b = Band.of(t_done)
-        band = Band(*(v if v < big else math.inf for v in (b.p10, b.p50, b.p90)))
+        band = Band.of_completions(t_done, until)
         orders.append(OrderForecast(o.id, o.product, o.quantity, o.release_s, o.due_s, done,
                                     band, float(completed.mean()), float(late.mean())))
     util = {sid: Band.of([r.utilization.get(sid, 0.0) for r in results])

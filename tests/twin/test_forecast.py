@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import main as entry
-from twin.forecast import ForecastAborted, forecast
+from twin.forecast import Band, ForecastAborted, forecast
 from twin.recording import open_recording
 from twin.replay import ReplayError
 from twin.sim_cli import simulate_to_recording
@@ -150,3 +150,15 @@ def test_throughput_band_is_per_quarter_hour_and_adds_up(physical: Path, worksho
     one = forecast(physical, at=3 * 3600, until=4 * 3600, runs=1, workshop=workshop, processes=1)
     assert sum(b.p50 * 0.25 for b in one.throughput) == pytest.approx(
         one.completed_parts[0] - one.completed_at_start)
+
+
+
+def test_an_order_done_in_half_the_runs_reads_not_by_the_end() -> None:
+    """Half the runs complete the order by the horizon: its P50 is "not by the end", not a
+    time interpolated far past the horizon (once printed as "P50 138888890:52:43")."""
+    until = 4 * 3600.0
+    band = Band.of_completions([3.0 * 3600, 3.5 * 3600, math.inf, math.inf], until)
+    assert band.p10 == pytest.approx(3.0 * 3600 + 0.3 * 1800)
+    assert band.p50 == math.inf and band.p90 == math.inf
+    assert Band.of_completions([3600.0, 7200.0, 5400.0], until).p50 == 5400.0
+
