@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import main as entry
+from tests.twin.cli_support import main
 from twin.forecast import Band, ForecastAborted, forecast
 from twin.recording import open_recording
 from twin.replay import ReplayError
@@ -19,16 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "assets" / "workshops" / "machining13.toml"
 OTHER_SHOP = ROOT / "assets" / "workshops" / "machining8.toml"
 V1 = ROOT / "tests" / "fixtures" / "recordings" / "machining13-v1.twinlog"
-
-
-def main(argv: list[str]) -> int:
-    """The real entry point with only the commands these tests use (no torch import)."""
-    saved = entry.COMMAND_MODULES
-    entry.COMMAND_MODULES = ("twin.sim_cli", "twin.forecast_cli")
-    try:
-        return entry.main(argv)
-    finally:
-        entry.COMMAND_MODULES = saved
 
 
 @pytest.fixture(scope="module")

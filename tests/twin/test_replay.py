@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import main as entry
 from twin.initial_state import shop_state
+from tests.twin.cli_support import main
 from twin.recording import open_recording
 from twin.replay import ReplayError, recorded_orders
 from twin.scenario import load_scenario
@@ -24,16 +24,6 @@ OTHER_SHOP = ROOT / "assets" / "workshops" / "machining8.toml"
 RUSH = ROOT / "assets" / "scenarios" / "rush_orders.toml"
 BREAKDOWN = ROOT / "assets" / "scenarios" / "lathe_breakdown.toml"
 V1 = ROOT / "tests" / "fixtures" / "recordings" / "machining13-v1.twinlog"
-
-
-def main(argv: list[str]) -> int:
-    """The real entry point with only the commands these tests use (no torch import)."""
-    saved = entry.COMMAND_MODULES
-    entry.COMMAND_MODULES = ("twin.sim_cli", "twin.forecast_cli")
-    try:
-        return entry.main(argv)
-    finally:
-        entry.COMMAND_MODULES = saved
 
 
 @pytest.fixture(scope="module")
