@@ -108,6 +108,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=12.0,
                     help="wall seconds per speed (1000x always plays the whole shift)")
     ap.add_argument("--size", default="1600x1000", help="window size WxH")
+    ap.add_argument("--speeds", type=lambda v: [float(x) for x in v.split(",")], default=[1.0, 60.0, 1000.0],
+                    help="comma-separated replay speeds (default 1,60,1000)")
     ap.add_argument("--quick", action="store_true",
                     help="5 s per speed (1000x too), for a quick look")
     args = ap.parse_args()
@@ -215,7 +217,7 @@ def main() -> int:
           f"{'drift max s':>12} {'lag p50 s':>10} {'lag max s':>10}")
     results = []
     parts: list[tuple[float, int, float, dict[str, float]]] = []
-    for speed in (1.0, 60.0, 1000.0):
+    for speed in args.speeds:
         w.cursor.pause()
         w.cursor.speed = speed
         w.cursor.seek(0.0)

@@ -19,8 +19,8 @@ import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-#: Frame period, ms (~30 fps at most).
-FRAME_MS = 33
+#: Frame period, ms (50 fps at most).
+FRAME_MS = 20
 
 
 class FrameClock(QObject):
@@ -60,7 +60,7 @@ class FrameClock(QObject):
         finally:
             self.busy_ms = (time.perf_counter() - started) * 1000.0
             if self._running:
-                delay = max(self.interval_ms - self.busy_ms, self.busy_ms, 1.0)
+                delay = max(self.interval_ms - self.busy_ms, 1.0)
                 self.timer.start(int(delay))
 
 
