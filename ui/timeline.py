@@ -36,6 +36,14 @@ from ui.frameclock import FrameClock
 
 BREAKDOWN = QColor(STATION_STATE_HEX["down"])
 ANNOTATION = QColor("#0072B2")
+#: Flag colours by annotation kind (Okabe-Ito, as the station states); others: ANNOTATION.
+FLAG = {
+    "alarm": QColor("#D55E00"),      # a machine alarm (MTConnect condition)
+    "trigger": QColor("#E69F00"),    # the accuracy trend asked for an evolution
+    "evolution": QColor("#009E73"),  # the performance model was updated (or refused)
+    "status": QColor("#8C959F"),     # a live source connected / reconnecting / stopped
+}
+TA = QColor("#6A737D")  # accuracy evaluations: small ticks, there are many
 GAP = QColor("#8C959F")  # a span the live source could not see
 TRACK = QColor("#DDE1E6")
 PLAYED = QColor("#9DB7D3")
@@ -128,7 +136,8 @@ class QtScrubBar(QWidget):
         if self._t1 > self._t0:
             p.setBrush(PLAYED)
             p.drawRoundedRect(QRectF(r.left(), r.top(), x_now - r.left(), r.height()), 4, 4)
-        # breakdowns and gaps as bars in a lane under the track, other marks as flags
+        # breakdowns and gaps as bars in a lane under the track, accuracy evaluations as ticks
+        # under it, other marks as flags coloured by kind
         lane = QRectF(r.left(), r.bottom() + 2, r.width(), 5)
         for m in self._markers:
             x0 = self.x_of(m.t)
@@ -136,8 +145,11 @@ class QtScrubBar(QWidget):
                 x1 = self.x_of(m.t_end if m.t_end is not None else self._t1)
                 p.setBrush(BREAKDOWN if m.kind == "breakdown" else GAP)
                 p.drawRect(QRectF(x0, lane.top(), max(x1 - x0, 2.0), lane.height()))
+            elif m.kind == "ta":  # a tick under the track, not a flag: one per evaluation
+                p.setBrush(TA)
+                p.drawRect(QRectF(round(x0) - 1, round(lane.bottom()) + 1, 2, 3))
             else:
-                p.setBrush(ANNOTATION)
+                p.setBrush(FLAG.get(m.kind, ANNOTATION))
                 path = QPainterPath()
                 path.moveTo(x0, r.top() - 1)
                 path.lineTo(x0 - 4, r.top() - 6)
