@@ -12,7 +12,7 @@ import numpy as np
 import pyvista as pv
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
-from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor
+from vtkmodules.vtkRenderingCore import vtkActor, vtkCoordinate, vtkPolyDataMapper, vtkTextActor
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 
 from scene import palette
@@ -27,6 +27,10 @@ class LabelLayer:
     label placement mapper cost ~8 ms per frame on the software renderer). All label texts
     are known up front; :meth:`show_only` picks which of them are drawn, so a big shop shows
     the labels of entities big enough on screen instead of a carpet of text.
+
+    ``offset_px`` (x, y) draws every label that many screen pixels away from its 3D point
+    (e.g. above another label anchored there); :meth:`set_offsets` moves them one by one.
+    ``rgb`` is the text colour, ``frame_rgb`` (optional) draws a frame in that colour.
     """
 
     def __init__(
@@ -37,23 +41,41 @@ class LabelLayer:
         font_size: int = 13,
         bold: bool = True,
         pool: int = 80,
+        offset_px: tuple[float, float] | None = None,
+        rgb: palette.RGB = palette.LABEL_TEXT,
+        frame_rgb: palette.RGB | None = None,
     ) -> None:
         self._points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
         self._all = [str(t) for t in texts]
         self._visible = True
         self.actors: list[vtkTextActor] = []
+        # with an offset, each actor sits in display pixels relative to a world point
+        self._refs: list[vtkCoordinate] = []
         for _ in range(min(pool, len(self._all))):
             ta = vtkTextActor()
             tp = ta.GetTextProperty()
             tp.SetFontSize(font_size)
             tp.SetBold(bold)
             tp.SetFontFamilyToArial()
-            tp.SetColor(*palette.rgb_float(palette.LABEL_TEXT))
+            tp.SetColor(*palette.rgb_float(rgb))
             tp.SetBackgroundColor(1.0, 1.0, 1.0)
             tp.SetBackgroundOpacity(0.85)
+            if frame_rgb is not None:
+                tp.SetFrame(True)
+                tp.SetFrameColor(*palette.rgb_float(frame_rgb))
+                tp.SetFrameWidth(2)
             tp.SetJustificationToCentered()
             tp.SetVerticalJustificationToBottom()
-            ta.GetPositionCoordinate().SetCoordinateSystemToWorld()
+            pos = ta.GetPositionCoordinate()
+            if offset_px is None:
+                pos.SetCoordinateSystemToWorld()
+            else:
+                ref = vtkCoordinate()
+                ref.SetCoordinateSystemToWorld()
+                pos.SetCoordinateSystemToDisplay()
+                pos.SetReferenceCoordinate(ref)
+                pos.SetValue(float(offset_px[0]), float(offset_px[1]))
+                self._refs.append(ref)
             ta.PickableOff()
             ta.VisibilityOff()
             self.actors.append(ta)
@@ -65,10 +87,23 @@ class LabelLayer:
             if k < len(self._shown):
                 i = int(self._shown[k])
                 ta.SetInput(f" {self._all[i]} ")
-                ta.GetPositionCoordinate().SetValue(*self._points[i])
+                anchor = self._refs[k] if self._refs else ta.GetPositionCoordinate()
+                anchor.SetValue(*self._points[i])
                 ta.SetVisibility(self._visible)
             else:
                 ta.VisibilityOff()
+
+    def set_offsets(self, offsets_px: Sequence[tuple[float, float]]) -> None:
+        """Screen offsets of the labels shown, in the order of :attr:`shown` (only for a
+        layer made with ``offset_px``)."""
+        if not self._refs:
+            raise ValueError("a label layer without offset_px is anchored in world coordinates")
+        for ta, (dx, dy) in zip(self.actors, offsets_px, strict=False):
+            ta.GetPositionCoordinate().SetValue(float(dx), float(dy))
+
+    def point(self, i: int) -> np.ndarray:
+        """The 3D anchor of label ``i``."""
+        return self._points[i].copy()
 
     def set_texts(self, texts: Sequence[str]) -> None:
         """Replace every label's text (same count and order as the points)."""

@@ -96,6 +96,9 @@ WIP_PART = hex_rgb("#5B6770")  # a part / tote of work in process
 LABEL_TEXT = hex_rgb("#1F2328")
 HIGHLIGHT = hex_rgb("#0072B2")  # selection outline (Okabe-Ito blue)
 TRAIL = hex_rgb("#0072B2")
+#: Label of a station the verification flags (consistency overlay): dark red text, red frame.
+FLAG_TEXT = hex_rgb("#A50F15")
+FLAG_FRAME = hex_rgb("#D73027")
 
 
 def station_state_colour(state: str | None) -> RGB:

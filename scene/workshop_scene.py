@@ -71,6 +71,12 @@ LEVEL_MIN_PX: tuple[float, ...] = (26.0, 8.0)
 #: Smallest on-screen radius [px] of a station that gets its label; at most this many labels.
 LABEL_MIN_PX = 14.0
 MAX_LABELS = 80
+#: Consistency overlay: labels of flagged stations (why the verification flags them), at
+#: most this many, drawn this many pixels above the station's own label and wrapped at
+#: this many characters a line.
+MAX_FLAG_LABELS = 24
+FLAG_OFFSET_PX = 22.0
+FLAG_WRAP = 36
 #: WIP totes shown per station queue / per storage, at most.
 STATION_WIP_SLOTS = (2, 4)  # rows x columns
 BUFFER_WIP_SLOTS = (3, 4)
@@ -114,6 +120,9 @@ class WorkshopScene:
         self.lod_budget_triangles = int(lod_budget_triangles)
         self.overlay = "state"
         self.scores: dict[str, float] = {}
+        #: station id -> why the verification flags it (shown in the consistency overlay)
+        self.flags: dict[str, str] = {}
+        self._labels_on = True
         self.model_warnings: list[str] = []
         self._selected: str | None = None
         self._frame = 0
@@ -601,6 +610,14 @@ class WorkshopScene:
         self._labels = LabelLayer(lp, self._station_ids, font_size=13, pool=MAX_LABELS)
         for k, ta in enumerate(self._labels.actors):
             self._add(ta, f"station-label-{k}")
+        # why a station is flagged: above its label, only in the consistency overlay
+        self._flag_labels = LabelLayer(lp, [""] * n, font_size=12, bold=False,
+                                       pool=min(n, MAX_FLAG_LABELS), offset_px=(0.0, FLAG_OFFSET_PX),
+                                       rgb=palette.FLAG_TEXT, frame_rgb=palette.FLAG_FRAME)
+        for k, ta in enumerate(self._flag_labels.actors):
+            self._add(ta, f"flag-label-{k}")
+        self._flag_labels.show_only(np.zeros(0, np.int64))
+        self._flag_order = np.zeros(0, np.int64)  # flagged stations, worst first
         nb = len(self._buffers)
         bp = self._buf_centre.copy()
         if nb:
@@ -774,7 +791,42 @@ class WorkshopScene:
         # labels for the stations big enough on screen, nearest first
         big = np.nonzero(self._st_px >= LABEL_MIN_PX)[0]
         big = big[np.argsort(self._st_dist[big], kind="stable")][:MAX_LABELS]
+        if len(self._flag_labels.shown):  # a flagged station is labelled however small
+            flagged = np.asarray(self._flag_labels.shown, np.int64)
+            big = np.concatenate([flagged, np.setdiff1d(big, flagged)])[:MAX_LABELS]
         self._labels.show_only(np.sort(big))
+        self._place_flags()
+
+    def _place_flags(self) -> None:
+        """Stack the flag labels shown so that none covers another or a station label
+        (greedy, worst first; screen boxes of the current view)."""
+        shown = self._flag_labels.shown
+        if not shown:
+            return
+        bb = [0.0] * 4
+        boxes: list[tuple[float, float, float, float]] = []
+        for k, i in enumerate(self._labels.shown):  # station labels are obstacles
+            ta = self._labels.actors[k]
+            if ta.GetVisibility():
+                ax, ay, _ = world_to_display(self.renderer, self._labels.point(i))
+                ta.GetBoundingBox(self.renderer, bb)
+                boxes.append((ax + bb[0], ax + bb[1], ay + bb[2], ay + bb[3]))
+        anchors = [world_to_display(self.renderer, self._flag_labels.point(i))[:2]
+                   for i in shown]
+        offsets = []
+        for k, (ax, ay) in enumerate(anchors):
+            self._flag_labels.actors[k].GetBoundingBox(self.renderer, bb)
+            x0, x1, y0, y1 = ax + bb[0], ax + bb[1], ay + bb[2], ay + bb[3]
+            dy = FLAG_OFFSET_PX
+            for _ in range(len(boxes) + 1):
+                hit = [b for b in boxes if b[0] < x1 and x0 < b[1]
+                       and b[2] < y1 + dy and y0 + dy < b[3]]
+                if not hit:
+                    break
+                dy = max(b[3] for b in hit) - y0 + 2.0
+            boxes.append((x0, x1, y0 + dy, y1 + dy))
+            offsets.append((0.0, dy))
+        self._flag_labels.set_offsets(offsets)
 
     def _choose_levels(self) -> tuple[np.ndarray, np.ndarray]:
         """Per station and AGV: the finest level that is worth it on screen, nearest to the
@@ -857,11 +909,15 @@ class WorkshopScene:
         else:
             self.plotter.render_window.Render()
 
-    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None) -> None:
+    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None,
+                    flags: Mapping[str, str] | None = None) -> None:
         """``'state'``: stations in state colours with the state legend; ``'consistency'``:
         per-station score heatmap (0 = inconsistent, red ... 1 = consistent, blue), the
         score in each label and a colour bar. ``scores`` (``{station_id: 0..1}``) replaces
         the current scores when given; stations without one are grey and labelled "n/a".
+        ``flags`` (``{station_id: sentence}``, worst first) replaces the stations the
+        verification flags: in the consistency overlay each gets a red-framed label with its
+        sentence above its own label (ids not in the workshop are ignored).
 
         Raises ValueError for an unknown mode or a score that is not a number in [0, 1].
         """
@@ -869,6 +925,8 @@ class WorkshopScene:
             raise ValueError(f"unknown overlay {mode!r} (expected one of {', '.join(OVERLAYS)})")
         if scores is not None:
             self.scores = palette.validate_scores(scores)
+        if flags is not None:
+            self._set_flags(flags)
         self.overlay = mode
         for i in range(len(self._stations)):
             self._paint_station(i)
@@ -883,6 +941,33 @@ class WorkshopScene:
             self._labels.set_texts(self._station_ids)
             self._legend.VisibilityOn()
             self._bar.VisibilityOff()
+        self._show_flags()
+
+    def _set_flags(self, flags: Mapping[str, str]) -> None:
+        order = [self._st_index[s] for s in flags if s in self._st_index]
+        self.flags = {s: str(t) for s, t in flags.items() if s in self._st_index}
+        texts = [""] * len(self._station_ids)
+        for sid, text in self.flags.items():
+            texts[self._st_index[sid]] = two_lines(f"{sid}: {text}", FLAG_WRAP)
+        self._flag_order = np.asarray(order, np.int64)
+        self._flag_labels.set_texts(texts)
+
+    def _show_flags(self) -> None:
+        """Flag labels only in the consistency overlay, with the labels on."""
+        on = self.overlay == "consistency" and self._labels_on
+        self._flag_labels.show_only(self._flag_order if on else np.zeros(0, np.int64))
+        self._lod_key = None  # flagged stations keep their own label: choose labels again
+        self._update_lod()
+
+    def flag_labels(self) -> dict[str, str]:
+        """Station id -> the flag label drawn above it now (as shown, lines joined by a
+        space); empty outside the consistency overlay or with the labels off."""
+        out = {}
+        for k, i in enumerate(self._flag_labels.shown):
+            ta = self._flag_labels.actors[k]
+            if ta.GetVisibility():
+                out[self._station_ids[i]] = " ".join(ta.GetInput().split())
+        return out
 
     def _sample_trails(self, t: float) -> None:
         """One trail point per TRAIL_STEP_S of shift time (a seek back starts afresh)."""
@@ -903,9 +988,12 @@ class WorkshopScene:
         self._trails.set_visible(on)
 
     def set_labels(self, on: bool) -> None:
-        """Show or hide the station and storage labels."""
+        """Show or hide the station and storage labels (and the flag labels)."""
+        self._labels_on = bool(on)
         self._labels.set_visible(on)
         self._buf_labels.set_visible(on)
+        self._flag_labels.set_visible(on)
+        self._show_flags()
 
     def set_camera(self, preset: str) -> None:
         """``'top'`` plan view (parallel projection, north up), ``'iso'`` perspective from
@@ -1086,6 +1174,27 @@ class WorkshopScene:
 # =========================================================================================
 # helpers
 # =========================================================================================
+
+
+def two_lines(text: str, width: int) -> str:
+    """``text`` on one line if it fits ``width`` characters, else on two, broken at the
+    space nearest the middle that does not part a number from its unit ("1.2 h", "60 %")."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    words = text.split(" ")
+    best, best_cost = None, math.inf
+    pos = 0
+    for k in range(1, len(words)):
+        pos += len(words[k - 1]) + 1
+        if any(ch.isdigit() for ch in words[k - 1]) and len(words[k]) <= 3:
+            continue  # "1.2 | h", "60 | %"
+        cost = abs(pos - len(text) / 2)
+        if cost < best_cost:
+            best, best_cost = pos, cost
+    if best is None:
+        return text
+    return text[:best - 1] + "\n" + text[best:]
 
 
 def _direct_rgb(mapper: vtkPolyDataMapper) -> None:

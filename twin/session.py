@@ -53,6 +53,27 @@ def read_scores(path: str | Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in scores.items()}
 
 
+def read_flags(path: str | Path) -> dict[str, str]:
+    """Flagged stations of a ``verify --json`` result, worst first, with the sentence that
+    explains each (``{}`` for a file without them); raises like :func:`read_scores`."""
+    import json
+
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    return flags_of(doc) if isinstance(doc, dict) else {}
+
+
+def flags_of(result: Any) -> dict[str, str]:
+    """Station id -> why it is flagged, worst first, from a verification result (a
+    ``ConsistencyReport`` or its JSON); AGVs are left out (the overlay labels stations)."""
+    if isinstance(result, Mapping):
+        flagged = (result.get("flagged") or {}).get("stations") or []
+        why = result.get("explanations") or {}
+    else:
+        flagged = getattr(result, "flagged_stations", None) or []
+        why = getattr(result, "explanations", None) or {}
+    return {str(s): str(why.get(s, "flagged")) for s in flagged}
+
+
 class Selection:
     """The id of the selected station / AGV / buffer ("" = nothing selected).
 
@@ -129,6 +150,8 @@ class Session:
         self.status: SourceStatus | None = None
         self.overlay = "state"
         self.scores: dict[str, float] = {}
+        #: station id -> why the verification flags it (worst first), with the scores
+        self.flags: dict[str, str] = {}
         self.verification: Any = None
         self._next_refresh = 0.0
         self._write_error_told = False
@@ -340,18 +363,23 @@ class Session:
         self.cursor.tick()
 
     # -- overlay, scores, verification ---------------------------------------------
-    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None) -> None:
-        """Colour stations by ``"state"`` or by ``"consistency"`` (with ``scores`` if given)."""
+    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None,
+                    flags: Mapping[str, str] | None = None) -> None:
+        """Colour stations by ``"state"`` or by ``"consistency"`` (with ``scores`` and the
+        flagged stations' ``flags`` if given, see :meth:`set_scores`)."""
         if mode not in OVERLAYS:
             raise ValueError(f"overlay {mode!r}: expected one of {', '.join(OVERLAYS)}")
         if scores is not None:
-            self.set_scores(scores)
+            self.set_scores(scores, flags)
         if mode != self.overlay:
             self.overlay = mode
             self.overlay_changed.emit(mode)
 
-    def set_scores(self, scores: Mapping[str, float]) -> None:
-        """Per-station consistency scores 0..1 (replaces the current ones)."""
+    def set_scores(self, scores: Mapping[str, float],
+                   flags: Mapping[str, str] | None = None) -> None:
+        """Per-station consistency scores 0..1 (replaces the current ones) and the stations
+        the verification flags, worst first, with why (``{station: sentence}``; none when
+        not given). ``scores_changed`` follows; :attr:`flags` is set before it."""
         clean: dict[str, float] = {}
         for k, v in scores.items():
             f = float(v)
@@ -359,16 +387,18 @@ class Session:
                 raise ValueError(f"score of {k!r} must be within 0..1, got {v!r}")
             clean[str(k)] = f
         self.scores = clean
+        self.flags = {str(k): str(v) for k, v in (flags or {}).items()}
         self.scores_changed.emit(dict(clean))
 
     def set_verification(self, result: Any) -> None:
         """The latest verification result (a ``ConsistencyReport``, or None); its
-        per-station scores go to the consistency overlay, which is switched on."""
+        per-station scores and flagged stations go to the consistency overlay, which is
+        switched on."""
         self.verification = result
         self.verification_changed.emit(result)
         per_station = getattr(result, "per_station", None)
         if per_station is not None:
-            self.set_overlay("consistency", per_station)
+            self.set_overlay("consistency", per_station, flags_of(result))
 
     # -- closing -------------------------------------------------------------------
     def close(self) -> None:

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from twin.locations import as_location, display_name
-from twin.session import Session, read_scores
+from twin.session import Session, read_flags, read_scores
 from twin.sources import SourceState, SourceStatus, open_source
 from twin.timecursor import CursorMode, format_clock
 from twin.workshop import Workshop, load_workshop
@@ -205,7 +205,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         if self.view is None:
             s = self.session
             self.view = QtWorkshopView(workshop, self.cursor, self.store, self.selection, self)
-            self.view.set_overlay(s.overlay, s.scores)
+            self.view.set_overlay(s.overlay, s.scores, s.flags)
             self.view.set_trails(self.act_trails.isChecked())
             self.view.set_labels(self.act_labels.isChecked())
             self.centre.addWidget(self.view)
@@ -372,8 +372,9 @@ class MainWindow(WindowDialogs, QMainWindow):
     # ------------------------------------------------------------------------------------
     # overlay, view options, camera, selection
     # ------------------------------------------------------------------------------------
-    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None) -> None:
-        self.session.set_overlay(mode, scores)
+    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None,
+                    flags: Mapping[str, str] | None = None) -> None:
+        self.session.set_overlay(mode, scores, flags)
         if mode == "consistency" and not self.session.scores:
             self.status.showMessage(
                 "No verification result yet: stations show 'n/a'. Run a verification "
@@ -388,12 +389,12 @@ class MainWindow(WindowDialogs, QMainWindow):
 
     def _on_scores(self, scores: dict[str, float]) -> None:
         if self.view is not None:
-            self.view.set_overlay(self.session.overlay, scores)
+            self.view.set_overlay(self.session.overlay, scores, self.session.flags)
 
     def load_scores(self, path: str | Path) -> bool:
         """Show per-station scores from a ``verify --json`` result (or a plain mapping)."""
         try:
-            self.set_overlay("consistency", read_scores(path))
+            self.set_overlay("consistency", read_scores(path), read_flags(path))
         except (OSError, ValueError, TypeError) as exc:
             self.show_error("Cannot load consistency scores", f"{path}: {readable_error(exc)}")
             return False

@@ -87,6 +87,7 @@ class QtWorkshopView(QWidget):
         self.workshop: Workshop | None = None
         self.overlay = "state"
         self.scores: dict[str, float] = {}
+        self.flags: dict[str, str] = {}  # flagged stations -> why (consistency overlay)
         self.trails = False  # View › AGV trails
         self.labels = True  # View › Labels
         self._dirty = True
@@ -123,7 +124,7 @@ class QtWorkshopView(QWidget):
             self.plotter.enable_terrain_style(mouse_wheel_zooms=True)
         except TypeError:  # older pyvista without the keyword
             self.plotter.enable_terrain_style()
-        self.scene.set_overlay(self.overlay, self.scores)
+        self.scene.set_overlay(self.overlay, self.scores, self.flags)
         self.scene.set_trails(self.trails)
         self.scene.set_labels(self.labels)
         self.set_camera("iso")
@@ -173,13 +174,17 @@ class QtWorkshopView(QWidget):
         return self._shown_t
 
     # -- commands from the window ----------------------------------------------------
-    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None) -> None:
-        """``"state"`` colours or ``"consistency"`` heat map (scores 0..1 per station)."""
+    def set_overlay(self, mode: str, scores: Mapping[str, float] | None = None,
+                    flags: Mapping[str, str] | None = None) -> None:
+        """``"state"`` colours or ``"consistency"`` heat map (scores 0..1 per station; the
+        ``flags``, station -> why it is flagged, labelled above those stations)."""
         self.overlay = mode
         if scores is not None:
             self.scores = dict(scores)
+        if flags is not None:
+            self.flags = dict(flags)
         if self.scene is not None:
-            self.scene.set_overlay(mode, self.scores)
+            self.scene.set_overlay(mode, self.scores, self.flags)
             self._dirty = True
 
     def set_trails(self, on: bool) -> None:

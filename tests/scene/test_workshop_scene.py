@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scene import palette
-from scene.workshop_scene import WorkshopScene, offscreen_plotter
+from scene.workshop_scene import WorkshopScene, offscreen_plotter, two_lines
 from twin.events import Event
 from twin.snapshot import Snapshot
 from twin.workshop import Station, Workshop
@@ -33,8 +33,8 @@ def scene(workshop: Workshop):
 
 @pytest.fixture(autouse=True)
 def reset_view(scene: WorkshopScene):
-    """Every test starts from the iso view, state overlay, nothing selected."""
-    scene.set_overlay("state")
+    """Every test starts from the iso view, state overlay, nothing selected or flagged."""
+    scene.set_overlay("state", flags={})
     scene.set_camera("iso")
     scene.highlight(None)
     scene.set_labels(True)
@@ -165,6 +165,65 @@ def test_state_changes_during_consistency_overlay_show_when_switching_back(scene
     assert scene.station_colour("S02") == palette.consistency_colour(0.9)
     scene.set_overlay("state")
     assert scene.station_colour("S02") == palette.STATION_STATE_COLOURS["blocked"]
+
+
+FLAGS = {"S05": "cycle time in the model 60 % above the physical shop",
+         "S04": "down 1.2 h in the model vs 0.1 h on the physical shop",
+         "S06": "queue in the model 40 % below the physical shop (log parts)"}
+
+
+def _flag_boxes(scene: WorkshopScene) -> dict[str, tuple[float, float, float, float]]:
+    """Screen box (x0, x1, y0, y1) of every flag label drawn, by station."""
+    out = {}
+    bb = [0.0] * 4
+    for k, i in enumerate(scene._flag_labels.shown):
+        ta = scene._flag_labels.actors[k]
+        if ta.GetVisibility():
+            x, y = ta.GetPositionCoordinate().GetComputedDisplayValue(scene.renderer)
+            ta.GetBoundingBox(scene.renderer, bb)
+            out[scene._station_ids[i]] = (x + bb[0], x + bb[1], y + bb[2], y + bb[3])
+    return out
+
+
+def test_flagged_stations_are_labelled_with_why_above_their_own_label(scene, workshop):
+    scene.apply(shop_state(workshop))
+    scores = {sid: 0.9 for sid in workshop.stations} | {"S05": 0.02, "S04": 0.3, "S06": 0.35}
+    scene.set_overlay("consistency", scores, flags=FLAGS)
+    shown = scene.flag_labels()
+    assert list(shown) == ["S05", "S04", "S06"]  # worst first, as given
+    assert shown["S05"] == "S05: cycle time in the model 60 % above the physical shop"
+    img = scene.screenshot(size=SIZE)
+    boxes = _flag_boxes(scene)
+    # each flag sits above its station (on screen), in the flag colour, and none covers another
+    for sid, (x0, x1, y0, y1) in boxes.items():
+        sx, sy = scene.entity_screen_position(sid)
+        assert x0 < sx < x1 and y0 > sy, sid
+        frame = (int((x0 + x1) / 2), int(y0) + 1)
+        assert pixel_near(img, frame, palette.FLAG_FRAME, radius=2) < 40, sid
+    items = list(boxes.values())
+    for a in range(len(items)):
+        for b in range(a + 1, len(items)):
+            p, q = items[a], items[b]
+            assert not (p[0] < q[1] and q[0] < p[1] and p[2] < q[3] and q[2] < p[3])
+    # only in the consistency overlay, and only with the labels on
+    scene.set_labels(False)
+    assert scene.flag_labels() == {}
+    scene.set_labels(True)
+    assert set(scene.flag_labels()) == set(FLAGS)
+    scene.set_overlay("state")
+    assert scene.flag_labels() == {}
+    scene.set_overlay("consistency")
+    assert set(scene.flag_labels()) == set(FLAGS)
+    scene.set_overlay("consistency", flags={"S99": "not in this shop"})
+    assert scene.flag_labels() == {}
+
+
+def test_a_flag_label_breaks_in_two_lines_but_never_between_a_number_and_its_unit():
+    assert two_lines("S05: idle", 36) == "S05: idle"
+    text = two_lines("S04: down 1.2 h in the model vs 0.1 h on the physical shop", 36)
+    first, second = text.split("\n")
+    assert not first.endswith(("1.2", "0.1")) and not second.startswith(("h ", "%"))
+    assert " ".join(text.split()) == "S04: down 1.2 h in the model vs 0.1 h on the physical shop"
 
 
 @pytest.mark.parametrize("bad", [{"S01": 1.5}, {"S01": -0.1}, {"S01": "high"},

@@ -214,7 +214,15 @@ def test_consistency_overlay_from_a_verification_result(qtbot, opened, tmp_path:
     assert opened.act_overlay_cons.isChecked()
     scene = opened.view.scene
     assert scene.station_colour("S07") != scene.station_colour("S01")
+    assert scene.flag_labels() == {}  # a result without flags labels none
+    flagged = tmp_path / "flagged.json"
+    flagged.write_text('{"passed": false, "per_station": {"S07": 0.1, "S01": 0.95}, '
+                       '"flagged": {"stations": ["S07"], "agvs": []}, '
+                       '"explanations": {"S07": "cycle time in the model 38 % below the physical shop"}}')
+    assert opened.load_scores(flagged)
+    assert scene.flag_labels() == {"S07": "S07: cycle time in the model 38 % below the physical shop"}
     opened.set_overlay("state")
+    assert scene.flag_labels() == {}
     assert opened.settings.overlay == "state"
     bad = tmp_path / "bad.json"
     bad.write_text('{"per_station": {"S07": "high"}}')
