@@ -1,8 +1,15 @@
 """Calibrate the DT model from history: fit each station's processing time per process,
 setup time, MTBF / MTTR, availability and working hours from a recording (``calibrate``)."""
 
-from twin.calibration.episodes import StationEpisodes, station_episodes
-from twin.calibration.fit import MIN_SAMPLES, Param, StationFit, calibrate, fit_station
+from twin.calibration.fit import (
+    MIN_SAMPLES,
+    Param,
+    StationFit,
+    StationHistory,
+    calibrate,
+    fit_station,
+    station_histories,
+)
 
-__all__ = ["MIN_SAMPLES", "Param", "StationEpisodes", "StationFit", "calibrate", "fit_station",
-           "station_episodes"]
+__all__ = ["MIN_SAMPLES", "Param", "StationFit", "StationHistory", "calibrate", "fit_station",
+           "station_histories"]
