@@ -239,6 +239,9 @@ class ShopAnalytics:
             self._station_track(s)
         for a in agvs:
             self._agv_track(a)
+        #: Station / AGV id -> time of its first event [s] (an id known in advance that
+        #: never reported has none: nothing is known about it, see :meth:`reported`).
+        self.first_report: dict[str, float] = {}
         self.operations: list[Operation] = []
         self.arrivals: list[Arrival] = []
         self.transports: list[Transport] = []
@@ -328,7 +331,8 @@ class ShopAnalytics:
             self._station(t, entity, state, wip, process)
         elif kind == "agv":
             track = self.agvs.get(entity) or self._agv_track(entity)
-            track.change(t, _AGV_INDEX[state])
+            t = track.change(t, _AGV_INDEX[state])
+            self.first_report.setdefault(entity, t)
         elif kind == "wip":
             self._wip(t, entity, state, station, agv, order)
         elif kind == "order":
@@ -342,6 +346,7 @@ class ShopAnalytics:
     def _station(self, t: float, sid: str, state: str, wip: str, process: str) -> None:
         track = self.stations.get(sid) or self._station_track(sid)
         t = track.change(t, _STATION_INDEX[state])
+        self.first_report.setdefault(sid, t)
         if state == "down":
             if sid not in self._down_open:
                 self._down_open[sid] = t
@@ -435,6 +440,13 @@ class ShopAnalytics:
             self._wip_n.append(n)
 
     # -- time in state -----------------------------------------------------------------
+    def reported(self, entity: str, t: float = math.inf) -> bool:
+        """Whether the station / AGV had any event up to ``t`` [s]. One that had none
+        (a machine without logs, a station known from the workshop but silent) has no
+        time in state to show: its ``initial_state`` time is an assumption, not data."""
+        first = self.first_report.get(entity)
+        return first is not None and first <= t
+
     def station_time_in_state(self, station: str, t: float) -> dict[str, float]:
         """Seconds ``station`` spent in each state between the start and ``t``."""
         track = self.stations.get(station)
