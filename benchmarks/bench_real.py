@@ -37,7 +37,7 @@ from real_counts import count_machine_days, day_windows  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from twin.calibration import calibrate  # noqa: E402
-from twin.calibration.episodes import station_episodes  # noqa: E402
+from twin.calibration import station_histories  # noqa: E402
 from twin.events import parse_event  # noqa: E402
 from twin.kpis import ShopKpis  # noqa: E402
 from twin.live import workshop_meta  # noqa: E402
@@ -89,7 +89,7 @@ def _fits(files: list[Path], ws):
     t_end = max(day_windows(res.t0_epoch, f.day)[1] for f in res.files)
     days = {f.day for f in res.files}
     fits = {f.station: f for f in calibrate(evs, ws, 0.0, t_end)}
-    eps = station_episodes(evs, 0.0, t_end, ws.stations)
+    eps = station_histories(evs, 0.0, t_end, ws.stations)
     return res, fits, eps, len(days)
 
 

@@ -23,9 +23,15 @@ Rules (the same for every consumer):
 * ``initial_state``: the state assumed from ``t0`` until an entity's first event ("idle"
   for the KPIs: shares of the elapsed shift add up to 1; None for verification: time
   before an entity's first report is not counted).
-* An operation ends when its station goes idle, blocked or into setup, or starts another
-  part; time ``down`` inside it is not processing time. Operations still running are not
-  listed (their length is unknown).
+* An operation ends when its station goes idle, blocked, into setup or ``off``, or starts
+  another part or process; time ``down`` inside it is not processing time. Operations
+  still running are not listed (their length is unknown).
+* A station ``blocked`` that resumes processing the same part for the same process, with
+  nothing but ``blocked`` / ``down`` in between, was interrupted (a real machine's feed
+  hold or stopped program: MTConnect ``INTERRUPTED`` / ``FEED_HOLD``, no part id): the
+  operation listed when it blocked is taken back and continues as one, its blocked time
+  not counted as processing. (A simulated station is blocked only after its part is done,
+  so it never resumes the same part.)
 """
 
 from __future__ import annotations
@@ -233,6 +239,9 @@ class ShopAnalytics:
             self._station_track(s)
         for a in agvs:
             self._agv_track(a)
+        #: Station / AGV id -> time of its first event [s] (an id known in advance that
+        #: never reported has none: nothing is known about it, see :meth:`reported`).
+        self.first_report: dict[str, float] = {}
         self.operations: list[Operation] = []
         self.arrivals: list[Arrival] = []
         self.transports: list[Transport] = []
@@ -243,6 +252,9 @@ class ShopAnalytics:
         self.order_times: dict[str, tuple[float, float | None]] = {}
         # open operation per station: [wip, process, start, work_s, processing_since or None]
         self._open_op: dict[str, list[Any]] = {}
+        # operation closed by ``blocked`` that may resume: station -> (open-op list, the
+        # Operation listed for it or None)
+        self._paused_op: dict[str, tuple[list[Any], Operation | None]] = {}
         self._down_open: dict[str, float] = {}
         self._downtimes: list[Downtime] = []
         # WIP count step series: value holds from times[i] until times[i+1]
@@ -319,7 +331,8 @@ class ShopAnalytics:
             self._station(t, entity, state, wip, process)
         elif kind == "agv":
             track = self.agvs.get(entity) or self._agv_track(entity)
-            track.change(t, _AGV_INDEX[state])
+            t = track.change(t, _AGV_INDEX[state])
+            self.first_report.setdefault(entity, t)
         elif kind == "wip":
             self._wip(t, entity, state, station, agv, order)
         elif kind == "order":
@@ -333,33 +346,58 @@ class ShopAnalytics:
     def _station(self, t: float, sid: str, state: str, wip: str, process: str) -> None:
         track = self.stations.get(sid) or self._station_track(sid)
         t = track.change(t, _STATION_INDEX[state])
+        self.first_report.setdefault(sid, t)
         if state == "down":
             if sid not in self._down_open:
                 self._down_open[sid] = t
         elif sid in self._down_open:
             self._downtimes.append(Downtime(sid, self._down_open.pop(sid), t))
+        paused = self._paused_op.pop(sid, None)
+        if paused is not None:
+            if state == "processing" and wip == paused[0][0] and process == paused[0][1]:
+                # interrupted, not finished: take the listed operation back and go on
+                if paused[1] is not None:
+                    self._take_back(paused[1])
+                self._open_op[sid] = paused[0]
+            elif state in ("blocked", "down"):
+                self._paused_op[sid] = paused
         op = self._open_op.get(sid)
         if op is not None and op[4] is not None and (state != "processing" or wip != op[0]):
             op[3] += t - op[4]
             op[4] = None
         if state == "processing":
-            if op is not None and wip and wip != op[0]:
+            if op is not None and ((wip and wip != op[0]) or process != op[1]):
                 self._close_op(sid, op, t)
                 op = None
             if op is None:
                 self._open_op[sid] = [wip, process, t, 0.0, t]
             elif op[4] is None:
                 op[4] = t
-        elif state in ("idle", "blocked", "setup") and op is not None:
-            self._close_op(sid, op, t)
+        elif state in ("idle", "blocked", "setup", "off") and op is not None:
+            listed = self._close_op(sid, op, t)
             del self._open_op[sid]
+            if state == "blocked":
+                self._paused_op[sid] = (op, listed)
 
-    def _close_op(self, station: str, op: list[Any], t: float) -> None:
+    def _close_op(self, station: str, op: list[Any], t: float) -> Operation | None:
+        """List the operation ``op`` ending at ``t`` (not when it processed nothing or
+        has no process); returns what was listed."""
         wip, process, start, work, since = op
         if since is not None:
             work += t - since
+            op[3], op[4] = work, None
         if work > 0 and process:
-            self.operations.append(Operation(station, process, wip, start, t, work))
+            listed = Operation(station, process, wip, start, t, work)
+            self.operations.append(listed)
+            return listed
+        return None
+
+    def _take_back(self, listed: Operation) -> None:
+        """Remove an operation listed when its station blocked (it resumed)."""
+        for i in range(len(self.operations) - 1, -1, -1):
+            if self.operations[i] is listed:
+                del self.operations[i]
+                return
 
     def _wip(self, t: float, wid: str, state: str, station: str, agv: str, order: str) -> None:
         # WIP count and completions
@@ -402,6 +440,13 @@ class ShopAnalytics:
             self._wip_n.append(n)
 
     # -- time in state -----------------------------------------------------------------
+    def reported(self, entity: str, t: float = math.inf) -> bool:
+        """Whether the station / AGV had any event up to ``t`` [s]. One that had none
+        (a machine without logs, a station known from the workshop but silent) has no
+        time in state to show: its ``initial_state`` time is an assumption, not data."""
+        first = self.first_report.get(entity)
+        return first is not None and first <= t
+
     def station_time_in_state(self, station: str, t: float) -> dict[str, float]:
         """Seconds ``station`` spent in each state between the start and ``t``."""
         track = self.stations.get(station)
@@ -438,6 +483,13 @@ class ShopAnalytics:
         """Breakdowns in order of their start; one still in progress has ``end`` None."""
         ongoing = [Downtime(s, t, None) for s, t in self._down_open.items()]
         return sorted(self._downtimes + ongoing, key=lambda d: d.start)
+
+    def blocked_operations(self) -> list[Operation]:
+        """Operations listed when their station blocked, the station still blocked (or down
+        since): they resume as one operation if it goes on with the same part and process
+        (an interrupted program, see the module notes). Calibration leaves them out at the
+        end of a recording: a program cut off by the end of the log is not a cycle time."""
+        return [listed for _, listed in self._paused_op.values() if listed is not None]
 
     def setups(self) -> list[tuple[str, float, float]]:
         """Finished setups: (station, end t, seconds in setup), see :func:`setups_of`."""

@@ -11,6 +11,12 @@ any cursor time ``t``:
 * how many parts were completed, and the throughput per hour binned over the shift,
 * when stations broke down (markers for the timeline).
 
+A station that has had no event yet (a machine without logs in a real shop's recording,
+one known from the workshop that never reported) has **no data**: :meth:`ShopKpis.has_data`
+is False, its utilization is NaN and its row of :meth:`ShopKpis.state_shares` is all
+zeros, so the app shows "no data" rather than the 100 % idle the starting assumption
+would give.
+
 The figures themselves are computed by :class:`twin.analytics.ShopAnalytics` (the one
 place for time in state, breakdowns, operations, throughput); this class is the KPI view
 of it (:attr:`ShopKpis.analytics`). Times are seconds since the start of the recording;
@@ -19,6 +25,7 @@ throughput is parts per hour. Qt-free and cheap to query.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -44,8 +51,9 @@ class ShopKpis:
     """KPIs of one shift, built incrementally from events in time order.
 
     Args:
-        stations: station ids known from the workshop (they start idle at ``t0``);
-            stations first seen in events are added as they appear (idle since ``t0``).
+        stations: station ids known from the workshop (they start idle at ``t0``, and
+            have no data until their first event); stations first seen in events are
+            added as they appear (idle since ``t0``).
         t0: start of the shift, seconds.
     """
 
@@ -95,12 +103,21 @@ class ShopKpis:
         """Seconds ``station`` spent in each state between the start and ``t``."""
         return self.analytics.station_time_in_state(station, t)
 
+    def has_data(self, station: str, t: float = math.inf) -> bool:
+        """Whether ``station`` had any event up to ``t`` [s] (see the module notes)."""
+        return self.analytics.reported(station, t)
+
     def state_shares(self, t: float) -> tuple[list[str], np.ndarray]:
         """Stations and a (n_stations, n_states) array of time-in-state shares up to ``t``.
 
-        Rows sum to 1 once ``t`` > start (all zeros at the very start).
+        Rows sum to 1 once ``t`` > start (all zeros at the very start), except those of
+        stations without data up to ``t`` (:meth:`has_data`): all zeros.
         """
-        return self.analytics.station_shares(t)
+        ids, shares = self.analytics.station_shares(t)
+        for i, sid in enumerate(ids):
+            if not self.analytics.reported(sid, t):
+                shares[i] = 0.0
+        return ids, shares
 
     @property
     def agvs(self) -> list[str]:
@@ -123,7 +140,10 @@ class ShopKpis:
         """Processing share of the time the station was switched on in [start, t], 0..1.
 
         Time ``off`` (switched off, not reporting) is neither working time nor downtime: it
-        leaves the denominator, so a machine run one shift a day is not "20 % utilized"."""
+        leaves the denominator, so a machine run one shift a day is not "20 % utilized".
+        NaN for a station without data up to ``t`` (:meth:`has_data`)."""
+        if not self.analytics.reported(station, t):
+            return math.nan
         tis = self.time_in_state(station, t)
         span = t - self.t0 - tis["off"]
         if span <= 0:

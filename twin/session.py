@@ -400,6 +400,19 @@ class Session:
         if per_station is not None:
             self.set_overlay("consistency", per_station, flags_of(result))
 
+    def recorded_data(self) -> Path | list[Any]:
+        """What the window shows, for a job that reads a whole run (verification,
+        calibration): the recording file (also a live session's, being written), else its
+        events (a shift from the plant history, a live session held in memory)."""
+        from twin.statestore import MemoryHistory
+
+        hist = self.store.history
+        if isinstance(hist, MemoryHistory):
+            t0, t1 = hist.time_range
+            return list(hist.events(t0, t1))
+        path = getattr(hist, "path", None)
+        return path if path is not None else list(hist.events(*hist.time_range))
+
     # -- closing -------------------------------------------------------------------
     def close(self) -> None:
         """Stop a live source and close its recording (the window is closing)."""

@@ -282,8 +282,10 @@ class QtShopCharts(QWidget):
             self.state_bars[s].setOpts(x0=left.copy(), y=y, width=w, height=0.7)
             left += w
         proc = shares[:, STATION_STATES.index("processing")] * 100.0 if len(ids) else np.zeros(0)
-        for lab, p in zip(self.util_labels, proc, strict=False):
-            lab.setText(f"{p:.0f}%")
+        kpis = self.store.kpis
+        for lab, p, sid in zip(self.util_labels, proc, ids, strict=False):
+            # a station without events has no bar (not 100 % idle): say so
+            lab.setText(f"{p:.0f}%" if kpis.has_data(sid, t) else "no data")
         self._set_titles(t)
 
     def _set_titles(self, t: float) -> None:

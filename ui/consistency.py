@@ -58,7 +58,6 @@ from PySide6.QtWidgets import (
 from scene.palette import consistency_colour
 from twin.errors import CommandError
 from twin.session import Session
-from twin.statestore import MemoryHistory
 from twin.workshop import Workshop
 from ui.workers import Worker
 
@@ -452,12 +451,7 @@ class QtConsistencyPanel(QWidget):
 
     def physical_data(self) -> Any:
         """What verify() gets as the physical run: the recording file, or live events."""
-        hist = self.store.history
-        if isinstance(hist, MemoryHistory):
-            t0, t1 = hist.time_range
-            return list(hist.events(t0, t1))
-        path = getattr(hist, "path", None)
-        return path if path is not None else list(hist.events(*hist.time_range))
+        return self.session.recorded_data()
 
     # -- running ---------------------------------------------------------------------
     def run(self) -> bool:

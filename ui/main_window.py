@@ -146,6 +146,7 @@ class MainWindow(WindowDialogs, QMainWindow):
         return w
 
     def _build_docks(self) -> None:
+        self.calibration_dialog: Any = None  # Model › Calibrate from recording… (made on use)
         area = Qt.DockWidgetArea
         self.timeline = QtTimeline(self.cursor, self.store, self.clock, self)
         self.timeline_dock = self._dock("Timeline", "timelineDock", self.timeline,
@@ -424,6 +425,19 @@ class MainWindow(WindowDialogs, QMainWindow):
     def _on_selection(self, entity: str) -> None:
         if entity and self.inspector_dock.isHidden():
             self.inspector_dock.show()
+
+    def calibrate_from_recording(self) -> None:
+        """Model › Calibrate from recording…: fit the workshop on screen from the data
+        the window shows and show the report (:class:`ui.calibration.CalibrationDialog`)."""
+        from ui.calibration import CalibrationDialog
+
+        if self.calibration_dialog is None:
+            self.calibration_dialog = CalibrationDialog(self.session, self)
+        d = self.calibration_dialog
+        d.show()
+        d.raise_()
+        d.activateWindow()
+        d.run()
 
     def forecast_from_cursor(self) -> None:
         self.forecast_dock.show()

@@ -91,6 +91,9 @@ def build_actions(w: MainWindow) -> None:
                           "Move the camera to the selected entity")
     w.act_forecast = _action(w, "&Forecast from cursor", w.forecast_from_cursor, "Ctrl+F",
                              "Forecast the rest of the shift from the cursor time")
+    w.act_calibrate = _action(w, "&Calibrate from recording…", w.calibrate_from_recording, None,
+                              "Fit the model's cycle, setup, MTBF and MTTR per station from "
+                              "the data on screen and show the report")
     w.act_open_history = _action(w, "Open from plant &history…", w.open_from_history, None,
                                  "Open a shift stored on the plant-history server (PostgreSQL)")
     w.act_about = _action(w, f"&About {APP_NAME}", w.show_about)
@@ -117,6 +120,8 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     for a in (w.act_play, w.act_back, w.act_fwd, w.act_home, w.act_end, w.act_faster,
               w.act_slower):
         m.addAction(a)
+    m = mb.addMenu("&Model")
+    m.addAction(w.act_calibrate)
     m = mb.addMenu("&View")
     for a in (w.act_cam_top, w.act_cam_iso, w.act_cam_fit, w.act_focus):
         m.addAction(a)

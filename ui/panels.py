@@ -394,6 +394,11 @@ class QtInspector(QWidget, _RefreshOnTick):
 
     def _station_fields(self, eid: str, e: Event | None, t: float) -> None:
         k = self.store.kpis
+        if not k.has_data(eid, t):  # never reported: its time in state is not known
+            self.fields["util"].setText("<b>no data</b>")
+            self.util_bar.set_share(0.0)
+            self.breakdown.setText("no events from this station yet")
+            return
         u = k.utilization(eid, t)
         tis = k.time_in_state(eid, t)
         on = " of the time switched on" if tis.get("off", 0.0) > 0 else ""

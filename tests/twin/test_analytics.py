@@ -74,6 +74,28 @@ def test_breakdowns_operations_and_setups() -> None:
     assert a.setups() == [("S1", 150.0, 50.0)]
 
 
+def test_an_interrupted_program_is_one_operation() -> None:
+    """A real machine's feed hold (blocked, then the same program again, no part id) is one
+    operation; a part done and blocked (the simulator's) stays done; off and another
+    program end an operation."""
+    a = ShopAnalytics(["M1"])
+    a.add([st(100, "processing", "", "O100", sid="M1"), st(160, "blocked", "", "O100", sid="M1"),
+           st(170, "down", "", "O100", sid="M1"), st(200, "blocked", "", "O100", sid="M1"),
+           st(230, "processing", "", "O100", sid="M1"), st(250, "processing", "", "O200", sid="M1"),
+           st(300, "off", sid="M1"), st(400, "processing", "", "O200", sid="M1"),
+           st(450, "blocked", "", "O200", sid="M1")])
+    assert a.operations == [Operation("M1", "O100", "", 100.0, 250.0, 80.0),
+                            Operation("M1", "O200", "", 250.0, 300.0, 50.0),
+                            Operation("M1", "O200", "", 400.0, 450.0, 50.0)]
+    assert a.blocked_operations() == [a.operations[-1]]  # may still resume
+    b = ShopAnalytics(["S1"])
+    b.add([st(0, "processing", "W1", "P1", sid="S1"), st(50, "blocked", "W1", "P2", sid="S1"),
+           st(80, "processing", "W2", "P1", sid="S1"), st(130, "idle", sid="S1")])
+    assert b.operations == [Operation("S1", "P1", "W1", 0.0, 50.0, 50.0),
+                            Operation("S1", "P1", "W2", 80.0, 130.0, 50.0)]
+    assert b.blocked_operations() == []
+
+
 def test_arrivals_transports_wip_orders_and_throughput() -> None:
     a = shop()
     assert a.arrivals == [Arrival("S1", "W1", 120.0, ""), Arrival("S1", "W2", 500.0, ""),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.calibration import station_episodes
+from twin.calibration import station_histories
 from twin.events import Event
 from twin.recording import RecordingWriter
 from twin.simulator import Simulator
@@ -90,14 +90,18 @@ def test_calibrated_workshop_file_holds_the_fitted_values(calibrated) -> None:
     assert cal.products.keys() == ws.products.keys() and cal.nodes.keys() == ws.nodes.keys()
 
 
-def test_too_little_data_keeps_the_model_value() -> None:
+def test_station_history_of_a_real_machine() -> None:
+    """A machine's history as calibration reads it from the shop analytics: a feed hold in
+    the middle of a program is one program run, off time is not exposure to failures."""
     def st(t: float, state: str, wip: str = "", proc: str = "") -> Event:
         return Event(t=t, entity="M1", kind="station", state=state, station="M1", wip=wip, process=proc)
 
     evs = [st(0, "off"), st(100, "idle"), st(200, "processing", "", "P1"), st(260, "blocked", "", "P1"),
            st(300, "processing", "", "P1"), st(350, "idle"), st(400, "down"), st(460, "idle"),
-           st(500, "off")]
-    ep = station_episodes(evs, 0.0, 1000.0)["M1"]
-    assert ep.operations == [("P1", 110.0)]  # one program run, the interruption left out
+           st(500, "off"), st(600, "processing", "", "P1"), st(700, "blocked", "", "P1")]
+    ep = station_histories(evs, 0.0, 1000.0, ["M1", "M2"])["M1"]
+    # one program run, the interruption left out; the run still on hold at the end is not a cycle
+    assert ep.operations == [("P1", 110.0)]
     assert ep.downs == [(400.0, 460.0)]
-    assert ep.time_in["off"] == 600.0 and ep.on_s == 400.0 and ep.up_s == 340.0
+    assert ep.time_in["off"] == 100.0 + 100.0 and ep.on_s == 800.0 and ep.up_s == 740.0
+    assert station_histories(evs, 0.0, 1000.0, ["M1", "M2"])["M2"].on_s == 0.0  # never reported

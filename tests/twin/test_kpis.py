@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -27,11 +29,16 @@ def test_time_in_state_and_utilization_so_far() -> None:
     assert k.utilization("S1", 600) == pytest.approx(400 / 600)
     # mid-way through the first processing run
     assert k.utilization("S1", 300) == pytest.approx(150 / 300)
-    # a station that never worked
-    assert k.utilization("S2", 600) == 0.0
+    # a station that never reported has no data: not 100 % idle, not 0 % utilized
+    assert not k.has_data("S2", 600) and k.has_data("S1", 600) and not k.has_data("S1", 99)
+    assert math.isnan(k.utilization("S2", 600))
     ids, shares = k.state_shares(600)
     assert ids == ["S1", "S2"]
-    assert shares.sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert shares.sum(axis=1) == pytest.approx([1.0, 0.0])
+    # one that reported, if only to say it is idle, has data
+    k.add([st(700, "S2", "idle")])
+    assert k.has_data("S2", 800) and k.utilization("S2", 800) == 0.0
+    assert k.state_shares(800)[1].sum(axis=1) == pytest.approx([1.0, 1.0])
 
 
 def test_switched_off_time_is_neither_utilisation_nor_downtime() -> None:

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from twin.errors import CommandError
 
@@ -40,27 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run)
 
 
-def report_dict(fits: list[Any], recording: str, workshop: str, confidence: float) -> dict[str, Any]:
-    return {
-        "recording": recording, "workshop": workshop, "confidence": confidence,
-        "stations": {f.station: {"params": [p.to_dict() for p in f.params],
-                                 "availability": None if f.availability is None else round(f.availability, 4),
-                                 "working_h_per_day": None if f.working_h_per_day is None
-                                 else round(f.working_h_per_day, 3),
-                                 "on_h": round(f.on_h, 3)} for f in fits},
-    }
-
-
 def run(args: argparse.Namespace) -> int:
-    from twin.calibration.fit import calibrate
-    from twin.calibration.toml_out import write_calibrated
-    from twin.recording import RecordingError, open_recording
+    from twin.calibration.report import CalibrationError, calibrate_recording, number
+    from twin.recording import RecordingError
     from twin.workshop import WorkshopError, load_workshop
 
-    if not 0 < args.confidence < 1:
-        raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
-    if args.min_samples < 2:
-        raise CommandError(f"--min-samples must be at least 2, got {args.min_samples}")
     if args.workshop.suffix.lower() != ".toml":
         raise CommandError(f"{args.workshop}: calibrate writes TOML workshops only")
     try:
@@ -68,25 +49,17 @@ def run(args: argparse.Namespace) -> int:
     except (WorkshopError, OSError) as exc:
         raise CommandError(str(exc)) from None
     try:
-        rec = open_recording(args.recording)
-    except (RecordingError, OSError) as exc:
-        raise CommandError(str(exc)) from None
-    with rec:
-        t0, t1 = rec.time_range
-        events = list(rec.events())
-    if not any(e.kind == "station" for e in events):
-        raise CommandError(f"{args.recording}: no station events to calibrate from")
-    fits = calibrate(events, ws, t0, t1, args.confidence, args.min_samples)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    header = (f"Calibrated by `dmw-twin calibrate` on {stamp} from {args.recording}\n"
-              f"({(t1 - t0) / 3600:.1f} h of data; {args.confidence:.0%} intervals and samples per value"
-              + (f" in {args.report}" if args.report else "") + ").")
+        cal = calibrate_recording(args.recording, ws, confidence=args.confidence,
+                                  min_samples=args.min_samples)
+    except (CalibrationError, RecordingError, OSError) as exc:
+        raise CommandError(_option_words(str(exc))) from None
     try:
-        write_calibrated(args.workshop, args.out, fits, header)
-        load_workshop(args.out)
+        cal.write_workshop(args.out, args.report)
+    except CalibrationError as exc:
+        raise CommandError(str(exc)) from None
     except (OSError, WorkshopError) as exc:
         raise CommandError(f"{args.out}: {exc}") from None
-    rep = report_dict(fits, str(args.recording), str(args.workshop), args.confidence)
+    rep = cal.to_dict()
     if args.report:
         try:
             args.report.write_text(json.dumps(rep, indent=1))
@@ -95,21 +68,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rep))
         return 0
-    print(f"{args.out}: calibrated from {args.recording} ({(t1 - t0) / 3600:.1f} h)")
-    for f in fits:
+    print(f"{args.out}: calibrated from {args.recording} ({cal.hours:.1f} h)")
+    for f in cal.fits:
         av = "" if f.availability is None else f", availability {f.availability:.1%}"
         print(f"{f.station}: {f.working_h_per_day:.1f} h/day switched on{av}")
         for p in f.params:
-            ci = "" if p.ci is None else f" [{_n(p.ci[0])}, {_n(p.ci[1])}]"
-            fitted = "-" if p.fitted is None else _n(p.fitted)
-            print(f"  {p.name:<22} model {_n(p.model):>8} {p.unit:<3} fitted {fitted:>8}{ci:<22} "
+            ci = "" if p.ci is None else f" [{number(p.ci[0])}, {number(p.ci[1])}]"
+            fitted = "-" if p.fitted is None else number(p.fitted)
+            print(f"  {p.name:<22} model {number(p.model):>8} {p.unit:<3} fitted {fitted:>8}{ci:<22} "
                   f"n={p.n:<4} {p.status}{' - ' + p.note if p.note else ''}")
     return 0
 
 
-def _n(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if not math.isfinite(x):
-        return "inf"
-    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3g}"
+def _option_words(message: str) -> str:
+    """The calibration's settings errors in the command's option names."""
+    return (message.replace("confidence must", "--confidence must")
+            .replace("fewest samples must", "--min-samples must"))

@@ -1,5 +1,10 @@
 """Fit a workshop's behaviour model per station from a recording.
 
+What each station did comes from :class:`twin.analytics.ShopAnalytics` (the one place for
+time in state, breakdown episodes, operations and setups). Time before a station's first
+event counts as ``off`` (nothing is known about it), and an operation still blocked at the
+end of the recording is left out (it may be a program cut off by the end of the log).
+
 For every station: the processing time per process (mean of the operations' processing
 time, Student-t interval), the setup time (likewise), the MTBF (time switched on and not
 down per breakdown; exponential, time-truncated chi-square interval) and the MTTR (mean
@@ -12,13 +17,15 @@ fewer than ``min_samples`` samples keeps the model's value and is marked ``kept`
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from twin.calibration.episodes import StationEpisodes, station_episodes
+from twin.analytics import ShopAnalytics
+from twin.events import Event
 from twin.workshop import Workshop
 
 #: Fewest samples a fitted value may rest on (operations, setups, breakdowns, repairs).
@@ -65,6 +72,54 @@ class StationFit:
         return next(p for p in self.params if p.name == name)
 
 
+@dataclass
+class StationHistory:
+    """What one station did over ``[t_start, t_end]`` (seconds), as calibration reads it
+    from the shop analytics."""
+
+    station: str
+    operations: list[tuple[str, float]] = field(default_factory=list)  # (process, processing s)
+    setups: list[float] = field(default_factory=list)  # seconds in setup per changeover
+    downs: list[tuple[float, float | None]] = field(default_factory=list)  # (start, end or None)
+    time_in: dict[str, float] = field(default_factory=dict)  # state -> seconds
+    t_start: float = 0.0
+    t_end: float = 0.0
+
+    @property
+    def span_s(self) -> float:
+        return self.t_end - self.t_start
+
+    @property
+    def on_s(self) -> float:
+        """Seconds switched on (not ``off``)."""
+        return self.span_s - self.time_in.get("off", 0.0)
+
+    @property
+    def up_s(self) -> float:
+        """Seconds switched on and not down (the exposure to failures)."""
+        return self.on_s - self.time_in.get("down", 0.0)
+
+
+def station_histories(events: Iterable[Event], t_start: float, t_end: float,
+                      stations: Iterable[str] = ()) -> dict[str, StationHistory]:
+    """Every station's history from events in time order over ``[t_start, t_end]``:
+    ``stations`` (known in advance) and any other station in the events."""
+    shop = ShopAnalytics(list(stations), t0=t_start, initial_state="off")
+    shop.add(e for e in events if e.kind == "station")
+    out = {s: StationHistory(s, t_start=t_start, t_end=t_end,
+                             time_in=shop.station_time_in_state(s, t_end)) for s in shop.stations}
+    cut = {id(op) for op in shop.blocked_operations()}  # may be a program cut off by the end
+    for op in sorted(shop.operations, key=lambda o: o.end):
+        if id(op) not in cut:
+            out[op.station].operations.append((op.process, op.work_s))
+    for sid, _, work in shop.setups():
+        if work > 0:
+            out[sid].setups.append(work)
+    for d in shop.downtimes():
+        out[d.station].downs.append((d.start, d.end))
+    return out
+
+
 def mean_ci(x: list[float], confidence: float) -> tuple[float, tuple[float, float]]:
     """Mean and its two-sided Student-t confidence interval."""
     a = np.asarray(x, dtype=float)
@@ -85,7 +140,7 @@ def exp_mean_ci(total: float, n: int, confidence: float, truncated: bool) -> tup
     return float(lo), float(hi)
 
 
-def fit_station(ep: StationEpisodes, model: Any, confidence: float = 0.95,
+def fit_station(ep: StationHistory, model: Any, confidence: float = 0.95,
                 min_samples: int = MIN_SAMPLES, days: float = 1.0) -> StationFit:
     """Fit one station; ``model`` is its :class:`twin.workshop.Station` (or None)."""
     fit = StationFit(ep.station, on_h=ep.on_s / 3600.0)
@@ -144,7 +199,7 @@ def fit_station(ep: StationEpisodes, model: Any, confidence: float = 0.95,
 def calibrate(events: list[Any], workshop: Workshop, t_start: float, t_end: float,
               confidence: float = 0.95, min_samples: int = MIN_SAMPLES) -> list[StationFit]:
     """Fit every station of ``workshop`` (and any other station in the events)."""
-    eps = station_episodes(events, t_start, t_end, workshop.stations)
+    eps = station_histories(events, t_start, t_end, workshop.stations)
     days = max((t_end - t_start) / 86400.0, 1e-9)
     return [fit_station(ep, workshop.stations.get(sid), confidence, min_samples, days)
             for sid, ep in eps.items()]
