@@ -1,5 +1,6 @@
 """Warehouse dock: the model packages, f_predict's recommendation for the open workshop,
-package details, and Migrate… (in a worker, with progress and the migration report).
+package details with a top view of its layout, and Migrate… (in a worker, with progress,
+the migration report and the PM's learning curve: migrated vs from scratch).
 
 The panel is a view of a :class:`twin.warehouse.store.Warehouse` folder; what it shows is
 read from the warehouse's index (list, search) and from a package (details). Recommending
@@ -13,8 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -22,18 +26,121 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from twin.warehouse.model import PARTS, PackageError
+from twin.warehouse.parts import PackageLayout
+from twin.warehouse.pm import LearningCurve
 from twin.warehouse.store import Warehouse
 from twin.workshop import Workshop
 from ui.workers import Worker
 
 PACKAGE_COLUMNS = ("id", "type", "stations", "name")
 RECOMMEND_COLUMNS = ("id", "f_predict", *(f"T {p}" for p in PARTS))
+#: Station-type colours of the layout preview (Okabe–Ito, colour-blind safe), by sorted type.
+TYPE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+SCRATCH_PEN = pg.mkPen("#7F7F7F", width=2, style=Qt.PenStyle.DashLine)
+MIGRATED_PEN = pg.mkPen("#0072B2", width=2.5)
+
+
+class LayoutPreview(pg.PlotWidget):
+    """Top view of a package's workshop [m]: floor, aisles (the AGV paths), storage, and one
+    square per station coloured by type, labelled with its id."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background="w")
+        self.setAspectLocked(True)
+        self.setMenuEnabled(False)
+        self.setMinimumHeight(160)
+        self.getPlotItem().setLabels(bottom="x [m]", left="y [m]")
+        self.floor = QGraphicsRectItem()
+        self.floor.setPen(pg.mkPen("#A3A9B0"))
+        self.floor.setBrush(QColor("#EEF0F2"))
+        self.addItem(self.floor)
+        self.aisles = pg.PlotDataItem(pen=pg.mkPen("#A4AAB1", width=4), connect="pairs")
+        self.addItem(self.aisles)
+        self.buffers = pg.ScatterPlotItem(symbol="t", size=10, brush="#5B6770", pen=None)
+        self.addItem(self.buffers)
+        self.stations = pg.ScatterPlotItem(symbol="s", size=14, pen=pg.mkPen("#1F2328"), hoverable=True,
+                                           tip=lambda x, y, data: f"{data[0]} ({data[1]})")
+        self.addItem(self.stations)
+        self.labels: list[pg.TextItem] = []
+        self.legend = self.getPlotItem().addLegend(offset=(5, 5), labelTextSize="7pt", labelTextColor="#1F2328",
+                                                    brush=pg.mkBrush(255, 255, 255, 200))
+
+    def show_layout(self, layout: PackageLayout | None) -> None:
+        """Draw ``layout`` (None: clear)."""
+        for item in self.labels:
+            self.removeItem(item)
+        self.labels = []
+        self.legend.clear()
+        if layout is None:
+            self.stations.clear()
+            self.buffers.clear()
+            self.aisles.setData([], [])
+            self.floor.setRect(QRectF())
+            return
+        w, h = layout.floor
+        self.floor.setRect(QRectF(0.0, 0.0, w, h))
+        xs = [v for a in layout.aisles for v in (a[0], a[2])]
+        ys = [v for a in layout.aisles for v in (a[1], a[3])]
+        self.aisles.setData(xs, ys)
+        self.buffers.setData([b[1] for b in layout.buffers], [b[2] for b in layout.buffers])
+        types = sorted({s[1] for s in layout.stations})
+        colour = {t: TYPE_COLOURS[i % len(TYPE_COLOURS)] for i, t in enumerate(types)}
+        self.stations.setData([{"pos": (x, y), "brush": colour[t], "data": (sid, t)} for sid, t, x, y in layout.stations])
+        for t in types:
+            self.legend.addItem(pg.ScatterPlotItem(symbol="s", size=8, brush=colour[t], pen=None), t)
+        for sid, _t, x, y in layout.stations:
+            label = pg.TextItem(sid, color="#1F2328", anchor=(0.5, 1.3))
+            label.setPos(x, y)
+            self.addItem(label)
+            self.labels.append(label)
+        self.getPlotItem().setRange(xRange=(0.0, w), yRange=(0.0, h), padding=0.03)
+
+
+class LearningCurveChart(pg.PlotWidget):
+    """PM test accuracy vs share of the target's data: migrated and from scratch."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background="w")
+        self.setMenuEnabled(False)
+        self.setMinimumHeight(160)
+        pi = self.getPlotItem()
+        pi.setLabels(bottom="share of the target's data [%]", left="PM test accuracy")
+        pi.showGrid(x=True, y=True, alpha=0.25)
+        pi.getAxis("left").enableAutoSIPrefix(False)
+        pi.addLegend(offset=(-5, -5), labelTextSize="8pt", labelTextColor="#1F2328", brush=pg.mkBrush(255, 255, 255, 200))
+        self.from_scratch = pi.plot([], [], pen=SCRATCH_PEN, symbol="o", symbolSize=6, symbolBrush="#7F7F7F",
+                                    name="from scratch")
+        self.migrated = pi.plot([], [], pen=MIGRATED_PEN, symbol="s", symbolSize=6, symbolBrush="#0072B2",
+                                name="migrated + fine-tuned")
+        self.target = pg.InfiniteLine(angle=0, pen=pg.mkPen("#7F7F7F", width=1, style=Qt.PenStyle.DotLine))
+        self.target.setVisible(False)
+        self.addItem(self.target)
+
+    def show_curve(self, curve: LearningCurve | None) -> None:
+        """Plot ``curve`` (None: clear)."""
+        pi = self.getPlotItem()
+        if curve is None:
+            self.from_scratch.setData([], [])
+            self.migrated.setData([], [])
+            self.target.setVisible(False)
+            pi.setTitle("")
+            return
+        x = [100.0 * s for s in curve.shares]
+        self.from_scratch.setData(x, list(curve.from_scratch))
+        self.migrated.setData(x, list(curve.migrated))
+        self.target.setPos(curve.from_scratch[-1])
+        self.target.setVisible(True)
+        r = curve.reach()
+        pi.setTitle(f"migrated reaches from-scratch-on-all with {r:.0%} of the data" if r is not None
+                    else "migrated does not reach from-scratch-on-all", size="9pt")
+        pi.setXRange(0.0, 100.0, padding=0.04)
 
 
 class QtWarehousePanel(QWidget):
@@ -89,8 +196,22 @@ class QtWarehousePanel(QWidget):
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
+        self.tabs = QTabWidget(self)
         self.details = QTextBrowser(self)
-        lay.addWidget(self.details, 3)
+        self.tabs.addTab(self.details, "Package")
+        self.preview = LayoutPreview(self)
+        self.tabs.addTab(self.preview, "Layout")
+        migration = QWidget(self)
+        mlay = QVBoxLayout(migration)
+        mlay.setContentsMargins(0, 0, 0, 0)
+        self.report = QTextBrowser(migration)
+        self.report.setPlaceholderText("Migrate… a package to the open workshop: its report and the PM's "
+                                       "learning curve appear here.")
+        mlay.addWidget(self.report, 1)
+        self.curve = LearningCurveChart(migration)
+        mlay.addWidget(self.curve, 1)
+        self.tabs.addTab(migration, "Migration")
+        lay.addWidget(self.tabs, 3)
         if self.warehouse is None:
             self.status.setText(self._error)
             for w in (self.search, self.recommend_button, self.migrate_button):
@@ -125,15 +246,19 @@ class QtWarehousePanel(QWidget):
 
     def show_details(self, pid: str) -> None:
         from twin.warehouse import kg
+        from twin.warehouse.parts import package_layout
 
         if self.warehouse is None:
             return
         try:
             pkg = self.warehouse.load(pid)
             summary = kg.summary(kg.parse_turtle(pkg.file("kg/graph.ttl").data, f"{pid}: kg/graph.ttl"))
+            layout = package_layout(pkg)
         except ValueError as exc:
             self.details.setPlainText(str(exc))
+            self.preview.show_layout(None)
             return
+        self.preview.show_layout(layout)
         m = pkg.meta
         rows = "".join(f"<tr><td><b>{p}</b></td><td>{html.escape(', '.join(f'{k}: {v}' for k, v in m.attributes[p].items()))}</td></tr>"
                        for p in PARTS)
@@ -208,7 +333,9 @@ class QtWarehousePanel(QWidget):
 
     def _show_report(self, report: Any) -> None:
         self.refresh()
-        self.details.setPlainText(report.to_text())
+        self.report.setPlainText(report.to_text())
+        self.curve.show_curve(report.learning_curve)
+        self.tabs.setCurrentIndex(self.tabs.indexOf(self.report.parentWidget()))
         acc = report.pm_accuracy
         self.status.setText(f"{report.target} is in the warehouse (PM accuracy {acc.get('before_fine_tune')} "
                             f"before, {acc.get('after')} after fine-tuning)")

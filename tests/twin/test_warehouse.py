@@ -16,6 +16,8 @@ from twin.warehouse.aasx import (
 )
 from twin.warehouse.attributes import Descriptor
 from twin.warehouse.model import PackageError
+from twin.warehouse.parts import package_layout
+from twin.warehouse.pm import CURVE_SHARES, LearningCurve, PMData, ThroughputPM
 from twin.warehouse.recommender import load_recommender, recommend
 from twin.warehouse.store import SAMPLES_DIR, Warehouse
 from twin.workshop import load_workshop
@@ -187,9 +189,38 @@ def test_migration_to_a_shop_with_a_station_type_the_source_lacks(wh: Warehouse,
     assert any("lathe" in s for s in report.reused["BM"])
     assert any("wash" in s for s in report.left["LM"])  # the housing route's washing step
     assert report.pm_accuracy["after"] is not None and 0.0 <= report.pm_accuracy["after"] <= 1.0
+    assert report.reused["PM"] == ["throughput-mlp weights of B"]  # the bundled PM migrates (inputs by name)
+    assert report.pm_accuracy["before_fine_tune"] is not None
+    c = report.learning_curve  # what the dock plots: from scratch vs migrated on growing shares
+    assert c is not None and c.shares == CURVE_SHARES and c.test_samples == report.pm_accuracy["test_samples"]
+    assert list(c.samples) == sorted(c.samples) and c.samples[0] < c.samples[-1]
+    assert all(0.0 <= a <= 1.0 for a in (*c.from_scratch, *c.migrated))
+    assert "PM learning curve" in report.to_text()
     meta = wh.add(pkg)
     assert meta.provenance["parent"] == "B" and meta.size == 13
+    assert LearningCurve.from_json(meta.provenance["migration"]["learning_curve"]).samples == c.samples
+    layout = package_layout(wh.load("A"))  # the migrated package's layout is the target's
+    assert {s[0]: (s[2], s[3]) for s in layout.stations} == {s.id: (s.x, s.y) for s in ws.stations.values()}
     assert wh.load("A").meta.station_types["washer"] == 1
+
+
+def test_migrated_pm_takes_the_target_shops_level_and_keeps_its_features() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 27)).astype(np.float32)
+    y = (1.2 + 0.1 * X[:, -2]).astype(np.float32)
+    source = ThroughputPM(epochs=60).fit(PMData(X, y, np.arange(80.0)))
+    # the target shop: other input means, output 0.4 parts/h per station higher
+    Xt = (X[:20] + 0.3).astype(np.float32)
+    target = PMData(Xt, (1.6 + 0.1 * X[:20, -2]).astype(np.float32), np.arange(20.0))
+    assert np.mean(target.y - source.predict(target.X)) > 0.2  # the weights alone carry the level wrongly
+    assert abs(np.mean(target.y - source.align(target).predict(target.X))) < 1e-4
+    tuned = ThroughputPM(epochs=20, tune="head").fit(target, init_from=source)
+    for k, v in source.net_.state_dict().items():  # hidden layers are the transferred features
+        assert np.array_equal(v.numpy(), tuned.net_.state_dict()[k].numpy()) == (not k.startswith("4."))
+    with pytest.raises(ValueError, match="tune"):
+        ThroughputPM(tune="last")
 
 
 def test_sparql_on_the_bundled_graph_answers_a_relation(capsys: pytest.CaptureFixture[str]) -> None:

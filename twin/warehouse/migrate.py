@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from twin.warehouse.attributes import process_kind
 from twin.warehouse.model import PARTS, ModelPackage, PackageError, PackageFile
 from twin.warehouse.parts import build_package, load_pm_section, state_machines_doc
-from twin.warehouse.pm import FINE_TUNE, ThroughputPM, fine_tune, recording_samples
+from twin.warehouse.pm import FINE_TUNE, LearningCurve, ThroughputPM, fine_tune, learning_curve, recording_samples
 from twin.workshop import Workshop
 
 if TYPE_CHECKING:
@@ -44,11 +44,14 @@ class MigrationReport:
     left: dict[str, list[str]] = field(default_factory=lambda: {p: [] for p in PARTS})
     missing_station_types: list[str] = field(default_factory=list)
     pm_accuracy: dict[str, float | None] = field(default_factory=dict)
+    #: from-scratch vs migrated PM on growing shares of the target's data (None: not computed)
+    learning_curve: LearningCurve | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "target": self.target, "reused": self.reused, "adapted": self.adapted,
                 "left_for_engineer": self.left, "missing_station_types": self.missing_station_types,
-                "pm_accuracy": self.pm_accuracy}
+                "pm_accuracy": self.pm_accuracy,
+                "learning_curve": None if self.learning_curve is None else self.learning_curve.to_json()}
 
     def to_text(self) -> str:
         lines = [f"migration {self.source} -> {self.target}"]
@@ -58,6 +61,13 @@ class MigrationReport:
                 lines += [f"  {what:7s} {i}" for i in items]
         if self.missing_station_types:
             lines.append("station types the source lacks: " + ", ".join(self.missing_station_types))
+        if (c := self.learning_curve) is not None:
+            lines.append(f"PM learning curve (accuracy on the {c.test_samples} newest samples; share of the rest):")
+            lines += [f"  {s:4.0%} ({k} samples): from scratch {a:.3f}, migrated {b:.3f}"
+                      for s, k, a, b in zip(c.shares, c.samples, c.from_scratch, c.migrated)]
+            r = c.reach()
+            lines.append("  the migrated PM " + (f"reaches the from-scratch accuracy on all of it with {r:.0%}"
+                                                 if r is not None else "does not reach the from-scratch accuracy"))
         return "\n".join(lines)
 
 
@@ -70,8 +80,10 @@ def _json(pkg: ModelPackage, path: str) -> Any:
 
 
 def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new_id: str, name: str = "",
-            creator: str = "DMW Twin migration", seed: int = 0) -> tuple[ModelPackage, MigrationReport]:
-    """Migrate ``source`` to ``target`` and fine-tune its PM on ``recording`` (of ``target``)."""
+            creator: str = "DMW Twin migration", seed: int = 0, curve: bool = True
+            ) -> tuple[ModelPackage, MigrationReport]:
+    """Migrate ``source`` to ``target`` and fine-tune its PM on ``recording`` (of ``target``);
+    with ``curve`` also measure the PM's learning curve (from scratch vs migrated, a few s)."""
     rep = MigrationReport(source.meta.id, new_id)
     target_types = sorted({s.type for s in target.stations.values()})
     rep.missing_station_types = [t for t in target_types if t not in source.meta.station_types]
@@ -146,8 +158,12 @@ def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new
         before = src_pm.score(test) if n_test else None
         pm, tuned = fine_tune(src_pm, train, seed=seed)
         rep.reused["PM"].append(f"{config.get('kind')} weights of {source.meta.id}")
+        if getattr(src_pm, "missing_inputs_", None):
+            rep.left["PM"].append(f"input(s) {', '.join(src_pm.missing_inputs_)}: not read by {source.meta.id}'s PM "
+                                  "(an older feature set); weight 0, i.e. the migrated PM ignores them")
         if tuned:
-            rep.adapted["PM"].append(f"fine-tuned on {len(train)} samples of the target's recording "
+            rep.adapted["PM"].append(f"aligned to the target's input means and output level, read-out layer "
+                                     f"fine-tuned on {len(train)} samples of its recording "
                                      f"({FINE_TUNE['epochs']} epochs, lr {FINE_TUNE['lr']})")
         else:
             rep.adapted["PM"].append(f"fine-tuning on {len(train)} samples did not beat the migrated weights on "
@@ -156,6 +172,8 @@ def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new
         before = None
         pm = ThroughputPM(seed=seed).fit(train)
     after = pm.score(test) if n_test else pm.score(train)
+    if curve and src_pm is not None and n_test:
+        rep.learning_curve = learning_curve(src_pm, train, test, seeds=(seed,))
     rep.pm_accuracy = {"before_fine_tune": None if before is None else round(before, 4), "after": round(after, 4),
                        "test_samples": n_test}
 

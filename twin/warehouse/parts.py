@@ -23,6 +23,7 @@ import json
 import math
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,34 @@ def layout_doc(ws: Workshop) -> dict[str, Any]:
         "aisle_nodes": {n.id: [n.x, n.y] for n in ws.nodes.values()},
         "aisle_edges": [list(e) for e in ws.edges],
     }
+
+
+@dataclass(frozen=True)
+class PackageLayout:
+    """Top view of a package's workshop, read from ``gm/layout.json`` [m]: floor size,
+    stations (id, type, x, y), storage (id, x, y) and aisle segments (AGV paths)."""
+
+    floor: tuple[float, float]
+    stations: tuple[tuple[str, str, float, float], ...]
+    buffers: tuple[tuple[str, float, float], ...]
+    aisles: tuple[tuple[float, float, float, float], ...]
+
+
+def package_layout(pkg: ModelPackage) -> PackageLayout:
+    """The layout of ``pkg``'s workshop; PackageError naming the file if it is malformed."""
+    f = pkg.file("gm/layout.json")
+    try:
+        doc = json.loads(f.data)
+        nodes = {str(k): (float(v[0]), float(v[1])) for k, v in doc.get("aisle_nodes", {}).items()}
+        stations = tuple((str(s["id"]), str(s.get("type", "")), float(s["x"]), float(s["y"]))
+                         for s in doc["stations"])
+        buffers = tuple((str(b["id"]), float(b["x"]), float(b["y"])) for b in doc.get("buffers", []))
+        aisles = tuple((*nodes[str(a)], *nodes[str(b)]) for a, b in doc.get("aisle_edges", []))
+        floor = (float(doc["floor_m"][0]), float(doc["floor_m"][1]))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise PackageError(f"package {pkg.meta.id}: part GM, file gm/layout.json: not a layout "
+                           f"({type(exc).__name__}: {exc})") from None
+    return PackageLayout(floor, stations, buffers, aisles)
 
 
 def mesh_files(ws: Workshop) -> tuple[dict[str, Any], list[PackageFile]]:
