@@ -219,7 +219,7 @@ class Ingest:
         w = self.writer
         assert w is not None
         try:
-            if w.append(ev):
+            if w.append_validated(ev):  # _validate ran parse_event on it
                 return True
             self._reject(w.last_rejection.split(":")[0] or "refused by the recording",
                          w.last_rejection)
