@@ -176,3 +176,30 @@ def test_the_recording_still_refuses_out_of_order_events_on_the_trusted_path(
         assert not w.append_validated(station(4.0))
         assert not w.append_validated(Event(6.0, "S01", "agv", "moving"))
         assert w.events_written == 1 and w.rejected == 2
+
+
+def test_a_flood_beyond_the_pump_budget_waits_in_order_for_the_next_pumps(tmp_path: Path) -> None:
+    """The app gives a pump a few ms (budget_s): the rest of a flood is taken by the next
+    pumps, in order, and the view's live end never passes the last event taken."""
+    flood = [station(i * 0.01, ("S01", "S02")[i % 2], ("idle", "processing")[i // 2 % 2])
+             for i in range(20_000)]
+    store = StateStore(interpolate=False)
+    store.start_live(["S01", "S02"])
+    src = ScriptedSource([SourceBatch(flood, reached=200.0)])
+    with RecordingWriter(tmp_path / "flood.twinlog") as writer:
+        ingest = Ingest(src, writer, store)
+        ingest.budget_s = 0.0  # as little as possible: one clock check's worth per pump
+        first = ingest.pump()
+        assert 0 < len(first.events) < len(flood)
+        assert ingest.counters.backlog == len(flood) - len(first.events)
+        assert store.time_range[1] == first.events[-1].t  # not the source's 200 s
+        taken = list(first.events)
+        while ingest.counters.backlog > 5_000:
+            taken += ingest.pump().events
+        taken += ingest.pump(final=True).events  # stopping: everything that waits
+        assert ingest.counters.backlog == 0
+        assert store.time_range[1] == 200.0
+    assert taken == flood
+    assert [e.t for e in open_recording(tmp_path / "flood.twinlog").events(0.0, 1e3)] == \
+        [e.t for e in flood]
+    assert ingest.counters.accepted == len(flood)
