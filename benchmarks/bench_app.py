@@ -38,15 +38,76 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _reexec_under_xvfb() -> None:
+def reexec_under_xvfb(script: str | Path | None = None) -> None:
+    """Run ``script`` (default: this file) again under a virtual X server, with the same
+    arguments, unless a display is set (the benchmarks that open the app call this first)."""
     if os.environ.get("DISPLAY") or os.environ.get("DMW_BENCH_NO_XVFB"):
         return
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
-        sys.exit("bench_app: no DISPLAY and no xvfb-run (apt-get install xvfb)")
+        sys.exit(f"{Path(script or __file__).stem}: no DISPLAY and no xvfb-run "
+                 "(apt-get install xvfb)")
     os.environ["DMW_BENCH_NO_XVFB"] = "1"
     os.execv(xvfb, [xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable,
-                    str(Path(__file__).resolve()), *sys.argv[1:]])
+                    str(Path(script or __file__).resolve()), *sys.argv[1:]])
+
+
+def spin(seconds: float) -> None:
+    """Run the Qt event loop for ``seconds``. (Not a processEvents() loop: in PySide6
+    6.12 every processEvents() call drops a reference to None, and a few tens of
+    thousands of calls crash the interpreter.)"""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+class StallProbe:
+    """GUI-thread responsiveness: a 5 ms precise timer on the GUI thread records the wall
+    gap between its ticks and the GUI thread's own CPU time within each gap.
+
+    :meth:`stalls_ms` is each gap minus the 5 ms period (ms), i.e. how long the window
+    could not react to input; :meth:`cpu_ms` the GUI thread's CPU time in each gap (ms).
+    :meth:`reset` starts a new measurement (the first two gaps are left out: a timer's
+    first ticks after a reset are not a stall)."""
+
+    PERIOD_MS = 5
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.gaps: list[float] = []
+        self.cpu_gaps: list[float] = []
+        self._last = [time.perf_counter(), time.thread_time()]
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(self.PERIOD_MS)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.gaps.append(now - self._last[0])
+        self.cpu_gaps.append(cpu - self._last[1])
+        self._last[0], self._last[1] = now, cpu
+
+    def start(self) -> None:
+        self.reset()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def reset(self) -> None:
+        self.gaps.clear()
+        self.cpu_gaps.clear()
+        self._last[0], self._last[1] = time.perf_counter(), time.thread_time()
+
+    def stalls_ms(self) -> list[float]:
+        return [g * 1000 - self.PERIOD_MS for g in self.gaps[2:]] or [0.0]
+
+    def cpu_ms(self) -> list[float]:
+        return [c * 1000 for c in self.cpu_gaps[2:]] or [0.0]
 
 
 def make_recording(folder: Path, hours: float = 8.0) -> tuple[Path, int, float]:
@@ -115,7 +176,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.seconds = 5.0
-    _reexec_under_xvfb()
+    reexec_under_xvfb()
 
     tmp = Path(tempfile.mkdtemp(prefix="dmw-bench-app-"))
     os.environ["XDG_DATA_HOME"] = str(tmp / "data")
@@ -123,7 +184,7 @@ def main() -> int:
 
     import numpy as np
     import pyvista as pv
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtCore import QSettings
 
     from twin.timecursor import CursorMode
     from ui.main_window import MainWindow, application
@@ -147,14 +208,6 @@ def main() -> int:
     w.resize(width, height)
     w.show()
 
-    def spin(seconds: float) -> None:
-        """Run the event loop for ``seconds``. (Not a processEvents() loop: in PySide6
-        6.12 every processEvents() call drops a reference to None, and a few tens of
-        thousands of calls crash the interpreter.)"""
-        loop = QEventLoop()
-        QTimer.singleShot(int(seconds * 1000), loop.quit)
-        loop.exec()
-
     opened: list[float] = []
     t0 = time.perf_counter()
     w.recording_opened.connect(lambda _p: opened.append(time.perf_counter() - t0))
@@ -168,22 +221,8 @@ def main() -> int:
     w.selection.select("S05")  # the inspector refreshes while playing, as in real use
     spin(1.0)
 
-    # GUI-thread responsiveness probe
-    gaps: list[float] = []
-    cpu_gaps: list[float] = []  # GUI-thread CPU time within each gap (our own work)
-    last = [time.perf_counter(), time.thread_time()]
-
-    def probe() -> None:
-        now, cpu = time.perf_counter(), time.thread_time()
-        gaps.append(now - last[0])
-        cpu_gaps.append(cpu - last[1])
-        last[0], last[1] = now, cpu
-
-    probe_timer = QTimer()
-    probe_timer.setTimerType(Qt.TimerType.PreciseTimer)
-    probe_timer.setInterval(5)
-    probe_timer.timeout.connect(probe)
-    probe_timer.start()
+    probe = StallProbe()  # GUI-thread responsiveness
+    probe.start()
 
     # per-frame measurements
     view = w.view
@@ -225,8 +264,6 @@ def main() -> int:
         wall = t_end / speed + 0.5 if speed >= 1000 and not args.quick else args.seconds
         shown_lag.clear()
         drift.clear()
-        gaps.clear()
-        cpu_gaps.clear()
         render_ms: list[float] = []
         frames0 = view.frames
         rec = view.plotter.render_window.AddObserver(
@@ -236,7 +273,7 @@ def main() -> int:
         w.cursor.play()
         for k in costs:
             costs[k] = 0.0
-        last[0], last[1] = time.perf_counter(), time.thread_time()
+        probe.reset()
         start = time.perf_counter()
         spin(wall)
         elapsed = time.perf_counter() - start
@@ -245,8 +282,8 @@ def main() -> int:
         ref.clear()
         w.cursor.pause()
         frames = view.frames - frames0
-        g = np.array(gaps[2:]) * 1000 - 5.0 if len(gaps) > 2 else np.array([0.0])
-        c = np.array(cpu_gaps[2:]) * 1000 if len(cpu_gaps) > 2 else np.array([0.0])
+        g = np.array(probe.stalls_ms())
+        c = np.array(probe.cpu_ms())
         row = (speed, elapsed, shown / 3600, frames / elapsed,
                float(np.median(render_ms)) if render_ms else float("nan"),
                float(g.max()), float(np.percentile(g, 99)), int((g > 50).sum()),
@@ -259,7 +296,7 @@ def main() -> int:
         print(f"{row[0]:>6g}x {row[1]:>7.1f} {row[2]:>10.2f} h {row[3]:>6.1f} {row[4]:>10.1f} "
               f"{row[5]:>13.1f} {row[6]:>13.1f} {row[7]:>12d} {row[8]:>12.1f} {row[9]:>12.3g} "
               f"{row[10]:>10.2f} {row[11]:>10.2f}")
-    probe_timer.stop()
+    probe.stop()
     print()
     print("GUI-thread time per rendered frame, ms (share of the frame):")
     names = list(costs)

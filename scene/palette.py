@@ -108,6 +108,18 @@ def station_state_colour(state: str | None) -> RGB:
     return STATION_STATE_COLOURS.get(state, NO_DATA)
 
 
+#: How far a stale station's state colour is faded toward :data:`NO_DATA` (0..1).
+STALE_FADE = 0.6
+
+
+def stale_colour(rgb: RGB) -> RGB:
+    """A state colour washed out: the station's source went silent (a Sparkplug node's
+    NDEATH), so the state shown is the last one known, not necessarily the current one.
+    Faded :data:`STALE_FADE` of the way to :data:`NO_DATA`; every state's faded colour
+    differs from every state colour."""
+    return tuple(int(round(c + (n - c) * STALE_FADE)) for c, n in zip(rgb, NO_DATA))  # type: ignore[return-value]
+
+
 def agv_state_colour(state: str | None) -> RGB:
     """Colour of an AGV's status lamp in ``state`` (``None``/unknown -> :data:`NO_DATA`)."""
     if state is None:

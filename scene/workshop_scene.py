@@ -319,6 +319,7 @@ class WorkshopScene:
             [[m.triangles()[min(lv, len(m.levels) - 1)] for lv in range(n_levels)]
              for m in models], np.int64).reshape(n, n_levels)
         self._st_state: list[str | None] = [None] * n
+        self._st_stale: set[str] = set()  # stations shown as stale (Snapshot.stale)
         self._st_rgb = np.tile(np.array(palette.NO_DATA, np.uint8), (n, 1))
         self._st_level = np.full(n, -1, np.int64)  # level of detail drawn per station
         self._st_px = np.zeros(n)  # on-screen radius [px] and camera distance [m], per view
@@ -375,6 +376,8 @@ class WorkshopScene:
             rgb = palette.consistency_colour(self.scores.get(self._station_ids[i]))
         else:
             rgb = palette.station_state_colour(self._st_state[i])
+            if self._station_ids[i] in self._st_stale:
+                rgb = palette.stale_colour(rgb)
         self._st_rgb[i] = rgb
         s0, cnt = self._st_ranges[i]
         if cnt:
@@ -695,6 +698,15 @@ class WorkshopScene:
                     self._wip_seen = True
                     self._wip_static_dirty = True
                 self._move_wip(eid, self._wip_holder_of(ev))
+        stale = snapshot.stale
+        if stale or self._st_stale:  # a source went silent / came back: fade / restore
+            now = {eid for eid in stale if eid in st_index}
+            if now != self._st_stale:
+                flipped = now ^ self._st_stale
+                self._st_stale = now
+                for eid in flipped:
+                    self._paint_station(st_index[eid])
+                st_changed = True
         if seen < old_len:  # entities left the snapshot (a seek back in time)
             for eid in [k for k in last if k not in ents]:
                 ev = last.pop(eid)

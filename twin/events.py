@@ -100,6 +100,37 @@ def _finite(name: str, value: Any) -> float:
     return f
 
 
+_COLUMN_SET = frozenset(COLUMNS)
+_STRING_FIELDS: tuple[str, ...] = (*REF_FIELDS, "product")
+_isfinite = math.isfinite
+
+
+def _is_canonical(ev: Event) -> bool:
+    """True if ``ev`` is exactly what :func:`parse_event` would build from its fields: valid,
+    with every number already a finite ``float`` (not an int, bool or NaN) and every id a
+    ``str``. An event a source built with :func:`parse_event` passes this in a few
+    microseconds, so validating it again at the next boundary costs little. Anything else
+    (an int time, a bad field) returns False and goes the slow way, which converts or
+    names the offending field."""
+    t = ev.t
+    if type(t) is not float or not (t >= 0.0 and _isfinite(t)):
+        return False
+    entity = ev.entity
+    if type(entity) is not str or not entity.strip():
+        return False
+    states = STATES.get(ev.kind) if type(ev.kind) is str else None
+    if states is None or ev.state not in states:
+        return False
+    for v in (ev.x, ev.y, ev.heading, ev.queue, ev.energy, ev.due):
+        if v is not None and (type(v) is not float or not _isfinite(v)):
+            return False
+    q = ev.quantity
+    if q is not None and (type(q) is not float or not _isfinite(q) or q < 1 or q != int(q)):
+        return False
+    return (type(ev.station) is str and type(ev.wip) is str and type(ev.order) is str
+            and type(ev.process) is str and type(ev.agv) is str and type(ev.product) is str)
+
+
 def parse_event(obj: Any) -> Event:
     """Validate a mapping (e.g. decoded JSON) and build an :class:`Event`.
 
@@ -107,10 +138,12 @@ def parse_event(obj: Any) -> Event:
     so that typos in a connector's payload are noticed, not silently dropped.
     """
     if isinstance(obj, Event):
+        if _is_canonical(obj):
+            return obj  # already what parse_event builds: nothing to convert
         obj = {name: getattr(obj, name) for name in COLUMNS}  # asdict() deep-copies: slow
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: skip the ABC check
         raise EventError(f"event must be an object, got {type(obj).__name__}")
-    unknown = set(obj) - set(COLUMNS)
+    unknown = obj.keys() - _COLUMN_SET
     if unknown:
         raise EventError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
     for req in ("t", "entity", "kind", "state"):
@@ -132,16 +165,17 @@ def parse_event(obj: Any) -> Event:
             f"(expected one of {', '.join(STATES[kind])})"
         )
     kw: dict[str, Any] = {}
+    get = obj.get
     for f in FLOAT_FIELDS:
-        v = obj.get(f)
-        kw[f] = None if v is None else _finite(f, v)
+        v = get(f)
+        kw[f] = v if v is None or (type(v) is float and _isfinite(v)) else _finite(f, v)
     if kw["quantity"] is not None and (kw["quantity"] < 1 or kw["quantity"] != int(kw["quantity"])):
         raise EventError(f"field 'quantity' must be a whole number >= 1, got {kw['quantity']!r}")
-    for f in (*REF_FIELDS, "product"):
-        v = obj.get(f, "")
+    for f in _STRING_FIELDS:
+        v = get(f)
         if v is None:
             v = ""
-        if not isinstance(v, str):
+        elif type(v) is not str and not isinstance(v, str):
             raise EventError(f"field '{f}' must be a string id, got {v!r}")
         kw[f] = v
     return Event(t=t, entity=entity, kind=kind, state=state, **kw)

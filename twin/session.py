@@ -35,6 +35,9 @@ from twin.workshop import Workshop
 #: While following live, the view stays this many seconds of shift behind the newest data,
 #: so AGV motion can be interpolated between position reports (1 report/s).
 FOLLOW_DELAY_S = 1.0
+#: Wall seconds of one frame that validating and recording live events may take at most;
+#: a flood beyond it waits for the next frames (the window keeps answering input).
+LIVE_PUMP_BUDGET_S = 0.02
 #: How often a recording that is still being written is read again, wall seconds.
 GROWING_REFRESH_S = 1.0
 #: Overlay modes of the 3D view.
@@ -220,6 +223,7 @@ class Session:
             self.store.start_live(list(workshop.stations), meta=meta, source=redact(source.url))
             self.ingest = Ingest(source, writer, self.store, follow_delay_s=self.follow_delay_s,
                                  clock=self._clock)
+            self.ingest.budget_s = LIVE_PUMP_BUDGET_S
             source.start()
         except Exception:
             if writer is not None:
@@ -275,7 +279,7 @@ class Session:
         return self._take(ingest)
 
     def _take(self, ingest: Ingest, from_stop: bool = False) -> int:
-        result = ingest.pump()
+        result = ingest.pump(final=from_stop)  # stopping: what waits is recorded too
         self.cursor.extend_to(self.store.time_range[1])
         for st in result.statuses:
             self.status = st

@@ -14,10 +14,14 @@ class Snapshot:
 
     ``entities`` maps entity id -> its latest :class:`Event`; the event carries the
     state, the position (AGVs) and references (a processing station's WIP, a WIP's AGV).
+    ``stale`` maps the entities whose source has gone silent since their latest event
+    (a Sparkplug node's NDEATH) to why, e.g. ``"stale (NDEATH at 01:02:03)"``: their state
+    is the last one known, not necessarily the current one.
     """
 
     t: float
     entities: dict[str, Event] = field(default_factory=dict)
+    stale: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event: Event) -> None:
         """Advance this snapshot by one event (events must come in time order)."""
@@ -36,7 +40,7 @@ class Snapshot:
         return self.entities.get(entity)
 
     def copy(self) -> Snapshot:
-        return Snapshot(self.t, dict(self.entities))
+        return Snapshot(self.t, dict(self.entities), dict(self.stale))
 
     def __len__(self) -> int:
         return len(self.entities)

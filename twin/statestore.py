@@ -46,6 +46,9 @@ INTERPOLATE_LOOKAHEAD_S: float = 10.0
 LIVE_KEYFRAME_S: float = 60.0
 #: Time span read per step while preparing a recording, seconds.
 PREPARE_CHUNK_S: float = 1800.0
+#: Marker kind of "this entity's source went silent" (a Sparkplug node's NDEATH): from its
+#: time until the entity's next event, the entity is stale (:attr:`Snapshot.stale`).
+STALE = "stale"
 
 
 class History(Protocol):
@@ -303,6 +306,8 @@ class StateStore:
         self._cache_n = 0  # live: events of the MemoryHistory applied to the cache
         #: events applied to the shown state by forward playback (for events/s figures)
         self.events_applied = 0
+        #: entity -> its "stale" markers, time order (kept with the markers)
+        self._stale_marks: dict[str, list[Marker]] = {}
 
     # -- sources ---------------------------------------------------------------------
     def attach(self, replay: PreparedReplay) -> None:
@@ -310,6 +315,7 @@ class StateStore:
         self._history = replay.history
         self._kpis = replay.kpis
         self._markers = list(replay.markers)
+        self._index_stale()
         self._meta = dict(replay.meta)
         self._source = replay.source
         self._live = False
@@ -322,6 +328,7 @@ class StateStore:
         self._history = hist
         self._kpis = ShopKpis(stations, t0=t0)
         self._markers = []
+        self._stale_marks = {}
         self._meta = dict(meta or {})
         self._source = source
         self._live = True
@@ -354,7 +361,12 @@ class StateStore:
         """Mark the live session's timeline (a source's status change, a gap) at ``t`` s."""
         if not self._live:
             raise RuntimeError("add_marker() needs a live session (start_live first)")
-        self._markers.append(Marker(float(t), kind, label, t_end, entity))
+        m = Marker(float(t), kind, label, t_end, entity)
+        self._markers.append(m)
+        if kind == STALE and entity:
+            marks = self._stale_marks.setdefault(entity, [])
+            marks.append(m)
+            marks.sort(key=lambda k: k.t)
         self._bump()
         self.appended.emit(self._history.time_range[1])
 
@@ -391,6 +403,7 @@ class StateStore:
         if hasattr(hist, "annotations"):
             notes = _annotation_markers(hist.annotations())
         self._markers = _breakdown_markers(self._kpis) + notes
+        self._index_stale()
         self._bump()
         self.appended.emit(hist.time_range[1])
         return n
@@ -465,9 +478,37 @@ class StateStore:
         positions interpolated between their reports when :attr:`interpolate` is on.
         """
         raw = self._raw_state_at(t)
-        if not self.interpolate:
-            return raw
-        return self._interpolated(raw, t)
+        snap = self._interpolated(raw, t) if self.interpolate else raw
+        self._mark_stale(snap, t)
+        return snap
+
+    def _index_stale(self) -> None:
+        marks: dict[str, list[Marker]] = {}
+        for m in self._markers:
+            if m.kind == STALE and m.entity:
+                marks.setdefault(m.entity, []).append(m)
+        for v in marks.values():
+            v.sort(key=lambda k: k.t)
+        self._stale_marks = marks
+
+    def _mark_stale(self, snap: Snapshot, t: float) -> None:
+        """Fill ``snap.stale``: entities whose latest "stale" marker at or before ``t`` is
+        not followed by an event of theirs (an event at the marker's time is the last one
+        before the source went silent; the next one, later, makes the entity current)."""
+        if not self._stale_marks:
+            if snap.stale:
+                snap.stale = {}
+            return
+        stale: dict[str, str] = {}
+        for entity, marks in self._stale_marks.items():
+            i = bisect.bisect_right(marks, t, key=lambda k: k.t)
+            if not i:
+                continue
+            m = marks[i - 1]
+            e = snap.entities.get(entity)
+            if e is None or e.t <= m.t:
+                stale[entity] = m.label
+        snap.stale = stale
 
     def _raw_state_at(self, t: float) -> Snapshot:
         c = self._cache

@@ -7,6 +7,8 @@ they refresh at most a few times a second while the cursor moves.
 
 from __future__ import annotations
 
+import html
+
 import math
 import time
 
@@ -370,8 +372,10 @@ class QtInspector(QWidget, _RefreshOnTick):
             self.fields["where"].setText(f"x {b.x:.1f} m, y {b.y:.1f} m")
         if e is not None and kind != "buffer":
             colour = state_colour(kind, e.state)
+            stale = snap.stale.get(eid)  # its source went silent: the last state known
             self.fields["state"].setText(
-                f"<span style='color:{colour}'>●</span> <b>{e.state}</b>")
+                f"<span style='color:{colour}'>●</span> <b>{e.state}</b>"
+                + (f" — <i>{html.escape(stale)}</i>" if stale else ""))
             self.fields["since"].setText(self._since(recent, e, t))
             self.fields["wip"].setText(e.wip or "—")
             self.fields["order"].setText(e.order or "—")

@@ -145,3 +145,61 @@ def test_events_per_second_counts_accepted_events_over_wall_time() -> None:
         ingest.pump()
         now[0] += 0.25
     assert ingest.counters.events_per_s == pytest.approx(4 / 1.0)
+
+
+def test_events_a_source_built_directly_are_still_checked_field_by_field(tmp_path: Path) -> None:
+    """The recording trusts ingest's validation (one check per event), so ingest must catch
+    what a source put straight into an Event without parse_event: NaN, an unknown state, a
+    bool for a number, a non-string id. An int time is taken as its float."""
+    path = tmp_path / "direct.twinlog"
+    bad = [Event(float("nan"), "S01", "station", "idle"),
+           Event(11.0, "S01", "station", "exploded"),
+           Event(12.0, "S01", "station", "idle", queue=True),
+           Event(13.0, "S01", "station", "idle", wip=7),  # type: ignore[arg-type]
+           Event(14.0, "S01", "station", "idle", x=float("inf"))]
+    batches = [SourceBatch([station(10.0), *bad, Event(20, "S02", "station", "idle")],
+                           reached=20.0)]
+    ingest, store = run(batches, path)
+    assert ingest.counters.accepted == 2
+    assert ingest.counters.reasons == {MALFORMED: len(bad)}
+    rec = [(e.t, e.entity, e.state) for e in open_recording(path).events(0.0, 100.0)]
+    assert rec == [(10.0, "S01", "processing"), (20.0, "S02", "idle")]
+    assert all(type(e.t) is float for e in open_recording(path).events(0.0, 100.0))
+    assert [(e.t, e.entity) for e in store.history.events(0.0, 100.0)] == [(10.0, "S01"),
+                                                                           (20.0, "S02")]
+
+
+def test_the_recording_still_refuses_out_of_order_events_on_the_trusted_path(
+        tmp_path: Path) -> None:
+    with RecordingWriter(tmp_path / "w.twinlog") as w:
+        assert w.append_validated(station(5.0))
+        assert not w.append_validated(station(4.0))
+        assert not w.append_validated(Event(6.0, "S01", "agv", "moving"))
+        assert w.events_written == 1 and w.rejected == 2
+
+
+def test_a_flood_beyond_the_pump_budget_waits_in_order_for_the_next_pumps(tmp_path: Path) -> None:
+    """The app gives a pump a few ms (budget_s): the rest of a flood is taken by the next
+    pumps, in order, and the view's live end never passes the last event taken."""
+    flood = [station(i * 0.01, ("S01", "S02")[i % 2], ("idle", "processing")[i // 2 % 2])
+             for i in range(20_000)]
+    store = StateStore(interpolate=False)
+    store.start_live(["S01", "S02"])
+    src = ScriptedSource([SourceBatch(flood, reached=200.0)])
+    with RecordingWriter(tmp_path / "flood.twinlog") as writer:
+        ingest = Ingest(src, writer, store)
+        ingest.budget_s = 0.0  # as little as possible: one clock check's worth per pump
+        first = ingest.pump()
+        assert 0 < len(first.events) < len(flood)
+        assert ingest.counters.backlog == len(flood) - len(first.events)
+        assert store.time_range[1] == first.events[-1].t  # not the source's 200 s
+        taken = list(first.events)
+        while ingest.counters.backlog > 5_000:
+            taken += ingest.pump().events
+        taken += ingest.pump(final=True).events  # stopping: everything that waits
+        assert ingest.counters.backlog == 0
+        assert store.time_range[1] == 200.0
+    assert taken == flood
+    assert [e.t for e in open_recording(tmp_path / "flood.twinlog").events(0.0, 1e3)] == \
+        [e.t for e in flood]
+    assert ingest.counters.accepted == len(flood)

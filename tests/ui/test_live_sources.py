@@ -135,3 +135,34 @@ def test_opening_loads_the_workshop_meshes_in_the_job_not_on_the_gui_thread(
     provider = ModelProvider([])
     keys = {provider.station_key(st) for st in result.workshop.stations.values()}
     assert keys <= set(ModelProvider._cache)
+
+
+def test_the_inspector_says_a_station_is_stale_until_its_next_event(qtbot, machining13_path) -> None:  # noqa: ANN001
+    """A Sparkplug node's NDEATH (a 'stale' mark, as the ingest pipeline adds it) shows next to
+    the station's last known state, and goes once the station reports again."""
+    from twin.session import Selection
+    from twin.statestore import StateStore
+    from twin.timecursor import TimeCursor
+    from twin.workshop import load_workshop
+    from ui.panels import QtInspector
+
+    workshop = load_workshop(machining13_path)
+    store = StateStore(interpolate=False)
+    store.start_live(list(workshop.stations))
+    store.append([Event(5.0, "S01", "station", "processing")], now=30.0)
+    store.add_marker(10.0, "stale", "stale (NDEATH at 00:00:10)", entity="S01")
+    cursor = TimeCursor()
+    cursor.set_range(0.0, 30.0)
+    cursor.seek(20.0)
+    selection = Selection()
+    inspector = QtInspector(workshop, cursor, store, selection)
+    qtbot.addWidget(inspector)
+    selection.select("S01")
+    inspector.refresh()
+    text = inspector.fields["state"].text()
+    assert "processing" in text and "stale (NDEATH at 00:00:10)" in text
+    store.append([Event(25.0, "S01", "station", "idle")], now=30.0)
+    cursor.seek(26.0)
+    inspector.refresh()
+    text = inspector.fields["state"].text()
+    assert "idle" in text and "stale" not in text

@@ -167,6 +167,17 @@ class RecordingWriter:
             return self._reject(str(exc))
         except Exception as exc:  # a hostile mapping must not take the writer down
             return self._reject(f"unreadable event ({type(exc).__name__}: {exc})")
+        return self.append_validated(ev)
+
+    def append_validated(self, ev: Event) -> bool:
+        """Append an event that :func:`~twin.events.parse_event` has already returned.
+
+        For the ingest pipeline (:class:`twin.sources.ingest.Ingest`), which validates
+        every event once under its policy before it records it: the fields are trusted,
+        not checked again. The order in time and the entity's kind are still checked
+        (they depend on what this file already holds), so a file stays readable whatever
+        is passed. Anyone else appends with :meth:`append`.
+        """
         with self._lock:
             self._check_usable()
             if ev.t < self._last_t:
@@ -182,11 +193,14 @@ class RecordingWriter:
                 )
             if ev.t >= self._next_keyframe_t:
                 self._write_keyframe(ev.t)
-            code = self._code
+            texts = (ev.entity, ev.kind, ev.state, ev.station, ev.wip, ev.order, ev.process,
+                     ev.agv, ev.product)
+            c = list(map(self._codes.get, texts))  # one lookup each; a new text is rare
+            if None in c:
+                c = list(map(self._code, texts))
             row = (
-                ev.t, code(ev.entity), code(ev.kind), code(ev.state), ev.x, ev.y, ev.heading,
-                code(ev.station), code(ev.wip), code(ev.order), code(ev.process), code(ev.agv),
-                ev.queue, ev.energy, code(ev.product), ev.quantity, ev.due,
+                ev.t, c[0], c[1], c[2], ev.x, ev.y, ev.heading, c[3], c[4], c[5], c[6], c[7],
+                ev.queue, ev.energy, c[8], ev.quantity, ev.due,
             )
             self._pending.append(row)
             self._latest[row[1]] = row

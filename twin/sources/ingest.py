@@ -26,7 +26,11 @@ they show live and in a replay of the recording; so do a source's notes (a machi
 kinds ``alarm`` / ``warning``).
 
 :meth:`Ingest.pump` runs on the consumer's thread (the GUI thread, or the ``record``
-command's loop), once per frame. Qt-free. Times are seconds of the shift.
+command's loop), once per frame. With :attr:`Ingest.budget_s` set (the app sets it) one pump
+validates and records for at most that long; what a flood brought beyond it waits, in order,
+for the next frames (:attr:`IngestCounters.backlog`), so the window keeps answering, and the
+view's live end stays at the last event taken. A pump that sees the source stop, or one
+called with ``final=True``, takes everything. Qt-free. Times are seconds of the shift.
 """
 
 from __future__ import annotations
@@ -70,7 +74,9 @@ class IngestCounters:
         last_rejection: the most recent reason with its detail, "" if none.
         events_per_s: accepted events per wall second over the last few seconds.
         gaps: gaps reported by the source.
-        reached: the source's watermark, seconds of shift.
+        reached: the source's watermark, seconds of shift (while events wait in the
+            backlog: the time of the last one taken).
+        backlog: events received but not validated yet (see :attr:`Ingest.budget_s`).
     """
 
     accepted: int = 0
@@ -81,6 +87,7 @@ class IngestCounters:
     events_per_s: float = 0.0
     gaps: int = 0
     reached: float = 0.0
+    backlog: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,21 +148,30 @@ class Ingest:
         self._kinds: dict[str, str] = {}
         self._rate: collections.deque[tuple[float, int]] = collections.deque()
         self._ended = False
+        #: wall seconds one pump may spend validating and recording (None: no limit)
+        self.budget_s: float | None = None
+        # events waiting for a later pump: (events, their batch's ahead limit), and how far
+        # into the first of them the last pump got
+        self._backlog: collections.deque[tuple[list[Any], float]] = collections.deque()
+        self._backlog_pos = 0
+        self._source_reached = 0.0
 
     # -- the pump ----------------------------------------------------------------------
-    def pump(self) -> IngestResult:
-        """Drain the source once and pass the result on (see the module docstring)."""
+    def pump(self, *, final: bool = False) -> IngestResult:
+        """Drain the source once and pass the result on (see the module docstring);
+        ``final``: take the whole backlog whatever :attr:`budget_s` says."""
         try:
             batch = self.source.drain()
         except Exception as exc:  # noqa: BLE001 - a source must not raise; if it does, say so
             batch = SourceBatch(reached=self.counters.reached, statuses=[SourceStatus(
                 SourceState.FAILED, f"the source failed: {exc}", None)])
-        return self.take(batch)
+        return self.take(batch, final=final)
 
-    def take(self, batch: SourceBatch) -> IngestResult:
+    def take(self, batch: SourceBatch, *, final: bool = False) -> IngestResult:
         """Validate, record and show one batch (what :meth:`pump` does after draining)."""
         c = self.counters
-        reached = batch.reached if math.isfinite(batch.reached) else c.reached
+        reached = batch.reached if math.isfinite(batch.reached) else self._source_reached
+        self._source_reached = max(self._source_reached, reached)
         ahead_limit = math.inf if self.max_ahead_s is None else reached + self.max_ahead_s
         refused_before = c.rejected
         before = c.reached  # the watermark before this batch
@@ -164,24 +180,23 @@ class Ingest:
                 self._reject(r.reason, r.sample)
             else:
                 self._reject("unreadable rejection", _sample(r))
-        accepted: list[Event] = []
-        for raw in batch.events:
-            ev = self._validate(raw, ahead_limit)
-            if ev is None:
-                continue
-            if self.writer is not None and not self._record(ev):
-                continue
-            self._last_t = ev.t
-            accepted.append(ev)
-        c.accepted += len(accepted)
         statuses = list(batch.statuses)
+        if any(s.state in (SourceState.STOPPED, SourceState.FAILED) for s in statuses):
+            self._ended = True
+        if batch.events:
+            self._backlog.append((batch.events, ahead_limit))
+            c.backlog += len(batch.events)
+        budget = None if final or self._ended else self.budget_s
+        accepted = self._take_backlog(budget)
+        c.accepted += len(accepted)
         gaps = list(batch.gaps)
         c.gaps += len(gaps)
         self._annotate(statuses, gaps)  # a status without a time: where the source was
         self._notes(list(getattr(batch, "notes", ())))
-        c.reached = max(c.reached, reached)
-        if any(s.state in (SourceState.STOPPED, SourceState.FAILED) for s in statuses):
-            self._ended = True
+        if self._backlog:  # the view goes as far as what it was given
+            c.reached = max(c.reached, min(self._last_t, self._source_reached))
+        else:
+            c.reached = max(c.reached, self._source_reached)
         self._feed_store(accepted, statuses, gaps, before)
         self._count_rate(len(accepted))
         return IngestResult(accepted, c.reached, statuses, gaps, c.rejected - refused_before)
@@ -190,6 +205,35 @@ class Ingest:
     def ended(self) -> bool:
         """The source reported stopped or failed (nothing more will come)."""
         return self._ended
+
+    def _take_backlog(self, budget: float | None) -> list[Event]:
+        """Validate and record waiting events in order, for at most ``budget`` wall seconds
+        (None: all of them); returns the accepted ones."""
+        accepted: list[Event] = []
+        backlog = self._backlog
+        deadline = math.inf if budget is None else time.perf_counter() + budget
+        taken = 0
+        late = False
+        while backlog and not late:
+            events, limit = backlog[0]
+            i, n = self._backlog_pos, len(events)
+            while i < n:
+                ev = self._validate(events[i], limit)
+                i += 1
+                if ev is not None and (self.writer is None or self._record(ev)):
+                    self._last_t = ev.t
+                    accepted.append(ev)
+                if not i & 127 and time.perf_counter() > deadline:  # the clock every 128
+                    late = True
+                    break
+            taken += i - self._backlog_pos
+            if i < n:
+                self._backlog_pos = i
+            else:
+                backlog.popleft()
+                self._backlog_pos = 0
+        self.counters.backlog -= taken
+        return accepted
 
     # -- validation --------------------------------------------------------------------
     def _validate(self, raw: Event | Mapping[str, Any], ahead_limit: float) -> Event | None:
@@ -219,7 +263,7 @@ class Ingest:
         w = self.writer
         assert w is not None
         try:
-            if w.append(ev):
+            if w.append_validated(ev):  # _validate ran parse_event on it
                 return True
             self._reject(w.last_rejection.split(":")[0] or "refused by the recording",
                          w.last_rejection)

@@ -53,10 +53,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from twin.clock import format_clock
 from twin.events import Event, EventError, parse_event
 from twin.sources import sparkplug as spb
 from twin.sources.base import (
-    Gap, Rejected, SourceBatch, SourceError, SourceState, SourceStatus, redact, register_scheme,
+    Gap, Note, Rejected, SourceBatch, SourceError, SourceState, SourceStatus, redact, register_scheme,
 )
 
 log = logging.getLogger(__name__)
@@ -322,6 +323,7 @@ class MqttSource:
         self._statuses: list[SourceStatus] = []
         self._gaps: list[Gap] = []
         self._rejected: list[Rejected] = []
+        self._notes: list[Note] = []
         self._status = SourceStatus(SourceState.CONNECTING, f"connecting to {s.where}")
         self._statuses.append(self._status)
         self._reached = 0.0
@@ -339,6 +341,7 @@ class MqttSource:
         self.t0_epoch: float | None = s.t0_epoch
         self._nodes: dict[tuple[str, str], _Node] = {}
         self.stale: dict[str, set[str]] = {}
+        self._dead_since: dict[str, float] = {}  # stale entity -> shift time of its NDEATH
         self.rebirths_requested = 0
 
     # -- Source --------------------------------------------------------------------------
@@ -378,8 +381,9 @@ class MqttSource:
         with self._lock:
             batch = SourceBatch(events=self._events, reached=self._reached,
                                 statuses=self._statuses, gaps=self._gaps,
-                                rejected=self._rejected)
+                                rejected=self._rejected, notes=self._notes)
             self._events, self._statuses, self._gaps, self._rejected = [], [], [], []
+            self._notes = []
         return batch
 
     @property
@@ -526,13 +530,8 @@ class MqttSource:
             self._reject(f"topic {topic}: expected {prefix}/<kind>/<id>", payload)
             return
         kind, entity = rest
-        try:
-            obj = json.loads(payload, parse_constant=_no_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._reject(f"topic {topic}: not JSON ({exc})", payload)
-            return
-        if not isinstance(obj, dict):
-            self._reject(f"topic {topic}: payload must be a JSON object", payload)
+        obj = self._json_payload(topic, payload, dict, "a JSON object")
+        if obj is None:
             return
         said = (obj.setdefault("kind", kind), obj.setdefault("entity", entity))
         if said != (kind, entity):
@@ -546,15 +545,24 @@ class MqttSource:
             return
         self._accept(ev)
 
-    def _on_json_batch(self, topic: str, payload: bytes) -> None:
-        """``<prefix>/events``: a JSON array of events; a bad item is rejected on its own."""
+    def _json_payload(self, topic: str, payload: bytes, expected: type, what: str) -> Any:
+        """The decoded JSON ``payload`` if it is an ``expected`` (dict or list), else None
+        with the payload rejected: not JSON (NaN and Infinity are not JSON), or ``what``
+        it must be."""
         try:
-            items = json.loads(payload, parse_constant=_no_constant)
+            obj = json.loads(payload, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             self._reject(f"topic {topic}: not JSON ({exc})", payload)
-            return
-        if not isinstance(items, list):
-            self._reject(f"topic {topic}: payload must be a JSON array of events", payload)
+            return None
+        if not isinstance(obj, expected):
+            self._reject(f"topic {topic}: payload must be {what}", payload)
+            return None
+        return obj
+
+    def _on_json_batch(self, topic: str, payload: bytes) -> None:
+        """``<prefix>/events``: a JSON array of events; a bad item is rejected on its own."""
+        items = self._json_payload(topic, payload, list, "a JSON array of events")
+        if items is None:
             return
         for i, obj in enumerate(items):
             try:
@@ -663,6 +671,12 @@ class MqttSource:
         node.dead_since = self._reached
         entities = {d.values.get("entity", dev) for dev, d in node.devices.items()}
         self.stale[node.node] = entities
+        t = node.dead_since
+        label = f"stale (NDEATH at {format_clock(t)})"
+        with self._lock:  # the timeline and the view mark each entity until its next event
+            for e in sorted(entities):
+                self._dead_since[e] = t
+                self._notes.append(Note(t, label, e, "stale"))
         self._set(SourceState.CONNECTED, f"edge node {node.group}/{node.node} is offline "
                   f"(NDEATH): its {len(entities)} entities are stale until it is born again")
 
@@ -678,7 +692,12 @@ class MqttSource:
         dev.values["entity"] = device
         node.devices[device] = dev
         t = self._to_shift(ts) if ts else self._reached
-        if t > node.last_t_of.get(device, -1.0):
+        dead = self._dead_since.pop(device, None)
+        if dead is not None:
+            # born again after its node's NDEATH: its state is current again, later than
+            # the death (at least by a millisecond, Sparkplug's resolution), news or not
+            self._emit(node, device, dev, max(t, self._reached, dead + 0.001), p)
+        elif t > node.last_t_of.get(device, -1.0):
             # news (a change we missed, or a new device): known as of now at the latest, so
             # a rebirth's older timestamps do not go back behind events already delivered
             self._emit(node, device, dev, max(t, self._reached), p)

@@ -67,6 +67,19 @@ def _one(q: dict[str, list[str]], key: str, default: str = "") -> str:
     return q.get(key, [default])[-1]
 
 
+def _split_url(url: str, options: dict[str, Any], expected: str) -> tuple[Any, dict[str, list[str]]]:
+    """The URL's parts and its query, with keyword ``options`` (not None) overriding the
+    query's; raises :class:`SourceError` when it names no host (``expected`` says how)."""
+    parts = urlsplit(url)
+    q = parse_qs(parts.query)
+    for k, v in options.items():
+        if v is not None:
+            q[k] = [str(v)]
+    if not parts.hostname:
+        raise SourceError(f"source {url!r}: no host (expected {expected})")
+    return parts, q
+
+
 class _Base:
     """Shared bookkeeping: the feed, pending statuses / gaps / rejects, the thread."""
 
@@ -121,6 +134,11 @@ class _Base:
             self._status = SourceStatus(state, message, self.feed.reached)
             self._statuses.append(self._status)
 
+    def _back_off(self, attempt: int) -> bool:
+        """Wait before reconnect attempt ``attempt`` + 1 (0, 1, 2… → :data:`BACKOFF_S`);
+        True if the source was stopped meanwhile."""
+        return self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+
     def _run(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -131,13 +149,7 @@ class ShdrSource(_Base):
     def __init__(self, url: str, *, devices: DeviceModel | str | Path | None = None,
                  positions: dict[str, tuple[float, float, float]] | None = None,
                  **options: Any) -> None:
-        parts = urlsplit(url)
-        q = parse_qs(parts.query)
-        for k, v in options.items():
-            if v is not None:
-                q[k] = [str(v)]
-        if not parts.hostname:
-            raise SourceError(f"source {url!r}: no host (expected shdr://host:7878/DEVICE)")
+        parts, q = _split_url(url, options, "shdr://host:7878/DEVICE")
         self.address = (parts.hostname, parts.port or 7878)
         self.station = parts.path.strip("/")
         if not self.station:
@@ -161,7 +173,7 @@ class ShdrSource(_Base):
             except OSError as exc:
                 self._set(SourceState.RECONNECTING,
                           f"{self.address[0]}:{self.address[1]}: cannot connect ({exc.strerror or exc})")
-                if self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]):
+                if self._back_off(attempt):
                     return
                 attempt += 1
                 continue
@@ -276,13 +288,7 @@ class AgentSource(_Base):
 
     def __init__(self, url: str, *, positions: dict[str, tuple[float, float, float]] | None = None,
                  **options: Any) -> None:
-        parts = urlsplit(url)
-        q = parse_qs(parts.query)
-        for k, v in options.items():
-            if v is not None:
-                q[k] = [str(v)]
-        if not parts.hostname:
-            raise SourceError(f"source {url!r}: no host (expected mtconnect://host:5000[/DEVICE])")
+        parts, q = _split_url(url, options, "mtconnect://host:5000[/DEVICE]")
         self.base = f"http://{parts.hostname}:{parts.port or 5000}"
         self.device = parts.path.strip("/")
         try:
@@ -324,7 +330,7 @@ class AgentSource(_Base):
                 with self._lock:
                     self._rejected.append(Rejected(str(exc)[:300]))
                 self._set(SourceState.RECONNECTING, f"{self.base}: {exc}")
-            if self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]):
+            if self._back_off(attempt):
                 return
             attempt += 1
 
