@@ -103,7 +103,7 @@ class Broker:
         # run as root, mosquitto drops to user "mosquitto", who cannot write our temp folder
         lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "max_queued_messages 100000",
                  "max_inflight_messages 0", f"log_dest file {folder / 'mosquitto.log'}",
-                 "log_type error", "log_type warning", "log_type notice"]
+                 "log_type error", "log_type warning", "log_type notice", "log_type subscribe"]
         if users:
             pw = folder / "passwd"
             pw.touch()

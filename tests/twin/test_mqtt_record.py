@@ -5,12 +5,13 @@ gap, the QoS-1 event published while we were away and the events after the resta
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
 
 from main import main
-from tests.twin.mosquitto import Broker, need_mosquitto
+from tests.twin.mosquitto import Broker, need_mosquitto, wait_until
 from tests.twin.test_mqtt_source import pub
 from twin.recording import open_recording
 
@@ -24,7 +25,10 @@ def test_record_an_mqtt_feed_across_a_broker_restart(tmp_path: Path, capsys) -> 
 
     def shop() -> None:  # the feed, published by mosquitto_pub while record runs
         try:
-            time.sleep(1.5)
+            # publish once record has subscribed (its start-up takes seconds on a busy machine)
+            wait_until(lambda: re.search(r"dmw-test-record \d dmw", broker.log()), timeout=60,
+                       what="record's subscription")
+            time.sleep(0.2)
             pub(broker, "dmw/station/S01", json.dumps({"t": 10.0, "state": "processing"}),
                 '{"t": 11, "state": "melting"}')
             pub(broker, "dmw/agv/AGV1", json.dumps({"t": 12.0, "state": "moving", "x": 1, "y": 2}))
