@@ -52,8 +52,10 @@ def test_json_output(recordings: dict[str, Path], tmp_path: Path,
     assert code == 0 and err == ""  # no progress lines mixed into JSON runs
     doc = json.loads(out)
     assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds", "mode",
-                        "verdict_rule", "flagged", "explanations", "deviation", "agvs"}
-    assert set(doc["spatial"]) == {"delta", "threshold", "passed", "per_station", "characteristics"}
+                        "verdict_rule", "flagged", "explanations", "deviation", "agvs",
+                        "family_limit", "levels"}
+    assert set(doc["spatial"]) == {"delta", "threshold", "passed", "per_station", "names",
+                                   "sources", "characteristics"}
     assert min(doc["per_station"], key=doc["per_station"].get) == "S12"
     assert any(tmp_path.iterdir())  # nets saved for the next run
 

@@ -55,9 +55,14 @@ def explain_station(report: Any, station: str, feature: int, duration_s: float) 
     Characteristics are the virtual model's, compared with the physical recording's
     (the reference the model should reproduce)."""
     name = report.spatial.names[feature].split(":", 1)[-1]
-    # the spatial and temporal characteristic agree in meaning; average them
-    p = (report.spatial.physical[station][feature] + report.temporal.physical[station][feature]) / 2
-    v = (report.spatial.virtual[station][feature] + report.temporal.virtual[station][feature]) / 2
+    levels = getattr(report, "levels", None) or {}
+    if station in levels.get("physical", {}) and station in levels.get("virtual", {}):
+        # the characteristics are net residuals; the sentence quotes the station's levels
+        p = levels["physical"][station][feature]
+        v = levels["virtual"][station][feature]
+    else:  # characteristics without levels: the spatial and the temporal one, averaged
+        p = (report.spatial.physical[station][feature] + report.temporal.physical[station][feature]) / 2
+        v = (report.spatial.virtual[station][feature] + report.temporal.virtual[station][feature]) / 2
     if name == "cycle_ratio":
         return f"cycle time in the model {_pct(v, p)}"
     if name == "setup_ratio":

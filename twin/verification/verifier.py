@@ -53,7 +53,7 @@ from twin.verification.consistency import (
     evaluate,
 )
 from twin.verification.data import ShopRun, VerificationError, check_compatible, load_run
-from twin.verification.gcn import StationGCN, batch_graphs
+from twin.verification.gcn import StationGCN, batch_targets
 from twin.verification.graphs import build_graphs
 from twin.verification.nets import PhysicalBasis, TrainedNets, new_nets
 from twin.verification.series import (
@@ -106,6 +106,9 @@ class Characteristics:
 
     spatial: np.ndarray
     temporal: np.ndarray
+    #: the station's own mean level of each behaviour feature over the run [S, B] (shop
+    #: units, window-level): what explanations quote ("cycle time 31 % above")
+    level: np.ndarray | None = None
 
     def spatial_mean(self) -> np.ndarray:
         return self.spatial.mean(axis=1)
@@ -239,7 +242,7 @@ def _gcn_trainer(
     batches = []
     for k, net in enumerate(nets):
         idx = [w for w in range(len(prep.graphs)) if prep.win_fold[w] == k]
-        x, ei, st = batch_graphs([prep.graphs[w] for w in idx])
+        x, ei, st = batch_targets([prep.graphs[w] for w in idx])
         rows = torch.tensor([w * S + i for w in idx for i in range(S)], dtype=torch.long)
         opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         batches.append((net, opt, x, ei, st, target[rows]))
@@ -394,29 +397,59 @@ class Verifier:
             return self._phys_chars
         return self._apply(_prepare(load_run(run), self.basis, self.config))
 
-    def _apply(self, prep: _Prepared) -> Characteristics:
-        assert self.nets is not None
-        b = self.basis
+    def inferred(self, run: Any | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """What the nets infer for every station (shop units, before residuals): GCN
+        [S, windows, B] and TCN [S, bins, B], each window/bin by the fold net that did not
+        learn from it. Station ``i``'s values come from inputs without its own behaviour
+        (masked graphs, demand series)."""
+        if self.nets is None:
+            raise RuntimeError("train the nets first (train_steps or train)")
+        prep = self._phys if run is None else _prepare(load_run(run), self.basis, self.config)
+        g, t = self._infer(prep)
         beh = list(BEHAVIOUR)
-        S = len(b.stations)
+        b = self.basis
+        return (g * b.win_sd[:, None, beh] + b.win_mu[:, None, beh],
+                t * b.bin_sd[:, None, beh] + b.bin_mu[:, None, beh])
+
+    def _infer(self, prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised net outputs: GCN [S, W, B], TCN [S, bins, B]."""
+        assert self.nets is not None
+        S = len(self.basis.stations)
         W = len(prep.graphs)
         with _torch_session(self.config), torch.no_grad():
-            x, ei, st = batch_graphs(prep.graphs)
+            x, ei, st = batch_targets(prep.graphs)
             # each window/bin is inferred by the net that did not train on its fold
             gk = [n(x, ei, st).numpy().reshape(W, S, -1).transpose(1, 0, 2) for n in self.nets.gcn]
             g = np.where((prep.win_fold == 0)[None, :, None], gk[1], gk[0])
             xt = torch.tensor(prep.tcn_in, dtype=torch.float32)
             tk = [n(xt).numpy().transpose(0, 2, 1) for n in self.nets.tcn]
             t = np.where((prep.bin_fold == 0)[None, :, None], tk[1], tk[0])
-        # residuals, actual minus inferred, back in shop units; intrinsic features as levels
-        level = np.array([BEHAVIOUR_NAMES[k] in self.config.level_features for k in range(len(beh))])
+        return g, t
+
+    def _apply(self, prep: _Prepared) -> Characteristics:
+        assert self.nets is not None
+        b = self.basis
+        beh = list(BEHAVIOUR)
+        g, t = self._infer(prep)
+        # residuals, actual minus inferred, back in shop units; a feature named in
+        # ``level_features`` is compared as the station's plain level instead (ablation)
+        level = self._level_mask()
         g = np.where(level[None, None, :], 0.0, g)
         t = np.where(level[None, None, :], 0.0, t)
         spatial = (prep.win_z[:, :, beh] - g) * b.win_sd[:, None, beh]
         temporal = (prep.bin_z[:, :, beh] - t) * b.bin_sd[:, None, beh]
         spatial += np.where(level, b.win_mu[:, beh], 0.0)[:, None, :]
         temporal += np.where(level, b.bin_mu[:, beh], 0.0)[:, None, :]
-        return Characteristics(spatial.astype(float), temporal.astype(float))
+        own = prep.win_z[:, :, beh] * b.win_sd[:, None, beh] + b.win_mu[:, None, beh]
+        return Characteristics(spatial.astype(float), temporal.astype(float), own.mean(axis=1))
+
+    def _level_mask(self) -> np.ndarray:
+        """[B] True for the behaviour features compared as plain levels (no net)."""
+        unknown = set(self.config.level_features) - set(BEHAVIOUR_NAMES)
+        if unknown:
+            raise VerificationError(f"level_features: unknown feature(s) {', '.join(sorted(unknown))} "
+                                    f"(expected some of {', '.join(BEHAVIOUR_NAMES)})")
+        return np.array([f in self.config.level_features for f in BEHAVIOUR_NAMES])
 
     # -- scoring --------------------------------------------------------------------------
     def score(
@@ -431,8 +464,10 @@ class Verifier:
         _check_length(vrun, self.config, "virtual")
         pc = self.characteristics()
         vc = self.characteristics(vrun)
-        names_s = [f"gcn:{f}" for f in BEHAVIOUR_NAMES]
-        names_t = [f"tcn:{f}" for f in BEHAVIOUR_NAMES]
+        # where a characteristic comes from: the GCN / TCN residual, or the plain level
+        level = self._level_mask()
+        names_s = [f"{'level' if lv else 'gcn'}:{f}" for f, lv in zip(BEHAVIOUR_NAMES, level, strict=True)]
+        names_t = [f"{'level' if lv else 'tcn'}:{f}" for f, lv in zip(BEHAVIOUR_NAMES, level, strict=True)]
         if mode == "paper":
             thr_s = np.full(pc.spatial_mean().shape, PAPER_SPATIAL_THRESHOLD)
             thr_t = np.full(pc.temporal_mean().shape, PAPER_TEMPORAL_THRESHOLD)
@@ -473,6 +508,9 @@ class Verifier:
             notes=notes,
             transport=transport,
         )
+        if pc.level is not None and vc.level is not None:
+            report.levels = {"names": list(BEHAVIOUR_NAMES), "physical": _by_station(st, pc.level),
+                             "virtual": _by_station(st, vc.level)}
         apply_verdict(report, vrun.duration_s)
         return report
 
