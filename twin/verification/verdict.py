@@ -17,6 +17,9 @@ from typing import Any
 
 #: A station or AGV whose deviation exceeds this fails the calibrated verdict.
 FAMILY_LIMIT = 1.2
+#: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
+#: way): nets with 0 training epochs, and every characteristic as a plain level.
+ABLATION_LIMITS = {"untrained": 1.2, "levels": 1.2}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
