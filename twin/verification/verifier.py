@@ -74,6 +74,8 @@ from twin.verification.verdict import apply_verdict
 
 MODES = ("calibrated", "paper")
 _DOWN = BEHAVIOUR_NAMES.index("down")
+_CYCLE = BEHAVIOUR_NAMES.index("cycle_ratio")
+_SETUP = BEHAVIOUR_NAMES.index("setup_ratio")
 
 #: Smallest standard deviation used to standardise a feature (shop units), so that a
 #: feature that never varied on the physical shop (e.g. ``down``) does not blow up.
@@ -463,7 +465,8 @@ class Verifier:
         notes = check_compatible(self.physical, vrun)
         _check_length(vrun, self.config, "virtual")
         pc = self.characteristics()
-        vc = self.characteristics(vrun)
+        vprep = _prepare(vrun, self.basis, self.config)
+        vc = self._apply(vprep)
         # where a characteristic comes from: the GCN / TCN residual, or the plain level
         level = self._level_mask()
         names_s = [f"{'level' if lv else 'gcn'}:{f}" for f, lv in zip(BEHAVIOUR_NAMES, level, strict=True)]
@@ -481,6 +484,17 @@ class Verifier:
             rare = z * down_share_sd(self.physical, vrun, self.config.window_min * 60.0)
             for thr in (thr_s, thr_t):
                 thr[:, _DOWN] = max(rare, float(floor[_DOWN]))
+            # cycle and setup ratios are means of few per-operation / per-setup ratios:
+            # at least the sampling error of those means (see ratio_mean_sd)
+            _, span, stride = _geometry(self.config)
+            sds = event_ratio_sd(self.physical, self.basis.ref)
+            for k, (feat, n_of) in enumerate(((_CYCLE, lambda b: b.cycle_n), (_SETUP, lambda b: b.setup_n))):
+                if sds[k] <= 0:
+                    continue
+                for thr, sp, stp in ((thr_s, span, stride), (thr_t, 1, 1)):
+                    w2 = (carried_mean_weight_sq(n_of(self._phys.binned), sp, stp)
+                          + carried_mean_weight_sq(n_of(vprep.binned), sp, stp))
+                    thr[:, feat] = np.maximum(thr[:, feat], z * sds[k] * np.sqrt(w2))
             overall = self.config.overall_threshold
             summary_s = summary_t = None
         st = list(self.basis.stations)
@@ -565,6 +579,45 @@ def down_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> float
     var = rate * second_moment * (1.0 / max(physical.duration_s, 1.0)
                                   + 1.0 / max(virtual.duration_s, 1.0))
     return float(np.sqrt(var))
+
+
+def event_ratio_sd(run: ShopRun, ref: CycleReference) -> tuple[float, float]:
+    """Standard deviation of one operation's cycle ratio and of one setup's setup ratio on
+    the physical run (each divided by its physical reference time; 0 without data)."""
+    cyc = [op.work_s / ref.cycle_s(op.station, op.process) for op in run.operations]
+    setup = [w / ref.setup_s(s) for s, _, w in run.setups if w > 0 and ref.setup_s(s)]
+    sd = lambda a: float(np.std(a, ddof=1)) if len(a) > 2 else 0.0  # noqa: E731
+    return sd(cyc), sd(setup)
+
+
+def carried_mean_weight_sq(counts: np.ndarray, span: int, stride: int) -> np.ndarray:
+    """Sum of squared weights [S] with which single events (operations, setups) enter the
+    run mean of a carried-forward ratio series (:meth:`BinnedRun.features`).
+
+    ``counts`` [S, bins] events finished per bin. A span's ratio is the mean of its events,
+    or the previous span's when it has none (1.0 before the first: no variance), so the
+    run mean is a weighted sum of the events' ratios; with independent events of
+    standard deviation ``sd`` its standard deviation is ``sd * sqrt(result)``. A station
+    with 3 setups in a shift has a far larger result (about 1/3) than one with 60
+    operations (about 1/60), whatever its window-to-window variation says.
+    """
+    S, B = counts.shape
+    starts = window_starts(B, span, stride)
+    out = np.zeros(S)
+    if starts.size == 0:
+        return out
+    for i in range(S):
+        u = np.zeros(B)  # per-event weight of each bin in the current span's value
+        total = np.zeros(B)
+        for a in starts:
+            n = counts[i, a : a + span].sum()
+            if n > 0:
+                u = np.zeros(B)
+                u[a : a + span] = np.where(counts[i, a : a + span] > 0, 1.0 / n, 0.0)
+            total += u
+        total /= starts.size
+        out[i] = float(np.sum(counts[i] * total**2))
+    return out
 
 
 def long_run_inflation(phys: np.ndarray, blocks: tuple[int, ...] = (2, 4)) -> np.ndarray:
