@@ -85,3 +85,21 @@ def test_model_with_setup_times_three_times_too_short_fails(tmp_path: Path) -> N
     assert rep["flagged"]["stations"][0] == "S04"
     assert "setup time in the model" in rep["explanations"]["S04"]
     assert "below the physical shop" in rep["explanations"]["S04"]
+
+
+def test_a_ratio_from_few_events_gets_a_wide_threshold() -> None:
+    """The run mean of a carried-forward ratio series weighs events unevenly: one setup
+    in the first bin stands for the whole run (squared weight 1, the threshold of a single
+    event), four evenly spread operations for a quarter each (1/4), and bins before the
+    first event (ratio 1 by convention) carry no sampling error."""
+    import numpy as np
+
+    from twin.verification.verifier import carried_mean_weight_sq
+
+    counts = np.array([[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0], [2, 0, 0, 2]])
+    w2 = carried_mean_weight_sq(counts, span=1, stride=1)
+    # last row: the two events of bin 0 stand for bins 0-2 (3/8 each), those of bin 3 for
+    # bin 3 (1/8 each): 2 (3/8)² + 2 (1/8)² = 0.3125, more than 4 evenly spread events
+    assert w2 == pytest.approx([0.25, 1.0, 0.25, 0.0, 0.3125])
+    # windows of two bins every bin: [0,1] [1,2] [2,3] -> the lone event at bin 0 in all
+    assert carried_mean_weight_sq(np.array([[1, 0, 0, 0]]), span=2, stride=1) == pytest.approx([1.0])

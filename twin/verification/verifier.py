@@ -17,7 +17,8 @@ The method, step by step:
 2. The GCN (:mod:`gcn`, one production-process graph per window, :mod:`graphs`) and the
    TCN (:mod:`tcn`, per-station demand series) learn on the physical run how a station of
    this shop *behaves given its context* (self-supervised: the physical behaviour is the
-   target). They never see a station's own behaviour as input.
+   target). They never see a station's own behaviour as input: the GCN infers station i
+   from the window graph masked for i (:func:`graphs.masked_for`), the TCN from demand.
 3. Cross-fitting: the run is cut into time blocks alternately assigned to two folds; each
    fold gets its own pair of nets and every window/bin is inferred by the net that did not
    learn from it — for the physical and the virtual run alike, so both are out-of-sample.
@@ -27,7 +28,10 @@ The method, step by step:
    works differently (slower cycles, more breakdowns) keeps a residual.
 5. Thresholds: the paper's fixed 0.05 / 0.1 (paper mode) or, by default, ``z`` standard
    errors of the physical-vs-physical variation (:func:`calibrated_thresholds`,
-   :func:`down_share_sd`). Δ and the per-station scores follow (:mod:`consistency`).
+   :func:`down_share_sd`, and for cycle/setup ratios at least the sampling error of the
+   station's few operations/setups, :func:`carried_mean_weight_sq`). Δ and the
+   per-station scores follow (:mod:`consistency`); the verdict (:mod:`verdict`) applies
+   one family-wise limit to every station's and AGV's deviation.
 """
 
 from __future__ import annotations
