@@ -207,7 +207,7 @@ def compare(vers: dict[str, Verifier], phys: Any, virt: Any) -> dict[str, Outcom
                            dur, ABLATION_LIMITS["levels"]),
     }
     paper = vers["nets"].score(vrun, mode="paper")
-    out["paper"] = Outcome([s for s, _ in paper.ranking()], [], not paper.passed, 0)
+    out["paper"] = Outcome([s for s, _ in paper.ranking()], [], not paper.passed, len(paper.flagged()))
     base = baseline_verify(phys, vrun)
     out["baseline"] = Outcome([s for s, _ in base.ranking()], [], not base.passed,
                               sum(v < base.alpha / len(base.per_station) for v in base.per_station.values()))
