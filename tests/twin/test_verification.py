@@ -222,11 +222,19 @@ def test_report_json_has_the_documented_shape() -> None:
     assert isinstance(report, ConsistencyReport)
     doc = report.to_json()
     assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds", "mode",
-                        "verdict_rule", "flagged", "explanations", "deviation", "agvs"}
+                        "verdict_rule", "flagged", "explanations", "deviation", "agvs",
+                        "family_limit", "levels"}
     assert set(doc["flagged"]) == {"stations", "agvs"}
     assert set(doc["explanations"]) == set(doc["flagged"]["stations"] + doc["flagged"]["agvs"])
-    for part in ("spatial", "temporal"):
-        assert set(doc[part]) == {"delta", "threshold", "passed", "per_station", "characteristics"}
+    # the levels the explanations quote: S07 is slowed x2 on the physical shop, which
+    # fixes the reference cycle times, so the model's S07 runs at about half of them
+    k = doc["levels"]["names"].index("cycle_ratio")
+    assert doc["levels"]["physical"]["S07"][k] == pytest.approx(1.0, abs=0.1)
+    assert doc["levels"]["virtual"]["S07"][k] == pytest.approx(0.5, abs=0.1)
+    for part, net in (("spatial", "gcn"), ("temporal", "tcn")):
+        assert set(doc[part]) == {"delta", "threshold", "passed", "per_station", "names",
+                                  "sources", "characteristics"}
+        assert doc[part]["sources"] == [net] * len(BEHAVIOUR)  # every characteristic from the net
         chars = doc[part]["characteristics"]
         assert set(chars) == {"physical", "virtual"}
         assert len(chars["physical"]) == len(chars["virtual"]) == 13 * len(BEHAVIOUR)

@@ -52,8 +52,10 @@ def test_json_output(recordings: dict[str, Path], tmp_path: Path,
     assert code == 0 and err == ""  # no progress lines mixed into JSON runs
     doc = json.loads(out)
     assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds", "mode",
-                        "verdict_rule", "flagged", "explanations", "deviation", "agvs"}
-    assert set(doc["spatial"]) == {"delta", "threshold", "passed", "per_station", "characteristics"}
+                        "verdict_rule", "flagged", "explanations", "deviation", "agvs",
+                        "family_limit", "levels"}
+    assert set(doc["spatial"]) == {"delta", "threshold", "passed", "per_station", "names",
+                                   "sources", "characteristics"}
     assert min(doc["per_station"], key=doc["per_station"].get) == "S12"
     assert any(tmp_path.iterdir())  # nets saved for the next run
 
@@ -67,8 +69,12 @@ def test_readable_output_with_progress(recordings: dict[str, Path], tmp_path: Pa
     assert "training GCN" in err and "training TCN" in err
     lines = out.splitlines()
     assert lines[0].startswith(("PASSED", "FAILED")) and "Δ_SF" in lines[1] and "Δ_TF" in lines[2]
-    first_station = lines[4].split()
-    assert first_station[0] == "S12" and "cycle_ratio" in lines[4]
+    head = next(i for i, line in enumerate(lines) if line.startswith("stations, least consistent"))
+    first_station = lines[head + 1].split()
+    assert first_station[0] == "S12" and "cycle_ratio" in lines[head + 1]
+    assert "<- flagged" in lines[head + 1]
+    # above the table, the flagged station explained in shop words (S12 is 2x slower)
+    assert any(line.strip().startswith("S12: cycle time in the model") for line in lines[:head])
     # second run reuses the trained nets: no training progress
     assert main(argv) == 0
     out, err = capsys.readouterr()

@@ -145,10 +145,20 @@ def _print_report(report: Any) -> None:
     for name, res in (("spatial  Δ_SF", report.spatial), ("temporal Δ_TF", report.temporal)):
         print(f"  {name} = {res.delta:.3f} (needs >= {res.overall_threshold:.2f}, "
               f"threshold {res.threshold:.3g}) {'pass' if res.passed else 'FAIL'}")
-    print(f"stations, least consistent first (score 1 = consistent, < {FLAG_BELOW:g} flagged):")
+    if report.mode == "calibrated":
+        print(f"  verdict: {report.to_json()['verdict_rule']}")
+        what = f"flagged: deviation above {report.family_limit:g}"
+        flagged = set(report.flagged_stations) | set(report.flagged_agvs)
+    else:
+        what = f"flagged: score below {FLAG_BELOW:g}"
+        flagged = set(report.flagged()) | {a for a, v in report.per_agv.items() if v < FLAG_BELOW}
+    for sid in [*report.flagged_stations, *report.flagged_agvs]:
+        if sid in report.explanations:
+            print(f"  {sid}: {report.explanations[sid]}")
+    print(f"stations, least consistent first (score 1 = consistent; {what}):")
     for sid, score in report.ranking():
         worst = _worst(report, sid)
-        flag = "  <- flagged" if score < FLAG_BELOW else ""
+        flag = "  <- flagged" if sid in flagged else ""
         print(f"  {sid:<10} {score:5.2f}  spatial {report.spatial.per_station[sid]:4.2f}  "
               f"temporal {report.temporal.per_station[sid]:4.2f}  worst: {worst}{flag}")
     if report.transport is not None:
@@ -158,7 +168,7 @@ def _print_report(report: Any) -> None:
             chars = ", ".join(
                 f"{n.split(':', 1)[-1]} {v:.2f}" for n, v in zip(res.names, res.virtual[aid], strict=False)
             )
-            flag = "  <- flagged" if score < FLAG_BELOW else ""
+            flag = "  <- flagged" if aid in flagged else ""
             print(f"  {aid:<10} {score:5.2f}  virtual/physical: {chars}{flag}")
 
 

@@ -31,12 +31,13 @@ class VerifyConfig:
         cv_blocks: cross-fitting: the run is cut into this many time blocks, alternately
             assigned to two folds; each fold's net infers the other fold, so physical
             characteristics are out-of-sample like the virtual ones.
-        level_features: behaviour features whose characteristic is the station's own
-            level (mean share / ratio) rather than the nets' residual: the intrinsic ones.
-            A net trained on the physical run learns the physical shop's breakdowns as
-            "expected" from their footprint in the graph (no parts processed while work
-            arrives), so a residual would hide them (measured: a 3 h breakdown at 0.2x its
-            threshold); cycle and setup ratios are 1 on the physical run by construction.
+        level_features: behaviour features compared as the station's own plain level
+            (mean share / ratio) instead of the nets' residual — an ablation (what the nets
+            add), named ``level:<feature>`` in the report. Default: none, every
+            characteristic is a GCN / TCN residual. (Before the nets inferred each
+            station from a graph without its own behaviour, they learnt the physical
+            shop's breakdowns from their footprint — no parts processed while work
+            arrives — and hid them; see :func:`graphs.masked_for`.)
     """
 
     window_min: float = 30.0
@@ -57,7 +58,7 @@ class VerifyConfig:
     overall_threshold: float = 0.9
     threads: int = 1
     cv_blocks: int = 4
-    level_features: tuple[str, ...] = ("down", "cycle_ratio", "setup_ratio")
+    level_features: tuple[str, ...] = ()
 
     #: Fields that change the trained nets (a saved net is reused only when these match).
     TRAINING_FIELDS = (

@@ -104,6 +104,10 @@ class ConsistencyResult:
             "threshold": _num(self.threshold),
             "passed": bool(self.passed),
             "per_station": {s: _num(v) for s, v in self.per_station.items()},
+            "names": list(self.names),
+            # where each characteristic comes from: "gcn" / "tcn" (net residual), "level"
+            # (the station's plain level, no net), "transport" (AGV check)
+            "sources": [n.split(":", 1)[0] if ":" in n else "" for n in self.names],
             "characteristics": {
                 "physical": [_num(x) for s in stations for x in self.physical[s]],
                 "virtual": [_num(x) for s in stations for x in self.virtual[s]],
@@ -142,6 +146,9 @@ class ConsistencyReport:
     flagged_agvs: list[str] = field(default_factory=list)
     explanations: dict[str, str] = field(default_factory=dict)
     family_limit: float = 0.0
+    #: each station's own mean level of every behaviour feature in both runs (shop units:
+    #: shares, log parts, ratios): ``{"names", "physical": {s: [...]}, "virtual": {...}}``.
+    levels: dict[str, Any] = field(default_factory=dict)
 
     @property
     def per_agv(self) -> dict[str, float]:
@@ -173,6 +180,12 @@ class ConsistencyReport:
             "flagged": {"stations": list(self.flagged_stations), "agvs": list(self.flagged_agvs)},
             "explanations": dict(self.explanations),
             "deviation": {s: _num(v) for s, v in self.deviations.items()},
+            "family_limit": _num(self.family_limit),
+            "levels": {
+                "names": list(self.levels.get("names", [])),
+                **{k: {s: [_num(x) for x in v] for s, v in self.levels.get(k, {}).items()}
+                   for k in ("physical", "virtual")},
+            },
             "agvs": None if self.transport is None else {
                 **self.transport.to_json(),
                 "per_agv": {a: _num(v) for a, v in self.per_agv.items()},

@@ -4,7 +4,8 @@
 it processed, which AGVs carried them, which orders they belong to, which stations fed
 which — and infers how each station behaved in that window (its state shares, queue and
 cycle ratio, :data:`series.BEHAVIOUR`). It never sees a station's own behaviour, only its
-graph context, so it learns the physical shop's *spatial response*: how a station of this
+graph context (each station is inferred from its own masked copy of the window graph,
+:func:`graphs.masked_for`, see :func:`batch_targets`), so it learns the physical shop's *spatial response*: how a station of this
 shop behaves given what happens around it.
 
 Trained on the physical run only (self-supervised: the physical shop's own behaviour is
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import GCNConv
 
-from twin.verification.graphs import NODE_DIM, ProcessGraph
+from twin.verification.graphs import NODE_DIM, ProcessGraph, masked_for
 from twin.verification.series import BEHAVIOUR
 
 
@@ -67,3 +68,23 @@ def batch_graphs(graphs: list[ProcessGraph]) -> tuple[torch.Tensor, torch.Tensor
         st.append(torch.arange(g.n_stations) + offset)
         offset += g.x.shape[0]
     return torch.cat(xs), torch.cat(eis, dim=1), torch.cat(st)
+
+
+def batch_targets(graphs: list[ProcessGraph]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Like :func:`batch_graphs`, but every station of every window is inferred from its
+    own masked graph (:func:`graphs.masked_for`): one copy of each window graph per
+    station, without that station's own behaviour. Rows come out window-major like
+    :func:`batch_graphs`: row ``w * S + i`` is station ``i`` in window ``w``, read from the
+    copy masked for ``i``."""
+    xs, eis, rows = [], [], []
+    offset = 0
+    for g in graphs:
+        for i in range(g.n_stations):
+            m = masked_for(g, i)
+            xs.append(m.x)
+            eis.append(m.edge_index + offset)
+            rows.append(offset + i)
+            offset += m.x.shape[0]
+    if not xs:
+        return torch.zeros((0, NODE_DIM)), torch.zeros((2, 0), dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    return torch.cat(xs), torch.cat(eis, dim=1), torch.tensor(rows, dtype=torch.long)

@@ -28,7 +28,7 @@ from twin.verification.data import VerificationError
 from twin.verification.nets import PhysicalBasis, TrainedNets, new_nets
 
 #: ``kind`` of a saved set of verification nets (in the model JSON).
-KIND = "dmw-twin-verify-nets/2"
+KIND = "dmw-twin-verify-nets/3"  # 3: the GCN learns from graphs masked per station
 #: Base name of the model files inside an entry directory.
 NETS = "nets"
 

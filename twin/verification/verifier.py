@@ -17,7 +17,8 @@ The method, step by step:
 2. The GCN (:mod:`gcn`, one production-process graph per window, :mod:`graphs`) and the
    TCN (:mod:`tcn`, per-station demand series) learn on the physical run how a station of
    this shop *behaves given its context* (self-supervised: the physical behaviour is the
-   target). They never see a station's own behaviour as input.
+   target). They never see a station's own behaviour as input: the GCN infers station i
+   from the window graph masked for i (:func:`graphs.masked_for`), the TCN from demand.
 3. Cross-fitting: the run is cut into time blocks alternately assigned to two folds; each
    fold gets its own pair of nets and every window/bin is inferred by the net that did not
    learn from it — for the physical and the virtual run alike, so both are out-of-sample.
@@ -27,7 +28,10 @@ The method, step by step:
    works differently (slower cycles, more breakdowns) keeps a residual.
 5. Thresholds: the paper's fixed 0.05 / 0.1 (paper mode) or, by default, ``z`` standard
    errors of the physical-vs-physical variation (:func:`calibrated_thresholds`,
-   :func:`down_share_sd`). Δ and the per-station scores follow (:mod:`consistency`).
+   :func:`down_share_sd`, and for cycle/setup ratios at least the sampling error of the
+   station's few operations/setups, :func:`carried_mean_weight_sq`). Δ and the
+   per-station scores follow (:mod:`consistency`); the verdict (:mod:`verdict`) applies
+   one family-wise limit to every station's and AGV's deviation.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from twin.verification.consistency import (
     evaluate,
 )
 from twin.verification.data import ShopRun, VerificationError, check_compatible, load_run
-from twin.verification.gcn import StationGCN, batch_graphs
+from twin.verification.gcn import StationGCN, batch_targets
 from twin.verification.graphs import build_graphs
 from twin.verification.nets import PhysicalBasis, TrainedNets, new_nets
 from twin.verification.series import (
@@ -74,6 +78,8 @@ from twin.verification.verdict import apply_verdict
 
 MODES = ("calibrated", "paper")
 _DOWN = BEHAVIOUR_NAMES.index("down")
+_CYCLE = BEHAVIOUR_NAMES.index("cycle_ratio")
+_SETUP = BEHAVIOUR_NAMES.index("setup_ratio")
 
 #: Smallest standard deviation used to standardise a feature (shop units), so that a
 #: feature that never varied on the physical shop (e.g. ``down``) does not blow up.
@@ -106,6 +112,9 @@ class Characteristics:
 
     spatial: np.ndarray
     temporal: np.ndarray
+    #: the station's own mean level of each behaviour feature over the run [S, B] (shop
+    #: units, window-level): what explanations quote ("cycle time 31 % above")
+    level: np.ndarray | None = None
 
     def spatial_mean(self) -> np.ndarray:
         return self.spatial.mean(axis=1)
@@ -239,7 +248,7 @@ def _gcn_trainer(
     batches = []
     for k, net in enumerate(nets):
         idx = [w for w in range(len(prep.graphs)) if prep.win_fold[w] == k]
-        x, ei, st = batch_graphs([prep.graphs[w] for w in idx])
+        x, ei, st = batch_targets([prep.graphs[w] for w in idx])
         rows = torch.tensor([w * S + i for w in idx for i in range(S)], dtype=torch.long)
         opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         batches.append((net, opt, x, ei, st, target[rows]))
@@ -394,29 +403,59 @@ class Verifier:
             return self._phys_chars
         return self._apply(_prepare(load_run(run), self.basis, self.config))
 
-    def _apply(self, prep: _Prepared) -> Characteristics:
-        assert self.nets is not None
-        b = self.basis
+    def inferred(self, run: Any | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """What the nets infer for every station (shop units, before residuals): GCN
+        [S, windows, B] and TCN [S, bins, B], each window/bin by the fold net that did not
+        learn from it. Station ``i``'s values come from inputs without its own behaviour
+        (masked graphs, demand series)."""
+        if self.nets is None:
+            raise RuntimeError("train the nets first (train_steps or train)")
+        prep = self._phys if run is None else _prepare(load_run(run), self.basis, self.config)
+        g, t = self._infer(prep)
         beh = list(BEHAVIOUR)
-        S = len(b.stations)
+        b = self.basis
+        return (g * b.win_sd[:, None, beh] + b.win_mu[:, None, beh],
+                t * b.bin_sd[:, None, beh] + b.bin_mu[:, None, beh])
+
+    def _infer(self, prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised net outputs: GCN [S, W, B], TCN [S, bins, B]."""
+        assert self.nets is not None
+        S = len(self.basis.stations)
         W = len(prep.graphs)
         with _torch_session(self.config), torch.no_grad():
-            x, ei, st = batch_graphs(prep.graphs)
+            x, ei, st = batch_targets(prep.graphs)
             # each window/bin is inferred by the net that did not train on its fold
             gk = [n(x, ei, st).numpy().reshape(W, S, -1).transpose(1, 0, 2) for n in self.nets.gcn]
             g = np.where((prep.win_fold == 0)[None, :, None], gk[1], gk[0])
             xt = torch.tensor(prep.tcn_in, dtype=torch.float32)
             tk = [n(xt).numpy().transpose(0, 2, 1) for n in self.nets.tcn]
             t = np.where((prep.bin_fold == 0)[None, :, None], tk[1], tk[0])
-        # residuals, actual minus inferred, back in shop units; intrinsic features as levels
-        level = np.array([BEHAVIOUR_NAMES[k] in self.config.level_features for k in range(len(beh))])
+        return g, t
+
+    def _apply(self, prep: _Prepared) -> Characteristics:
+        assert self.nets is not None
+        b = self.basis
+        beh = list(BEHAVIOUR)
+        g, t = self._infer(prep)
+        # residuals, actual minus inferred, back in shop units; a feature named in
+        # ``level_features`` is compared as the station's plain level instead (ablation)
+        level = self._level_mask()
         g = np.where(level[None, None, :], 0.0, g)
         t = np.where(level[None, None, :], 0.0, t)
         spatial = (prep.win_z[:, :, beh] - g) * b.win_sd[:, None, beh]
         temporal = (prep.bin_z[:, :, beh] - t) * b.bin_sd[:, None, beh]
         spatial += np.where(level, b.win_mu[:, beh], 0.0)[:, None, :]
         temporal += np.where(level, b.bin_mu[:, beh], 0.0)[:, None, :]
-        return Characteristics(spatial.astype(float), temporal.astype(float))
+        own = prep.win_z[:, :, beh] * b.win_sd[:, None, beh] + b.win_mu[:, None, beh]
+        return Characteristics(spatial.astype(float), temporal.astype(float), own.mean(axis=1))
+
+    def _level_mask(self) -> np.ndarray:
+        """[B] True for the behaviour features compared as plain levels (no net)."""
+        unknown = set(self.config.level_features) - set(BEHAVIOUR_NAMES)
+        if unknown:
+            raise VerificationError(f"level_features: unknown feature(s) {', '.join(sorted(unknown))} "
+                                    f"(expected some of {', '.join(BEHAVIOUR_NAMES)})")
+        return np.array([f in self.config.level_features for f in BEHAVIOUR_NAMES])
 
     # -- scoring --------------------------------------------------------------------------
     def score(
@@ -430,9 +469,12 @@ class Verifier:
         notes = check_compatible(self.physical, vrun)
         _check_length(vrun, self.config, "virtual")
         pc = self.characteristics()
-        vc = self.characteristics(vrun)
-        names_s = [f"gcn:{f}" for f in BEHAVIOUR_NAMES]
-        names_t = [f"tcn:{f}" for f in BEHAVIOUR_NAMES]
+        vprep = _prepare(vrun, self.basis, self.config)
+        vc = self._apply(vprep)
+        # where a characteristic comes from: the GCN / TCN residual, or the plain level
+        level = self._level_mask()
+        names_s = [f"{'level' if lv else 'gcn'}:{f}" for f, lv in zip(BEHAVIOUR_NAMES, level, strict=True)]
+        names_t = [f"{'level' if lv else 'tcn'}:{f}" for f, lv in zip(BEHAVIOUR_NAMES, level, strict=True)]
         if mode == "paper":
             thr_s = np.full(pc.spatial_mean().shape, PAPER_SPATIAL_THRESHOLD)
             thr_t = np.full(pc.temporal_mean().shape, PAPER_TEMPORAL_THRESHOLD)
@@ -446,6 +488,17 @@ class Verifier:
             rare = z * down_share_sd(self.physical, vrun, self.config.window_min * 60.0)
             for thr in (thr_s, thr_t):
                 thr[:, _DOWN] = max(rare, float(floor[_DOWN]))
+            # cycle and setup ratios are means of few per-operation / per-setup ratios:
+            # at least the sampling error of those means (see ratio_mean_sd)
+            _, span, stride = _geometry(self.config)
+            sds = event_ratio_sd(self.physical, self.basis.ref)
+            for k, (feat, n_of) in enumerate(((_CYCLE, lambda b: b.cycle_n), (_SETUP, lambda b: b.setup_n))):
+                if sds[k] <= 0:
+                    continue
+                for thr, sp, stp in ((thr_s, span, stride), (thr_t, 1, 1)):
+                    w2 = (carried_mean_weight_sq(n_of(self._phys.binned), sp, stp)
+                          + carried_mean_weight_sq(n_of(vprep.binned), sp, stp))
+                    thr[:, feat] = np.maximum(thr[:, feat], z * sds[k] * np.sqrt(w2))
             overall = self.config.overall_threshold
             summary_s = summary_t = None
         st = list(self.basis.stations)
@@ -473,6 +526,9 @@ class Verifier:
             notes=notes,
             transport=transport,
         )
+        if pc.level is not None and vc.level is not None:
+            report.levels = {"names": list(BEHAVIOUR_NAMES), "physical": _by_station(st, pc.level),
+                             "virtual": _by_station(st, vc.level)}
         apply_verdict(report, vrun.duration_s)
         return report
 
@@ -527,6 +583,45 @@ def down_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> float
     var = rate * second_moment * (1.0 / max(physical.duration_s, 1.0)
                                   + 1.0 / max(virtual.duration_s, 1.0))
     return float(np.sqrt(var))
+
+
+def event_ratio_sd(run: ShopRun, ref: CycleReference) -> tuple[float, float]:
+    """Standard deviation of one operation's cycle ratio and of one setup's setup ratio on
+    the physical run (each divided by its physical reference time; 0 without data)."""
+    cyc = [op.work_s / ref.cycle_s(op.station, op.process) for op in run.operations]
+    setup = [w / ref.setup_s(s) for s, _, w in run.setups if w > 0 and ref.setup_s(s)]
+    sd = lambda a: float(np.std(a, ddof=1)) if len(a) > 2 else 0.0  # noqa: E731
+    return sd(cyc), sd(setup)
+
+
+def carried_mean_weight_sq(counts: np.ndarray, span: int, stride: int) -> np.ndarray:
+    """Sum of squared weights [S] with which single events (operations, setups) enter the
+    run mean of a carried-forward ratio series (:meth:`BinnedRun.features`).
+
+    ``counts`` [S, bins] events finished per bin. A span's ratio is the mean of its events,
+    or the previous span's when it has none (1.0 before the first: no variance), so the
+    run mean is a weighted sum of the events' ratios; with independent events of
+    standard deviation ``sd`` its standard deviation is ``sd * sqrt(result)``. A station
+    with 3 setups in a shift has a far larger result (about 1/3) than one with 60
+    operations (about 1/60), whatever its window-to-window variation says.
+    """
+    S, B = counts.shape
+    starts = window_starts(B, span, stride)
+    out = np.zeros(S)
+    if starts.size == 0:
+        return out
+    for i in range(S):
+        u = np.zeros(B)  # per-event weight of each bin in the current span's value
+        total = np.zeros(B)
+        for a in starts:
+            n = counts[i, a : a + span].sum()
+            if n > 0:
+                u = np.zeros(B)
+                u[a : a + span] = np.where(counts[i, a : a + span] > 0, 1.0 / n, 0.0)
+            total += u
+        total /= starts.size
+        out[i] = float(np.sum(counts[i] * total**2))
+    return out
 
 
 def long_run_inflation(phys: np.ndarray, blocks: tuple[int, ...] = (2, 4)) -> np.ndarray:

@@ -1,0 +1,65 @@
+"""Re-derive the family-wise limits of the calibrated verdict (twin/verification/verdict.py).
+
+    python benchmarks/calibrate_verify.py                 # 20 faithful pairs, 4 h shifts
+    python benchmarks/calibrate_verify.py --pairs 40 --hours 8 --alpha 0.1
+
+A *faithful* pair is the situation the verdict must pass: the physical shop is the model
+(machining13, seed s) and the virtual run simulates the same model driven by the physical
+run's orders (order synchronisation, as ``verify --physical P --model W.toml``) with
+another seed. For each pair the largest deviation over the whole family — every station x
+behaviour characteristic (spatial and temporal, combined as in the report) and every AGV
+transport characteristic — is collected, per method (trained nets, untrained nets, plain
+levels). The limit is the (1 - alpha) quantile of these maxima: a faithful model then fails
+with probability about alpha (a family-wise false-alarm rate), whatever the number of
+stations and characteristics. Prints the maxima and the limits to paste into verdict.py.
+Seeds are disjoint from bench_verify.py's draws (base seed 500000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_verify as bv  # noqa: E402
+
+from twin.verification import VerifyConfig  # noqa: E402
+from twin.workshop import load_workshop  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=20, help="faithful pairs (K)")
+    ap.add_argument("--hours", type=float, default=4.0, help="shift length [h]")
+    ap.add_argument("--alpha", type=float, default=0.1, help="family-wise false-alarm rate")
+    ap.add_argument("--base-seed", type=int, default=500000)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    cfg = VerifyConfig()
+    ws = load_workshop(bv.WORKSHOP)
+    maxima: dict[str, list[float]] = {m: [] for m in ("nets", "untrained", "levels")}
+    t0 = time.perf_counter()
+    for k in range(args.pairs):
+        seed = args.base_seed + 7 * k
+        phys, sync, _ = bv.run_pair(bv.Case(ws, ws), seed, args.hours)
+        vers = bv.trained_pair(phys, cfg)
+        for m, v in bv.max_deviations(vers, sync).items():
+            maxima[m].append(v)
+        print(f"  pair {k}: " + ", ".join(f"{m} {v[-1]:.2f}" for m, v in maxima.items()), flush=True)
+    q = 1.0 - args.alpha
+    print(f"\n{args.pairs} faithful pairs, {args.hours:g} h shifts, order-synchronised, "
+          f"alpha {args.alpha:g} ({time.perf_counter() - t0:.0f} s)")
+    for m, v in maxima.items():
+        a = np.sort(np.array(v))
+        print(f"  {m:<10} max deviation: median {np.median(a):.2f}, max {a[-1]:.2f}, "
+              f"{q:.0%} quantile {np.quantile(a, q):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
