@@ -139,30 +139,11 @@ def flag_entries(report: Any) -> list[tuple[str, float, str]]:
 
 
 def characteristic_sources(res: Any, net: str) -> list[str]:
-    """Where each characteristic of ``res`` comes from: "gcn", "tcn" or "level".
-
-    The result's own ``sources`` / ``source`` (one per characteristic, or one for all) when
-    it has them; otherwise a ``level:`` name prefix, or a behaviour feature that the default
-    verification settings score by its level (``VerifyConfig.level_features``), is "level",
-    and the rest is ``net``'s."""
+    """Where each characteristic of ``res`` comes from: "gcn", "tcn" or "level" — the prefix
+    of its name (``gcn:idle``, ``level:down``), as in the JSON's ``sources``; ``net``'s when
+    a name has none (a scores file from an older version)."""
     names = list(getattr(res, "names", []) or [])
-    given = getattr(res, "sources", None)
-    if given is None:
-        given = getattr(res, "source", None)
-    if isinstance(given, str):
-        return [given] * len(names)
-    if isinstance(given, dict):
-        given = [given.get(n, given.get(n.split(":", 1)[-1])) for n in names]
-    if isinstance(given, (list, tuple)) and len(given) == len(names) and all(given):
-        return [str(x) for x in given]
-    from twin.verification.config import VerifyConfig
-
-    level = set(VerifyConfig().level_features)
-    out = []
-    for n in names:
-        prefix, _, feature = n.rpartition(":")
-        out.append("level" if prefix == "level" or feature in level else net)
-    return out
+    return [n.split(":", 1)[0] if ":" in n else net for n in names]
 
 
 class QtConsistencyPanel(QWidget):

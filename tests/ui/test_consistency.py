@@ -164,10 +164,14 @@ def test_a_wrong_model_fails_and_the_dock_and_overlay_say_why(
     assert not any("cycle time" in t for t in _visible_texts(scene))
     w.set_overlay("consistency")
     assert "S05" in scene.flag_labels()
-    # the charts name level statistics as such, never as GCN / TCN
-    for key in ("spatial", "temporal"):
+    # every bar says where its value comes from: the net that inferred it (no level statistic
+    # is dressed up as GCN / TCN)
+    for key, net in (("spatial", "GCN"), ("temporal", "TCN")):
         ticks = dict(t.split("\n") for t in panel.tick_labels[key])
-        assert ticks["down"] == ticks["cycle t."] == ticks["setup t."] == "level"
+        res = getattr(report, key)
+        want = {"gcn": "GCN", "tcn": "TCN", "level": "level"}
+        assert list(ticks.values()) == [want[n.split(":", 1)[0]] for n in res.names]
+        assert ticks["cycle t."] == net
     axis = panel.spatial_plot.getAxis("bottom")
     shown = [label for _, label in axis._tickLevels[0]]
     assert shown == panel.tick_labels["spatial"]
@@ -183,17 +187,14 @@ def test_the_recordings_own_model_does_not_flag_s05(qtbot, opened) -> None:  # n
     assert not any(t.startswith("S05: cycle time") for t in _visible_texts(opened.view.scene))
 
 
-def test_chart_sources_follow_the_result_when_it_names_them() -> None:
+def test_chart_sources_follow_the_names_of_the_characteristics() -> None:
     from types import SimpleNamespace
 
     from ui.consistency import characteristic_sources
 
-    names = ["gcn:idle", "gcn:down", "gcn:cycle_ratio"]
-    assert characteristic_sources(SimpleNamespace(names=names), "gcn") == ["gcn", "level", "level"]
-    given = SimpleNamespace(names=names, sources=["gcn", "gcn", "level"])
-    assert characteristic_sources(given, "gcn") == ["gcn", "gcn", "level"]
-    assert characteristic_sources(SimpleNamespace(names=names, source="tcn"), "gcn") == ["tcn"] * 3
-    assert characteristic_sources(SimpleNamespace(names=["level:idle"]), "tcn") == ["level"]
+    names = ["gcn:idle", "level:down", "gcn:cycle_ratio"]
+    assert characteristic_sources(SimpleNamespace(names=names), "gcn") == ["gcn", "level", "gcn"]
+    assert characteristic_sources(SimpleNamespace(names=["idle"]), "tcn") == ["tcn"]
 
 
 def test_a_live_sessions_events_drive_the_model_with_their_orders(machining13_path: Path) -> None:
