@@ -165,6 +165,7 @@ def main() -> int:
         print("could not open the recording", file=sys.stderr)
         return 1
     print(f"open (read + KPIs, off the GUI thread): {opened[0] * 1000:.0f} ms")
+    print(f"3D view widget: {type(w.view.plotter).__name__} ({os.environ.get('DMW_VIEW3D', 'native')})")
     w.selection.select("S05")  # the inspector refreshes while playing, as in real use
     spin(1.0)
 
