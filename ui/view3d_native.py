@@ -29,6 +29,10 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
+_GL_DRAW_FRAMEBUFFER = 0x8CA9
+_GL_COLOR_BUFFER_BIT = 0x00004000
+_GL_NEAREST = 0x2600
+
 #: ``DMW_VIEW3D``: ``native`` (default where possible) or ``opengl`` (pyvistaqt's widget).
 ENV_VIEW = "DMW_VIEW3D"
 
@@ -124,6 +128,12 @@ class NativeShopInteractor(_QVTK, BasePlotter):  # type: ignore[misc, valid-type
         self.iren.interactor.RemoveObservers("MouseMoveEvent")  # as pyvistaqt
         self.iren.initialize()
         self.enable_trackball_style()
+        # VTK's own presentation (Frame) blits colour *and depth* of its display
+        # framebuffer into the window's back buffer; on llvmpipe both are format
+        # conversions (~6 ms CPU each at 800x800). Only the colour is ever shown.
+        self.ren_win.SetFrameBlitModeToNoBlit()
+        self.ren_win.SwapBuffersOff()
+        self.ren_win.AddObserver("EndEvent", self._present, 100.0)  # before the others
         self._first_time = False  # BasePlotter: rendering is allowed from now on
 
     # -- rendering -------------------------------------------------------------------
@@ -137,6 +147,23 @@ class NativeShopInteractor(_QVTK, BasePlotter):  # type: ignore[misc, valid-type
         self._rendered = True
         with contextlib.suppress(RuntimeError):  # the Qt object was deleted
             self.render_signal.emit()
+
+    def _present(self, rw: Any, _event: str) -> None:
+        """After each render: colour of VTK's display framebuffer -> back buffer, swap."""
+        if self._closed or any(r.GetSelector() is not None for r in rw.GetRenderers()):
+            return  # closed, or a hardware-selection pass (not a picture)
+        w, h = rw.GetSize()
+        state = rw.GetState()
+        rw.MakeCurrent()
+        state.PushDrawFramebufferBinding()
+        state.vtkglBindFramebuffer(_GL_DRAW_FRAMEBUFFER, 0)
+        rw.BlitDisplayFramebuffer(0, 0, 0, w, h, 0, 0, w, h, _GL_COLOR_BUFFER_BIT, _GL_NEAREST)
+        state.PopDrawFramebufferBinding()
+        rw.SwapBuffersOn()
+        try:
+            rw.Frame()  # with NoBlit: only glXSwapBuffers
+        finally:
+            rw.SwapBuffersOff()
 
     def paintEvent(self, ev: Any) -> None:  # noqa: N802 - Qt API
         # exposure (a dock moved away, the window restored): draw the last frame again
