@@ -19,6 +19,13 @@ view, charts, tree, inspector with a station selected, timeline) and measures:
 Targets (issue 4): no stall > 50 ms, drift 0 up to 1000x; (issue 8) >= 45 fps at 1x and
 1000x with the default docks.
 
+The 3D view is a native X11 window VTK renders into (``ui/view3d_native.py``), so "scene"
+includes presenting the frame (colour blit + GLX swap) and "rest" is Qt's raster painting
+of the widgets that changed. ``DMW_VIEW3D=opengl`` runs the same replay with pyvistaqt's
+``QOpenGLWidget`` (Qt composes the whole window with OpenGL every frame: that shows up in
+"rest") -- the A/B baseline; run both back-to-back, the machine is shared. The widget used is
+printed before the table.
+
 Runs under a virtual X server by itself when no display is set (needs xvfb-run).
 Usage: python benchmarks/bench_app.py [--quick] [--seconds S] [--size WxH]
 (``--quick``: 5 s per speed, 1000x also only 5 s instead of the whole shift.)
@@ -218,6 +225,7 @@ def main() -> int:
         print("could not open the recording", file=sys.stderr)
         return 1
     print(f"open (read + KPIs, off the GUI thread): {opened[0] * 1000:.0f} ms")
+    print(f"3D view widget: {type(w.view.plotter).__name__} ({os.environ.get('DMW_VIEW3D', 'native')})")
     w.selection.select("S05")  # the inspector refreshes while playing, as in real use
     spin(1.0)
 

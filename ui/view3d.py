@@ -1,4 +1,9 @@
-"""The centre of the window: the 3D workshop in a pyvistaqt ``QtInteractor``.
+"""The centre of the window: the 3D workshop in a pyvista plotter widget.
+
+On X11 the plotter is :class:`~ui.view3d_native.NativeShopInteractor`, a native child
+window VTK renders into through GLX (Qt then never composes the window with OpenGL);
+elsewhere it is pyvistaqt's ``QtInteractor`` (:class:`QtShopInteractor`, a
+``QOpenGLWidget``). :func:`make_interactor` picks one.
 
 :class:`QtWorkshopView` observes the cursor and the store and only marks itself dirty;
 the window's frame clock calls :meth:`QtWorkshopView.render_frame`, which applies the
@@ -68,6 +73,17 @@ class QtShopInteractor(QtInteractor):
         super().resizeGL(w, h)
 
 
+def make_interactor(parent: QWidget) -> QtInteractor:
+    """The 3D view's plotter widget: native X11 window where possible (see module doc)."""
+    from ui.view3d_native import native_view_available
+
+    if native_view_available():
+        from ui.view3d_native import NativeShopInteractor
+
+        return NativeShopInteractor(parent, multi_samples=0)
+    return QtShopInteractor(parent, auto_update=False, multi_samples=0)
+
+
 class QtWorkshopView(QWidget):
     """3D view of one workshop, showing the store's state at the cursor time."""
 
@@ -77,7 +93,7 @@ class QtWorkshopView(QWidget):
         self.cursor, self.store, self.selection = cursor, store, selection
         pv.global_theme.multi_samples = 0
         self.setObjectName("workshopView")
-        self.plotter = QtShopInteractor(self, auto_update=False, multi_samples=0)
+        self.plotter = make_interactor(self)
         self.plotter.setAcceptDrops(False)  # recordings dropped here go to the window
         self.plotter.setMinimumSize(320, 240)
         lay = QVBoxLayout(self)
@@ -157,7 +173,7 @@ class QtWorkshopView(QWidget):
             self._shown_t, self._shown_rev = t, rev
         self._dirty = False
         self.last_update_s = time.perf_counter() - started
-        # render now; the widget shows it in its next paint (see QtShopInteractor)
+        # render now: a native window shows it at once, a QtShopInteractor in its next paint
         self.scene.render()
         return True
 

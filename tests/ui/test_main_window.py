@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from scene.palette import station_state_colour
@@ -54,6 +54,32 @@ def test_opening_a_recording_and_scrubbing_changes_the_scene(qtbot, opened) -> N
     assert w.view.scene.station_colour(sid) == station_state_colour(state_other)
     changed = np.any(before != after, axis=2)
     assert changed.sum() > 200  # the station's colour (at least) changed on screen
+
+
+def test_the_screen_shows_the_rendered_scene_and_follows_the_cursor(qtbot, opened) -> None:  # noqa: ANN001
+    """What the user sees in the 3D view (read back from the X server) is the rendered
+    scene, also after the cursor moved (whatever widget the view draws into)."""
+    w = opened
+    view = w.view.plotter
+    sid, t_busy, t_other = two_moments_of_a_station(w)
+
+    def on_screen() -> np.ndarray:
+        top_left = view.mapToGlobal(QPoint(0, 0))
+        shot = QApplication.primaryScreen().grabWindow(0, top_left.x(), top_left.y(),
+                                                       view.width(), view.height())
+        img = shot.toImage().convertToFormat(QImage.Format.Format_RGB888)
+        arr = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes())
+        arr = arr.reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3]
+        return arr.reshape(img.height(), img.width(), 3).astype(np.int16)
+
+    for t in (t_busy, t_other):
+        w.cursor.seek(t)
+        rendered = view_pixels(w)
+        qtbot.wait(200)  # let a composing widget paint the frame
+        screen = on_screen()
+        h, wd = min(screen.shape[0], rendered.shape[0]), min(screen.shape[1], rendered.shape[1])
+        diff = np.abs(screen[:h, :wd] - rendered[:h, :wd]).max(axis=2)
+        assert (diff > 40).mean() < 0.01, f"screen differs from the scene at t={t}"
 
 
 def test_scrub_bar_click_seeks(qtbot, opened) -> None:  # noqa: ANN001
@@ -312,3 +338,16 @@ def test_a_recording_still_being_written_is_followed(qtbot, window, tmp_path: Pa
     finally:
         writer.close()
     qtbot.waitUntil(lambda: not window.cursor.live, timeout=10_000)  # closed: a finished shift
+
+
+def test_the_3d_view_can_be_told_to_use_the_opengl_widget(monkeypatch) -> None:  # noqa: ANN001
+    """DMW_VIEW3D=opengl (for drivers that cannot draw GLX into a child window) keeps
+    pyvistaqt's widget; by default an X11 session gets the native window."""
+    from ui.main_window import application
+    from ui.view3d_native import native_view_available
+
+    application()
+    monkeypatch.setenv("DMW_VIEW3D", "opengl")
+    assert not native_view_available()
+    monkeypatch.delenv("DMW_VIEW3D")
+    assert native_view_available() == QApplication.platformName().startswith("xcb")
