@@ -251,9 +251,9 @@ class Session:
         if user:
             source.stop()
             self._take(ingest, from_stop=True)
-        self._poll_evolution(ingest)
         if self.evolution is not None:
-            self.evolution.stop()
+            self.evolution.stop()  # no new job; collect what a finished one found
+            self._poll_evolution(ingest)
         writer, self.writer = ingest.writer, None
         if writer is not None:
             try:

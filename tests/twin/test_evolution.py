@@ -195,6 +195,9 @@ def test_evolve_command(shop, pm, tmp_path, capsys) -> None:
     assert doc["triggers"] == [] and doc["metrics"] == {}
     assert doc["delta_ta"][0] == pytest.approx(doc["ta"][1]["ta"] - doc["ta"][0]["ta"])
     assert doc["pm"] == str(out) and (tmp_path / "cli-pm.json").is_file()
+    assert main.main(["evolve", "--history", str(shop["normal_path"]), "--pm", str(tmp_path / "start"),
+                      "--judge-min", "90"]) == 2
+    assert "--judge-min: must be within (0, 60] minutes" in capsys.readouterr().err
     assert main.main(["evolve", "--history", str(tmp_path / "missing.twinlog")]) == 2
     assert "missing.twinlog" in capsys.readouterr().err
     (tmp_path / "start.safetensors").write_bytes(b"junk")
@@ -273,6 +276,9 @@ def test_a_prediction_judged_by_its_partial_outcome_scaled_to_the_horizon() -> N
     # 3, 4, 4, 4 (x4 = 12, 16, 16, 16 per hour) against 15 predicted: TA = 1 - 6/60
     assert [p.t for p in mon.state.ta] == [1800.0]
     assert mon.state.ta[0].n == 4 and mon.state.ta[0].ta == pytest.approx(0.9)
+    # past the end of the data (3 h) nothing is judged: no partial outcome counts as 0 parts
+    mon.step(frame, 3.5 * H)
+    assert mon.state.ta[-1].t == 3 * H and min(p.ta for p in mon.state.ta) > 0.8
     # judged by the full outcome, the first TA point comes one horizon after the first prediction
     full = EvolutionMonitor(_Constant(15.0), batch_s=1800.0, policy="none")
     full.step(frame, 1800.0)

@@ -59,6 +59,7 @@ class ProgressFrame:
         source: where the frame came from (a file name), for messages.
         done_t: sorted completion times of the parts completed up to the frame's end [s]
             (judging a prediction by a partial outcome, :meth:`completed`).
+        t_end: the time up to which the frame's data is known [s] (None: its last sample).
     """
 
     t: np.ndarray
@@ -70,6 +71,7 @@ class ProgressFrame:
     features: list[str] = field(default_factory=list)
     source: str = ""
     done_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    t_end: float | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -81,12 +83,20 @@ class ProgressFrame:
 
     def select(self, mask: np.ndarray) -> ProgressFrame:
         return ProgressFrame(self.t[mask], self.X[mask], self.y[mask], self.horizon_s,
-                             self.step_s, self.stations, self.features, self.source, self.done_t)
+                             self.step_s, self.stations, self.features, self.source, self.done_t,
+                             self.t_end)
 
     def completed(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Parts completed in ``(lo, hi]`` (seconds, arrays of the same shape)."""
         d = self.done_t
         return (np.searchsorted(d, hi, "right") - np.searchsorted(d, lo, "right")).astype(float)
+
+    @property
+    def known_until(self) -> float:
+        """Outcomes up to this time [s] are in the frame."""
+        if self.t_end is not None:
+            return self.t_end
+        return float(self.t[-1]) if len(self.t) else 0.0
 
     @property
     def mech_col(self) -> int | None:
@@ -201,7 +211,7 @@ def progress_frame(recording: Recording, *, step_s: float = DEFAULT_STEP_S,
         X = np.hstack([X, mechanism.parts(recording, times, horizon_s)[:, None]])
         names = [*names, MECH_FEATURE]
     return ProgressFrame(times, X, y, float(horizon_s), float(step_s), stations,
-                         names, str(getattr(recording, "path", "")), done_t)
+                         names, str(getattr(recording, "path", "")), done_t, float(t1))
 
 
 def _count(sorted_t: np.ndarray, lo: float, hi: float) -> float:

@@ -173,6 +173,7 @@ class EvolutionMonitor:
             return None
         if self.judge_s < self.horizon_s:  # partial outcome, scaled to the horizon
             y = frame.completed(t_pred[m], t_pred[m] + self.judge_s) * (self.horizon_s / self.judge_s)
+            y[t_pred[m] + self.judge_s > frame.known_until + 1e-9] = np.nan  # not known yet
         else:
             y = frame.y[np.searchsorted(frame.t, t_pred[m]), 0]
         ok = ~np.isnan(y)

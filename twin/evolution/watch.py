@@ -26,6 +26,8 @@ Torch is imported in the thread, not by this module (the app starts without it).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import threading
 import traceback
@@ -101,7 +103,7 @@ class LiveEvolution:
     Attributes:
         status: one line for the user ("waiting for 4 h of the shift", "monitoring…").
         report: the latest :class:`~twin.evolution.history.HistoryReport` (None before
-            the first evaluation).
+            the first evaluation); its monitor is a snapshot, safe to read any time.
         monitor: the :class:`~twin.evolution.live.EvolutionMonitor` (None until the PM is
             fitted); read it only between jobs (after a poll returned).
         error: why the loop stopped, "" while it runs.
@@ -217,7 +219,13 @@ class LiveEvolution:
         self.monitor.step(frame, t_now)
         self._check()
         st = self.monitor.state
-        report = score_history(frame, self.monitor.initial_model, self.monitor)
+        # the report holds a copy of the monitor's state: the next job may change the monitor
+        # while the GUI draws this report
+        snap = copy.copy(self.monitor)
+        snap.state = dataclasses.replace(st, ta=list(st.ta), triggers=list(st.triggers),
+                                         updates=list(st.updates), pred_t=list(st.pred_t),
+                                         pred=list(st.pred), pred_version=list(st.pred_version))
+        report = score_history(frame, self.monitor.initial_model, snap)
         return report, (f"monitoring: {len(st.ta)} TA points, {len(st.triggers)} trigger"
                         f"{'s' if len(st.triggers) != 1 else ''}, {len(st.updates)} update"
                         f"{'s' if len(st.updates) != 1 else ''}")
