@@ -46,6 +46,7 @@ import numpy as np
 
 from twin.evolution.accuracy import mae, metrics
 from twin.evolution.features import ProgressFrame
+from twin.evolution.mechanism import MechanismPM
 from twin.evolution.model import ProgressLSTM, frame_windows
 
 COMBINERS = ("mean", "median")
@@ -128,7 +129,7 @@ class EvolvedProgressModel:
         return self.predict(frame_windows(frame, self.window))
 
 
-ProgressModel = ProgressLSTM | EvolvedProgressModel
+ProgressModel = ProgressLSTM | EvolvedProgressModel | MechanismPM
 
 
 def base_learners(model: ProgressModel) -> list[tuple[str, ProgressLSTM]]:
