@@ -20,8 +20,8 @@ no disturbance (common random numbers: identical until hour 4).
    trigger also with a higher floor (0.7, 0.75): the floor, not the horizon, sets most of
    the delay (TA must fall 40 % below the prediction before a default trigger).
 2. Update: on 3 test sets after the first trigger, the un-evolved PM, the evolved PM
-   (AdaBoost update at every trigger, with the ``recent`` learner: the default), the
-   AdaBoost update without it (as before), and the simple baseline "retrain a fresh LSTM on
+   (AdaBoost update at every trigger, the default), the AdaBoost update with the optional
+   ``recent`` learner (a fresh PM on the recent data in the ensemble), and the simple baseline "retrain a fresh LSTM on
    the recent 2 h at every trigger" — MAE / RMSE / SMAPE / R² (parts per hour).
 3. The three PMs, un-evolved, on the same test sets and on the controls' monitored hours:
    the LSTM, the mechanism model (the simulator from the state at t, 1 replication, a
@@ -141,7 +141,7 @@ def main() -> int:
     }
     streams = {"full 1 h": None, f"partial {args.judge_min:g} min": judge_s}
     det = {(st, k): {"delay": [], "missed": [], "fa_drift": [], "fa_ctl": []} for st in streams for k in detectors}
-    policies = {"evolved": {}, "evolved (no recent)": {"recent_learner": False}}
+    policies = {"evolved": {}, "evolved + recent": {"recent_learner": True}}
     rows: dict[str, list[list[dict]]] = {"un-evolved": [], **{k: [] for k in policies}, "retrain": []}
     pm_rows: dict[str, list[list[dict]]] = {k: [] for k in pms}
     pm_ctl: dict[str, list[dict]] = {k: [] for k in pms}
