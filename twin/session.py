@@ -224,7 +224,7 @@ class Session:
         self.evolution = None
         if out is not None and self.evolution_settings is not None:
             self.evolution = LiveEvolution(out, list(workshop.stations), self.evolution_settings,
-                                           workshop)
+                                           workshop, clock=self._clock)
             self.evolution_status.emit(self.evolution.status)
         self.status = source.status
         self._write_error_told = False

@@ -35,7 +35,7 @@ def small_settings() -> EvolutionSettings:
     # a short horizon and small nets: the loop of a 24 h shift in a few simulated hours
     return EvolutionSettings(train_h=1.0, horizon_s=900.0, step_s=60.0, batch_s=600.0,
                              recent_s=1800.0, epochs=40, hidden=8,
-                             trigger={"cooldown_s": 1800.0},
+                             trigger={"cooldown_s": 1800.0}, min_interval_s=0.5,
                              evolve_kwargs={"refit_epochs": 5, "new_epochs": 20, "n_new": 1,
                                             "new_hidden": 8})
 

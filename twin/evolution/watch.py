@@ -30,6 +30,7 @@ import copy
 import dataclasses
 import math
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ class EvolutionSettings:
         policy: "evolve", "retrain" or "none".
         trigger: keyword arguments of :class:`~twin.evolution.trend.EvolutionTrigger`.
         evolve_kwargs: keyword arguments of :func:`twin.evolution.update.evolve`.
+        min_interval_s: wall seconds between the starts of two jobs. The job thread shares
+            the interpreter with the GUI (reading the recording is Python code), so a fast
+            simulated shop (×1000: a batch every 1.8 s) must not keep it busy all the time.
     """
 
     pm: str = "lstm"
@@ -79,6 +83,7 @@ class EvolutionSettings:
     policy: str = "evolve"
     trigger: dict[str, Any] = field(default_factory=dict)
     evolve_kwargs: dict[str, Any] = field(default_factory=dict)
+    min_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
         from twin.evolution.mechanism import PM_KINDS
@@ -99,6 +104,7 @@ class LiveEvolution:
         stations: the workshop's stations (the PM's station columns, in order).
         settings: what to fit and how to judge (default :class:`EvolutionSettings`).
         workshop: the DT model for the mechanism forecast.
+        clock: wall clock [s] for ``min_interval_s`` (injectable for tests).
 
     Attributes:
         status: one line for the user ("waiting for 4 h of the shift", "monitoring…").
@@ -110,7 +116,8 @@ class LiveEvolution:
     """
 
     def __init__(self, path: str | Path, stations: list[str],
-                 settings: EvolutionSettings | None = None, workshop: Workshop | None = None) -> None:
+                 settings: EvolutionSettings | None = None, workshop: Workshop | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
         self.stations = list(stations)
         self.settings = settings or EvolutionSettings()
@@ -127,6 +134,8 @@ class LiveEvolution:
         self._notes: list[Note] = []
         self._result: tuple[Any, str, str] | None = None
         self._stop = threading.Event()
+        self._clock = clock
+        self._started_at = -math.inf
         s = self.settings
         self._next_due = s.train_h * 3600.0 if s.pm_path is None else s.batch_s
 
@@ -153,7 +162,9 @@ class LiveEvolution:
         with self._lock:
             notes, self._notes = self._notes, []
         if (self._thread is None and not self._stop.is_set() and not self.error
-                and reached >= self._next_due):
+                and reached >= self._next_due
+                and self._clock() >= self._started_at + self.settings.min_interval_s):
+            self._started_at = self._clock()
             b = self.settings.batch_s
             self._next_due = (math.floor(reached / b + 1e-9) + 1) * b
             if flush is not None:
