@@ -3,7 +3,7 @@
 The performance model G(X) sees the shop as a sequence of state vectors sampled every
 ``step_s`` seconds. One state vector at time ``t`` holds, in this order:
 
-* per station: one-hot of its state (idle/setup/processing/blocked/down), its input queue
+* per station: one-hot of its state (idle/setup/processing/blocked/down/off), its input queue
   (parts) and the WIP at it (queued + processing + in its output buffer);
 * shop-wide: WIP open, WIP in transport, parts completed in the last hour and in the last
   15 minutes, orders open, mean completion fraction of the open orders, elapsed shift time
