@@ -11,6 +11,12 @@ behaviour needs a widget, so it is tested without Qt.
 The window calls :meth:`Session.tick` once per frame: a live source is pumped into the
 recording and the store, a recording still being written is read on, and the cursor moves.
 
+A recorded live session also watches its performance model
+(:class:`~twin.evolution.watch.LiveEvolution`, settings :attr:`Session.evolution_settings`,
+None to switch it off): TA points, triggers and updates are computed in a background
+thread as the shop runs and written, on this thread, into the recording as ``ta`` /
+``trigger`` / ``evolution`` annotations and onto the timeline as markers.
+
 Times are seconds of the shift.
 """
 
@@ -23,6 +29,7 @@ from typing import Any
 
 from psygnal import Signal
 
+from twin.evolution.watch import EvolutionSettings, LiveEvolution
 from twin.live import recording_name, workshop_meta
 from twin.locations import as_location
 from twin.recording import RecordingWriter
@@ -118,6 +125,9 @@ class Session:
         overlay_changed(mode: str): ``"state"`` or ``"consistency"``.
         scores_changed(scores: dict): per-station consistency scores 0..1.
         verification_changed(result): the latest verification result (or None).
+        evolution_changed(report): the live PM's latest evolution report
+            (:class:`~twin.evolution.history.HistoryReport`).
+        evolution_status(text: str): what the live evolution loop is doing.
         problem(title: str, message: str): something the user should be told (a recording
             that cannot be written or read on); the session keeps running.
 
@@ -133,6 +143,8 @@ class Session:
     overlay_changed = Signal(str)
     scores_changed = Signal(object)
     verification_changed = Signal(object)
+    evolution_changed = Signal(object)
+    evolution_status = Signal(str)
     problem = Signal(str, str)
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
@@ -156,6 +168,10 @@ class Session:
         #: station id -> why the verification flags it (worst first), with the scores
         self.flags: dict[str, str] = {}
         self.verification: Any = None
+        #: how a recorded live session watches its PM (None: it does not)
+        self.evolution_settings: EvolutionSettings | None = EvolutionSettings()
+        #: the live session's evolution loop (kept after the source stops, for its report)
+        self.evolution: LiveEvolution | None = None
         self._next_refresh = 0.0
         self._write_error_told = False
         self.cursor.speed_changed.connect(self._on_speed)
@@ -232,6 +248,11 @@ class Session:
             raise
         self.source, self.writer, self.live_path = source, writer, out
         self.recording_path = None
+        self.evolution = None
+        if out is not None and self.evolution_settings is not None:
+            self.evolution = LiveEvolution(out, list(workshop.stations), self.evolution_settings,
+                                           workshop, clock=self._clock)
+            self.evolution_status.emit(self.evolution.status)
         self.status = source.status
         self._write_error_told = False
         c = self.cursor
@@ -257,6 +278,9 @@ class Session:
         if user:
             source.stop()
             self._take(ingest, from_stop=True)
+        if self.evolution is not None:
+            self.evolution.stop()  # no new job; collect what a finished one found
+            self._poll_evolution(ingest)
         writer, self.writer = ingest.writer, None
         if writer is not None:
             try:
@@ -284,6 +308,7 @@ class Session:
         for st in result.statuses:
             self.status = st
             self.status_changed.emit(st)
+        self._poll_evolution(ingest)
         if ingest.write_error and not self._write_error_told:
             self._write_error_told = True
             self.problem.emit("Recording stopped", f"{ingest.write_error}; the live view goes on")
@@ -292,6 +317,35 @@ class Session:
             self._finish_live(user=False)
             self.live_ended.emit(status)
         return len(result.events)
+
+    def _poll_evolution(self, ingest: Ingest) -> None:
+        """Hand the evolution loop the shop's progress; write what it found."""
+        evo = self.evolution
+        if evo is None:
+            return
+        writer = ingest.writer
+        status = evo.status
+
+        def flush() -> None:
+            try:
+                if writer is not None:
+                    writer.flush()
+            except Exception:  # noqa: BLE001 - a recording that cannot be written: said by ingest
+                pass
+
+        notes, report = evo.poll(ingest.counters.reached, flush=flush)
+        for t, label, entity, kind in notes:
+            if writer is not None:
+                try:
+                    writer.annotate(t, label, entity, kind)
+                except Exception as exc:  # noqa: BLE001 - the recording says why elsewhere
+                    ingest.write_error = ingest.write_error or str(exc)
+            if self.store.live:
+                self.store.add_marker(t, kind, label, entity=entity)
+        if report is not None:
+            self.evolution_changed.emit(report)
+        if evo.status != status:
+            self.evolution_status.emit(evo.status)
 
     def set_speed(self, speed: float) -> None:
         """Playback speed (× real time); while following a paced source, also its pace."""

@@ -10,6 +10,11 @@ R² on the three post-trigger test sets (the paper's Fig. 15).
 up to the cursor: fit the LSTM PM on its first hours, replay the rest through the trigger
 and the AdaBoost update; progress shown, abortable. The dock keeps no domain state of its
 own beyond the last report it shows.
+
+While a recorded live session runs, the dock shows the session's own loop instead
+(:class:`twin.evolution.watch.LiveEvolution`, which trains in a background thread): each
+report the session hands over (:meth:`show_live`) redraws chart, log and bars, the status
+line says what the loop is doing, and "Evolve now" waits for the session to end.
 """
 
 from __future__ import annotations
@@ -145,7 +150,29 @@ class QtEvolutionPanel(QWidget):
         """The history the dock evolves on (the window's open recording)."""
         self.recording = Path(path)
         self.source_label.setText(f"History: {self.recording.name}")
-        self.run_button.setEnabled(self.worker is None or not self.worker.running)
+        self.run_button.setEnabled(not self.live and (self.worker is None or not self.worker.running))
+
+    # -- a live session's loop -----------------------------------------------------------
+    live = False
+
+    def set_live(self, live: bool, description: str = "") -> None:
+        """A live session started (its loop reports through :meth:`show_live`) or ended."""
+        self.live = bool(live)
+        if live:
+            self.source_label.setText(f"Live: {description}" if description else "Live session")
+            self.run_button.setEnabled(False)
+        else:
+            self.run_button.setEnabled(self.recording is not None and
+                                       (self.worker is None or not self.worker.running))
+
+    def show_live(self, report: Any) -> None:
+        """A report of the live session's evolution loop (same drawing as Evolve now)."""
+        stage = self.stage.text()
+        self.show_report(report)
+        self.stage.setText(stage)  # the loop's status line stays
+
+    def show_live_status(self, text: str) -> None:
+        self.stage.setText(text)
 
     def _on_t(self, t: float) -> None:
         self.cursor_line.setValue(t / 3600.0)
@@ -163,7 +190,7 @@ class QtEvolutionPanel(QWidget):
     # -- the job -----------------------------------------------------------------------
     def run(self) -> bool:
         """Start "Evolve now" on the history up to the cursor; False if busy or no history."""
-        if self.recording is None or (self.worker is not None and self.worker.running):
+        if self.recording is None or self.live or (self.worker is not None and self.worker.running):
             return False
         from twin.evolution.job import evolve_history_job
 
@@ -193,7 +220,7 @@ class QtEvolutionPanel(QWidget):
     def _on_finished(self) -> None:
         self.progress.hide()
         self.abort_button.setEnabled(False)
-        self.run_button.setEnabled(self.recording is not None)
+        self.run_button.setEnabled(self.recording is not None and not self.live)
 
     # -- showing a report ----------------------------------------------------------------
     def show_report(self, report: Any) -> None:

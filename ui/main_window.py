@@ -187,6 +187,9 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.tabifyDockWidget(self.consistency_dock, self.evolution_dock)
         self.charts_dock.raise_()
         self.recording_opened.connect(self.evolution.set_recording)
+        s.evolution_changed.connect(self.evolution.show_live)
+        s.evolution_status.connect(self.evolution.show_live_status)
+        s.source_changed.connect(lambda d: self.evolution.set_live(s.live, d))
         self.evolution.finished.connect(lambda r: self.charts.show_prediction(*r.prediction_curve()))
         self.resizeDocks([self.tree_dock, self.charts_dock], [330, 430],
                          Qt.Orientation.Horizontal)

@@ -195,6 +195,9 @@ def test_evolve_command(shop, pm, tmp_path, capsys) -> None:
     assert doc["triggers"] == [] and doc["metrics"] == {}
     assert doc["delta_ta"][0] == pytest.approx(doc["ta"][1]["ta"] - doc["ta"][0]["ta"])
     assert doc["pm"] == str(out) and (tmp_path / "cli-pm.json").is_file()
+    assert main.main(["evolve", "--history", str(shop["normal_path"]), "--pm", str(tmp_path / "start"),
+                      "--judge-min", "90"]) == 2
+    assert "--judge-min: must be within (0, 60] minutes" in capsys.readouterr().err
     assert main.main(["evolve", "--history", str(tmp_path / "missing.twinlog")]) == 2
     assert "missing.twinlog" in capsys.readouterr().err
     (tmp_path / "start.safetensors").write_bytes(b"junk")
@@ -238,3 +241,75 @@ def test_live_monitor_on_a_growing_recording(pm, machining13_path, tmp_path) -> 
     notes = [a for a in open_recording(path).annotations() if a.kind == "ta"]
     assert [a.t for a in notes] == [p.t for p in st.ta]
     assert st.triggers and st.triggers[0].t > 2 * 3600
+
+
+# -- partial outcomes, the mechanism and hybrid PMs ---------------------------------------
+class _Constant:
+    """A PM that always predicts ``parts`` parts (and 50 %) over the next horizon."""
+
+    window = 1
+
+    def __init__(self, parts: float) -> None:
+        self.parts = parts
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        return np.tile([self.parts, 50.0], (len(windows), 1))
+
+
+def _steady_frame(hours: float = 3.0):
+    from twin.evolution.features import ProgressFrame
+
+    t = np.arange(0.0, hours * H + 1e-9, 300.0)
+    done = np.arange(240.0, hours * H + 1e-9, 240.0)        # a part every 4 min: 15/h
+    y = np.array([[np.sum((done > s) & (done <= s + H)), 50.0] if s + H <= hours * H else [np.nan] * 2
+                  for s in t])
+    return ProgressFrame(t, np.zeros((len(t), 1)), y, H, 300.0, [], ["x"], "", done)
+
+
+def test_a_prediction_judged_by_its_partial_outcome_scaled_to_the_horizon() -> None:
+    from twin.evolution.live import EvolutionMonitor
+
+    frame = _steady_frame()
+    mon = EvolutionMonitor(_Constant(15.0), judge_s=900.0, batch_s=1800.0, policy="none")
+    mon.step(frame, 1800.0)
+    # judged 15 min after: predictions of 0, 5, 10, 15 min; parts in their next 15 min are
+    # 3, 4, 4, 4 (x4 = 12, 16, 16, 16 per hour) against 15 predicted: TA = 1 - 6/60
+    assert [p.t for p in mon.state.ta] == [1800.0]
+    assert mon.state.ta[0].n == 4 and mon.state.ta[0].ta == pytest.approx(0.9)
+    # past the end of the data (3 h) nothing is judged: no partial outcome counts as 0 parts
+    mon.step(frame, 3.5 * H)
+    assert mon.state.ta[-1].t == 3 * H and min(p.ta for p in mon.state.ta) > 0.8
+    # judged by the full outcome, the first TA point comes one horizon after the first prediction
+    full = EvolutionMonitor(_Constant(15.0), batch_s=1800.0, policy="none")
+    full.step(frame, 1800.0)
+    assert full.state.ta == []
+    full.step(frame, 3600.0)
+    assert [p.t for p in full.state.ta] == [3600.0] and full.state.ta[0].ta == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="judge_s"):
+        EvolutionMonitor(_Constant(15.0), judge_s=2 * H)
+
+
+def test_hybrid_pm_learns_the_mechanism_forecasts_error_and_the_mechanism_pm_reads_it(tmp_path) -> None:
+    from twin.evolution.mechanism import MechanismPM, needs_mechanism
+    from twin.evolution.model import ProgressLSTM
+    from twin.evolution.store import load_pm, save_pm
+
+    rng = np.random.default_rng(0)
+    n, d = 200, 3                                  # column 2 = the mechanism forecast
+    x = rng.normal(0, 1, (n, 4, d)).astype(np.float32)
+    x[:, :, 2] = rng.uniform(5, 20, (n, 1))
+    y = np.stack([x[:, -1, 2] - 3.0, np.full(n, 40.0)], axis=1)   # the forecast is 3 parts high
+    hybrid = ProgressLSTM(window=4, hidden=8, epochs=60, residual_col=2).fit(x, y)
+    # it predicts forecast - 3, also for forecasts beyond what it was trained on
+    x_new = x[:5].copy()
+    x_new[:, -1, 2] = 30.0
+    assert hybrid.predict(x_new)[:, 0] == pytest.approx(np.full(5, 27.0), abs=1.0)
+    mech = MechanismPM(mech_col=2, pct_col=0, n_features=d)
+    assert mech.predict(x[:3])[:, 0] == pytest.approx(x[:3, -1, 2])
+    assert needs_mechanism(hybrid) and needs_mechanism(mech) and not needs_mechanism(ProgressLSTM())
+    for name, model in (("hybrid", hybrid), ("mech", mech)):
+        save_pm(tmp_path / name, model)
+        again, _ = load_pm(tmp_path / name)
+        assert np.allclose(again.predict(x), model.predict(x), atol=1e-5)
+    with pytest.raises(ValueError, match="residual column 7"):
+        ProgressLSTM(window=4, residual_col=7).fit(x, y)

@@ -54,6 +54,18 @@ def test_evolve_now_lists_the_trigger_and_draws_the_bars(qtbot, drifting: Path) 
     panel.log.itemClicked.emit(panel.log.item(0))
     assert cursor.t == pytest.approx(triggers[0].t)
     assert panel.cursor_line.value() == pytest.approx(triggers[0].t / 3600)
+    # while a live session runs, the dock shows the session's loop: its status line stays,
+    # its reports redraw the chart and log, and "Evolve now" waits for the session to end
+    panel.set_live(True, "live: sim://machining13")
+    assert "sim://machining13" in panel.source_label.text() and not panel.run_button.isEnabled()
+    assert not panel.run()
+    panel.log.clear()
+    panel.show_live_status("monitoring: 12 TA points, 1 trigger, 1 update")
+    panel.show_live(report)
+    assert panel.stage.text() == "monitoring: 12 TA points, 1 trigger, 1 update"
+    assert "evolution trigger" in panel.log.item(0).text()
+    panel.set_live(False)
+    assert panel.run_button.isEnabled()
 
 
 def test_the_window_has_an_evolution_dock_on_the_open_recording(opened, qtbot) -> None:  # noqa: ANN001
@@ -71,3 +83,10 @@ def test_the_window_has_an_evolution_dock_on_the_open_recording(opened, qtbot) -
     t_pred, parts = done.args[0].prediction_curve()
     assert len(x) == len(t_pred) > 0 and y == pytest.approx(parts)
     assert (x >= 1.0 * 3600).all() and 0 < float(y.mean()) < 40
+    # a live session's loop reports through the session; the dock shows it
+    w.session.evolution_status.emit("monitoring: 2 TA points, 0 triggers, 0 updates")
+    assert w.evolution.stage.text().startswith("monitoring: 2 TA points")
+    w.evolution.log.clear()
+    w.session.evolution_changed.emit(done.args[0])
+    assert w.evolution.log.count() >= 1  # redrawn: its triggers, or "no trigger: …"
+    assert w.evolution.stage.text().startswith("monitoring: 2 TA points")  # the status stays

@@ -1,11 +1,13 @@
 """``evolve`` sub-command: replay a history through the evolution loop of the PM.
 
     python main.py evolve --history shift.twinlog [--train old1.twinlog ...] [--pm PM]
-        [--train-h 4] [--horizon-h 1] [--json] [--out PM] [--annotated OUT.twinlog]
+        [--model lstm|mechanism|hybrid] [--train-h 4] [--horizon-h 1] [--judge-min M]
+        [--json] [--out PM] [--annotated OUT.twinlog]
 
-The PM in force at the start is ``--pm`` (a saved PM), else an LSTM fitted on ``--train``
-recordings, else one fitted on the first ``--train-h`` hours of the history (monitoring
-starts after them). Prints the TA series (and ΔTA with ``--json``), the trigger times, the
+The PM in force at the start is ``--pm`` (a saved PM), else a ``--model`` PM (default the
+LSTM; ``mechanism``: the simulator's forecast from the state at t; ``hybrid``: an LSTM on
+the mechanism forecast's error) fitted on ``--train`` recordings, else on the first
+``--train-h`` hours of the history (monitoring starts after them). Prints the TA series (and ΔTA with ``--json``), the trigger times, the
 updates and MAE / RMSE / SMAPE / R² of the un-evolved and the evolved PM on three test sets
 after the first trigger;
 saves the final PM (``--out``, default ``<history>.pm``); ``--annotated`` writes a copy of the
@@ -33,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--train", type=Path, nargs="*", default=[],
                    help="earlier recordings to fit the initial PM on (default: the history's first --train-h hours)")
     p.add_argument("--pm", type=Path, default=None, help="saved PM to start from (instead of fitting one)")
+    p.add_argument("--model", choices=("lstm", "mechanism", "hybrid"), default="lstm",
+                   help="kind of PM to fit when no --pm: lstm (default), mechanism (the simulator "
+                        "from the state at t), hybrid (LSTM on the mechanism forecast's error)")
+    p.add_argument("--judge-min", type=float, default=None,
+                   help="judge each prediction this many minutes after it, by its partial outcome "
+                        "(default: one horizon, the full outcome)")
     p.add_argument("--train-h", type=float, default=4.0,
                    help="hours of the history to fit the initial PM on when no --pm/--train (default 4)")
     p.add_argument("--horizon-h", type=float, default=1.0, help="prediction horizon in hours (default 1)")
@@ -49,6 +57,7 @@ def run_evolve(args: argparse.Namespace) -> int:
     from twin.evolution.features import progress_frame
     from twin.evolution.history import evaluate_history
     from twin.evolution.live import EvolutionMonitor
+    from twin.evolution.mechanism import MechanismForecaster, MechanismPM, needs_mechanism
     from twin.evolution.model import ProgressLSTM, training_set
     from twin.evolution.store import load_pm, save_pm
     from twin.modelstore import ModelFileError
@@ -73,20 +82,35 @@ def run_evolve(args: argparse.Namespace) -> int:
             raise CommandError(str(err)) from None
         stations = list(info.get("stations", stations))
         horizon_s = float(info.get("horizon_s", horizon_s))
-    frame = progress_frame(rec, horizon_s=horizon_s, stations=stations)
+    if args.judge_min is not None and not (math.isfinite(args.judge_min) and 0 < args.judge_min * 60 <= horizon_s):
+        raise CommandError(f"--judge-min: must be within (0, {horizon_s / 60:g}] minutes, got {args.judge_min}")
+    wants_mech = args.model != "lstm" if args.pm is None else needs_mechanism(model)
+    mechanism = None
+    if wants_mech:
+        try:
+            from twin.forecast import recording_workshop
+
+            mechanism = MechanismForecaster(recording_workshop(rec))
+        except Exception as err:  # noqa: BLE001 - ReplayError naming the recording
+            raise CommandError(f"{args.history}: the mechanism PM needs the workshop: {err}") from None
+    frame = progress_frame(rec, horizon_s=horizon_s, stations=stations, mechanism=mechanism)
     if args.pm is None:
         if args.train:
             frames = []
             for path in args.train:
                 try:
-                    frames.append(progress_frame(open_recording(path), horizon_s=horizon_s, stations=stations))
+                    frames.append(progress_frame(open_recording(path), horizon_s=horizon_s, stations=stations,
+                                                 mechanism=mechanism))
                 except (RecordingError, OSError) as err:
                     raise CommandError(f"{path}: {err}") from None
         else:
             t_start = args.train_h * 3600.0
             frames = [frame.select(frame.t + horizon_s <= t_start + 1e-9)]
         try:
-            model = ProgressLSTM(epochs=args.epochs).fit(*training_set(frames, 12))
+            if args.model == "mechanism":
+                model = MechanismPM.for_frame(frame)
+            else:
+                model = ProgressLSTM(epochs=args.epochs, residual_col=frame.mech_col).fit(*training_set(frames, 12))
         except ValueError as err:
             raise CommandError(f"{args.history}: cannot fit the PM: {err}") from None
     if model.n_features_in_ != frame.X.shape[1]:
@@ -95,11 +119,12 @@ def run_evolve(args: argparse.Namespace) -> int:
     fit_s = time.perf_counter() - w0
     notes: list[tuple[float, str, str, str]] = []
     monitor = EvolutionMonitor(model, batch_s=args.batch_min * 60.0, horizon_s=horizon_s,
+                               judge_s=None if args.judge_min is None else args.judge_min * 60.0,
                                annotate=lambda t, label, entity, kind: notes.append((t, label, entity, kind)))
     report = evaluate_history(frame, model, monitor, t_start=t_start)
     out = args.out or args.history.with_suffix(".pm")
     info = {"stations": stations, "horizon_s": horizon_s, "step_s": frame.step_s,
-            "features": frame.features, "trained_on": str(args.history)}
+            "features": frame.features, "trained_on": str(args.history), "model": args.model}
     try:
         sha = save_pm(out, monitor.model, info)
     except OSError as err:

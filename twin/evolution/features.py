@@ -3,7 +3,7 @@
 The performance model G(X) sees the shop as a sequence of state vectors sampled every
 ``step_s`` seconds. One state vector at time ``t`` holds, in this order:
 
-* per station: one-hot of its state (idle/setup/processing/blocked/down), its input queue
+* per station: one-hot of its state (idle/setup/processing/blocked/down/off), its input queue
   (parts) and the WIP at it (queued + processing + in its output buffer);
 * shop-wide: WIP open, WIP in transport, parts completed in the last hour and in the last
   15 minutes, orders open, mean completion fraction of the open orders, elapsed shift time
@@ -12,6 +12,11 @@ The performance model G(X) sees the shop as a sequence of state vectors sampled 
 The targets at ``t`` are the production progress over the next ``horizon_s`` seconds:
 ``parts`` = parts completed in ``(t, t + horizon]`` and ``orders_pct`` = mean completion
 (percent) at ``t + horizon`` of the orders open at ``t``.
+
+With a ``mechanism`` (:class:`~twin.evolution.mechanism.MechanismForecaster`), one more
+shop-wide column ``mech_parts`` is appended: the mechanism model's forecast of the parts
+completed in ``(t, t + horizon]``, made from the state at ``t`` (the simulator run from the
+recorded state, :mod:`twin.forecast`) — the input of the mechanism and hybrid PMs.
 
 Everything is computed from a recording's columns (``Recording.latest_rows`` at each sample
 time), so a growing live recording is read the same way as a finished shift.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +41,8 @@ TARGETS: tuple[str, ...] = ("parts", "orders_pct")
 DEFAULT_STEP_S = 300.0
 #: Default prediction horizon [s].
 DEFAULT_HORIZON_S = 3600.0
+#: Name of the mechanism model's forecast column (parts in the next horizon).
+MECH_FEATURE = "mech_parts"
 
 
 @dataclass
@@ -49,6 +57,9 @@ class ProgressFrame:
         horizon_s, step_s: the prediction horizon and the grid spacing [s].
         stations: station ids in the order their columns appear.
         source: where the frame came from (a file name), for messages.
+        done_t: sorted completion times of the parts completed up to the frame's end [s]
+            (judging a prediction by a partial outcome, :meth:`completed`).
+        t_end: the time up to which the frame's data is known [s] (None: its last sample).
     """
 
     t: np.ndarray
@@ -59,6 +70,8 @@ class ProgressFrame:
     stations: list[str]
     features: list[str] = field(default_factory=list)
     source: str = ""
+    done_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    t_end: float | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -70,7 +83,25 @@ class ProgressFrame:
 
     def select(self, mask: np.ndarray) -> ProgressFrame:
         return ProgressFrame(self.t[mask], self.X[mask], self.y[mask], self.horizon_s,
-                             self.step_s, self.stations, self.features, self.source)
+                             self.step_s, self.stations, self.features, self.source, self.done_t,
+                             self.t_end)
+
+    def completed(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Parts completed in ``(lo, hi]`` (seconds, arrays of the same shape)."""
+        d = self.done_t
+        return (np.searchsorted(d, hi, "right") - np.searchsorted(d, lo, "right")).astype(float)
+
+    @property
+    def known_until(self) -> float:
+        """Outcomes up to this time [s] are in the frame."""
+        if self.t_end is not None:
+            return self.t_end
+        return float(self.t[-1]) if len(self.t) else 0.0
+
+    @property
+    def mech_col(self) -> int | None:
+        """Index of the ``mech_parts`` column, None if the frame has none."""
+        return self.features.index(MECH_FEATURE) if MECH_FEATURE in self.features else None
 
 
 def feature_names(stations: Sequence[str]) -> list[str]:
@@ -83,14 +114,15 @@ def feature_names(stations: Sequence[str]) -> list[str]:
 
 def progress_frame(recording: Recording, *, step_s: float = DEFAULT_STEP_S,
                    horizon_s: float = DEFAULT_HORIZON_S, stations: Sequence[str] | None = None,
-                   t_end: float | None = None) -> ProgressFrame:
+                   t_end: float | None = None, mechanism: Any = None) -> ProgressFrame:
     """Sample the shop state of ``recording`` every ``step_s`` seconds up to ``t_end``.
 
     ``stations`` fixes the station columns (a PM trained on one shift reads another shift
     with the same columns); by default the recording's stations in order of appearance.
     ``t_end`` (seconds): sample up to it and treat outcomes up to it as known (a live
-    session passes "now"); default the last event. Raises ``ValueError`` for a
-    non-positive step or horizon.
+    session passes "now"); default the last event. ``mechanism``: a
+    :class:`~twin.evolution.mechanism.MechanismForecaster` to append the ``mech_parts``
+    column (None: no column). Raises ``ValueError`` for a non-positive step or horizon.
     """
     if not (step_s > 0 and math.isfinite(step_s)):
         raise ValueError(f"step must be a finite time > 0 s, got {step_s!r}")
@@ -174,8 +206,12 @@ def progress_frame(recording: Recording, *, step_s: float = DEFAULT_STEP_S,
             later = _order_fractions(cols.order[wrow], state[wrow] == s_completed)
         opened = open_orders[j]
         y[j, 1] = 100.0 * float(np.mean([later.get(int(o), 0.0) for o in opened])) if len(opened) else 100.0
+    names = feature_names(stations)
+    if mechanism is not None:
+        X = np.hstack([X, mechanism.parts(recording, times, horizon_s)[:, None]])
+        names = [*names, MECH_FEATURE]
     return ProgressFrame(times, X, y, float(horizon_s), float(step_s), stations,
-                         feature_names(stations), str(getattr(recording, "path", "")))
+                         names, str(getattr(recording, "path", "")), done_t, float(t1))
 
 
 def _count(sorted_t: np.ndarray, lo: float, hi: float) -> float:

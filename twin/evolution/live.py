@@ -8,7 +8,11 @@ call it
 1. predicts the progress over the next horizon for every new state vector, with the PM in
    force at that moment (predictions are kept: a later evolution never rewrites them);
 2. closes every evaluation batch whose outcomes are all known (``t + horizon <= now``) into
-   a TA point (:func:`~twin.evolution.accuracy.ta_series`);
+   a TA point (:func:`~twin.evolution.accuracy.ta_series`). With ``judge_s`` shorter than
+   the horizon, a prediction is judged by its *partial* outcome instead, as soon as it is
+   known: the parts completed in ``(t, t + judge_s]`` scaled to the horizon
+   (× horizon/judge_s) against the prediction — the PM's rate is checked ``horizon -
+   judge_s`` earlier, at the price of a noisier TA (fewer parts per judgement);
 3. feeds the TA point to the :class:`~twin.evolution.trend.EvolutionTrigger`; on a trigger,
    evolves the PM (``policy="evolve"``: the AdaBoost update; ``"retrain"``: a fresh LSTM on
    the recent data — the simple baseline; ``"none"``: keep the PM);
@@ -77,6 +81,8 @@ class EvolutionMonitor:
         annotate: called as ``annotate(t, label, entity, kind)`` for every TA point,
             trigger and update; None to not annotate.
         evolve_kwargs: passed to :func:`twin.evolution.update.evolve`.
+        judge_s: how long after a prediction it is judged [s] (default: the horizon, the
+            full outcome; shorter: by its partial outcome, see the module docstring).
     """
 
     def __init__(self, model: ProgressModel, *, trigger: EvolutionTrigger | None = None,
@@ -84,7 +90,8 @@ class EvolutionMonitor:
                  policy: str = "evolve", annotate: Annotate | None = None,
                  evolve_kwargs: dict[str, Any] | None = None,
                  step_s: float = DEFAULT_STEP_S, horizon_s: float = DEFAULT_HORIZON_S,
-                 t_start: float = 0.0, incremental_s: float | None = None) -> None:
+                 t_start: float = 0.0, incremental_s: float | None = None,
+                 judge_s: float | None = None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
         self.initial_model = model
@@ -97,6 +104,9 @@ class EvolutionMonitor:
         self.evolve_kwargs = dict(evolve_kwargs or {})
         self.step_s = float(step_s)
         self.horizon_s = float(horizon_s)
+        self.judge_s = self.horizon_s if judge_s is None else float(judge_s)
+        if not 0 < self.judge_s <= self.horizon_s:
+            raise ValueError(f"judge_s must be within (0, horizon {self.horizon_s:g} s], got {judge_s!r}")
         self.state = MonitorState()
         self.models: list[ProgressModel] = [model]
         self._next_batch_end: float | None = None
@@ -106,11 +116,12 @@ class EvolutionMonitor:
 
     # -- feeding ---------------------------------------------------------------------
     def update(self, recording: Recording, t_now: float | None = None,
-               stations: list[str] | None = None) -> list[TaPoint]:
-        """Read the (growing) recording up to ``t_now`` (default: its end) and step."""
+               stations: list[str] | None = None, mechanism: Any = None) -> list[TaPoint]:
+        """Read the (growing) recording up to ``t_now`` (default: its end) and step.
+        ``mechanism``: the forecaster whose column the PM reads (mechanism/hybrid PMs)."""
         t_end = recording.time_range[1] if t_now is None else t_now
         frame = progress_frame(recording, step_s=self.step_s, horizon_s=self.horizon_s,
-                               stations=stations, t_end=t_end)
+                               stations=stations, t_end=t_end, mechanism=mechanism)
         return self.step(frame, t_end)
 
     def step(self, frame: ProgressFrame, t_now: float) -> list[TaPoint]:
@@ -131,7 +142,7 @@ class EvolutionMonitor:
                 st.pred_version.append(len(self.models) - 1)
         # 2. close batches
         if self._next_batch_end is None:
-            first = (st.pred_t[0] if st.pred_t else 0.0) + self.horizon_s
+            first = (st.pred_t[0] if st.pred_t else 0.0) + self.judge_s
             self._next_batch_end = math.ceil(first / self.batch_s - 1e-9) * self.batch_s
         while self._next_batch_end <= t_now + 1e-9:
             end = self._next_batch_end
@@ -156,12 +167,15 @@ class EvolutionMonitor:
     def _ta_point(self, frame: ProgressFrame, end: float) -> TaPoint | None:
         st = self.state
         t_pred = np.asarray(st.pred_t)
-        known_at = t_pred + self.horizon_s
+        known_at = t_pred + self.judge_s
         m = (known_at > end - self.batch_s + 1e-9) & (known_at <= end + 1e-9)
         if not m.any():
             return None
-        idx = np.searchsorted(frame.t, t_pred[m])
-        y = frame.y[idx, 0]
+        if self.judge_s < self.horizon_s:  # partial outcome, scaled to the horizon
+            y = frame.completed(t_pred[m], t_pred[m] + self.judge_s) * (self.horizon_s / self.judge_s)
+            y[t_pred[m] + self.judge_s > frame.known_until + 1e-9] = np.nan  # not known yet
+        else:
+            y = frame.y[np.searchsorted(frame.t, t_pred[m]), 0]
         ok = ~np.isnan(y)
         if not ok.any():
             return None
@@ -173,7 +187,8 @@ class EvolutionMonitor:
         """Windows and targets of samples whose outcome became known in (lo, hi]."""
         known_at = frame.t + self.horizon_s
         m = (known_at > lo + 1e-9) & (known_at <= hi + 1e-9) & frame.known
-        return frame_windows(frame, self._window())[m], frame.y[m]
+        # at least the LSTM's window: new learners of a mechanism PM (window 1) are LSTMs
+        return frame_windows(frame, max(self._window(), ProgressLSTM().window))[m], frame.y[m]
 
     def _on_trigger(self, frame: ProgressFrame, ev: TriggerEvent) -> None:
         if self.policy == "none":

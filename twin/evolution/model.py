@@ -67,6 +67,9 @@ class ProgressLSTM:
         epochs: passes over the training set; lr: Adam learning rate;
         batch_size: samples per gradient step; weight_decay: L2 penalty.
         seed: torch seed, so the same data gives the same model.
+        residual_col: the hybrid PM — index of the mechanism forecast (``mech_parts``) in
+            the state vector: the net learns ``parts - forecast`` and predicts
+            ``forecast + learned correction`` (None: the plain data-driven LSTM).
 
     Learned attributes: ``net_`` (the torch module), ``x_mean_``/``x_scale_`` and
     ``y_mean_``/``y_scale_`` (standardisation), ``n_features_in_``, ``n_targets_``,
@@ -75,7 +78,7 @@ class ProgressLSTM:
 
     def __init__(self, window: int = 12, hidden: int = 32, layers: int = 1, epochs: int = 60,
                  lr: float = 5e-3, batch_size: int = 128, weight_decay: float = 1e-4,
-                 seed: int = 0) -> None:
+                 seed: int = 0, residual_col: int | None = None) -> None:
         self.window = window
         self.hidden = hidden
         self.layers = layers
@@ -84,10 +87,19 @@ class ProgressLSTM:
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.seed = seed
+        self.residual_col = residual_col
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("window", "hidden", "layers", "epochs", "lr",
-                                               "batch_size", "weight_decay", "seed")}
+                                               "batch_size", "weight_decay", "seed",
+                                               "residual_col")}
+
+    def _base(self, windows: np.ndarray, k: int) -> np.ndarray:
+        """What the net's output is added to: 0, or the mechanism forecast (parts)."""
+        base = np.zeros((len(windows), k), dtype=np.float32)
+        if self.residual_col is not None:
+            base[:, 0] = windows[:, -1, self.residual_col]
+        return base
 
     # -- learning ------------------------------------------------------------------
     def fit(self, windows: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
@@ -114,6 +126,10 @@ class ProgressLSTM:
                              f"got {windows.shape} and {y.shape}")
         if not (np.isfinite(windows).all() and np.isfinite(y).all()):
             raise ValueError("training data contains NaN or infinite values")
+        if self.residual_col is not None and not 0 <= self.residual_col < windows.shape[-1]:
+            raise ValueError(f"residual column {self.residual_col} is not a state feature "
+                             f"(the state vector has {windows.shape[-1]})")
+        y = y - self._base(windows, y.shape[1])
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         if not (warm_start and hasattr(self, "net_")):
@@ -174,7 +190,8 @@ class ProgressLSTM:
             return np.zeros((0, self.n_targets_))
         with torch.no_grad():
             out = self.net_(torch.from_numpy((windows - self.x_mean_) / self.x_scale_)).numpy()
-        return np.maximum(out * self.y_scale_ + self.y_mean_, 0.0).astype(np.float64)
+        out = out * self.y_scale_ + self.y_mean_ + self._base(windows, out.shape[1])
+        return np.maximum(out, 0.0).astype(np.float64)
 
     def predict_frame(self, frame: ProgressFrame) -> np.ndarray:
         """Predictions for every sample of ``frame`` (n, k)."""

@@ -1,7 +1,8 @@
 """Saving and loading performance models: safetensors + JSON + sha256 (twin.modelstore).
 
 A PM file pair ``<path>.safetensors`` / ``<path>.json`` holds either one LSTM
-(``"pm": "progress-lstm"``) or an evolved PM (``"pm": "progress-evolved"``: its learners'
+(``"pm": "progress-lstm"``, a hybrid one has ``residual_col`` set), the mechanism PM
+(``"progress-mechanism"``: only its column indices, no weights) or an evolved PM (``"pm": "progress-evolved"``: its learners'
 tensors prefixed ``learner<u>.`` and their weights α_u in the JSON). Nothing is unpickled:
 a file that was changed after saving fails its checksum and is refused with
 :class:`~twin.modelstore.ModelFileError` naming the file. The store's sha256 covers the
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from twin.evolution.mechanism import MechanismPM
 from twin.evolution.model import ProgressLSTM, _Net
 from twin.evolution.update import EvolvedProgressModel, ProgressModel
 from twin.modelstore import ModelFileError, load_model, save_model
@@ -36,6 +38,26 @@ def _lstm_tensors(m: ProgressLSTM, prefix: str = "") -> dict[str, Any]:
 
 def _lstm_meta(m: ProgressLSTM) -> dict[str, Any]:
     return {"params": m.get_params(), "n_features": m.n_features_in_, "n_targets": m.n_targets_}
+
+
+def _learner_tensors(m: Any, prefix: str = "") -> dict[str, Any]:
+    return {} if isinstance(m, MechanismPM) else _lstm_tensors(m, prefix)
+
+
+def _learner_meta(m: Any) -> dict[str, Any]:
+    if isinstance(m, MechanismPM):
+        return {"kind": "mechanism", **m.get_params()}
+    return _lstm_meta(m)
+
+
+def _learner_from(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], prefix: str,
+                  where: str) -> Any:
+    if meta.get("kind") == "mechanism":
+        try:
+            return MechanismPM(int(meta["mech_col"]), int(meta["pct_col"]), int(meta["n_features"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{where}: not a production-progress model ({exc})") from None
+    return _lstm_from(tensors, meta, prefix, where)
 
 
 def _lstm_from(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], prefix: str,
@@ -63,10 +85,13 @@ def save_pm(path: str | Path, model: ProgressModel, info: Mapping[str, Any] | No
     if isinstance(model, EvolvedProgressModel):
         tensors: dict[str, Any] = {}
         for u, m in enumerate(model.learners):
-            tensors.update(_lstm_tensors(m, f"learner{u}."))
+            tensors.update(_learner_tensors(m, f"learner{u}."))
         meta.update(pm="progress-evolved", combine=model.combine, names=model.names,
                     alphas=[float(a) for a in model.alphas],
-                    learners=[_lstm_meta(m) for m in model.learners])
+                    learners=[_learner_meta(m) for m in model.learners])
+    elif isinstance(model, MechanismPM):
+        tensors = {"none": np.zeros(1, dtype=np.float32)}  # the store wants a tensors file
+        meta.update(pm="progress-mechanism", **_learner_meta(model))
     else:
         tensors = _lstm_tensors(model)
         meta.update(pm="progress-lstm", **_lstm_meta(model))
@@ -91,9 +116,11 @@ def load_pm(path: str | Path) -> tuple[ProgressModel, dict[str, Any]]:
     kind = meta.get("pm")
     if kind == "progress-lstm":
         return _lstm_from(tensors, meta, "", where), dict(meta.get("info") or {})
+    if kind == "progress-mechanism":
+        return _learner_from(tensors, meta, "", where), dict(meta.get("info") or {})
     if kind == "progress-evolved":
         try:
-            learners = [_lstm_from(tensors, lm, f"learner{u}.", where) for u, lm in enumerate(meta["learners"])]
+            learners = [_learner_from(tensors, lm, f"learner{u}.", where) for u, lm in enumerate(meta["learners"])]
             model = EvolvedProgressModel(learners, meta["alphas"], meta["names"], meta.get("combine", "mean"))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{where}: not a production-progress model ({exc})") from None
