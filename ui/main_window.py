@@ -50,12 +50,13 @@ from ui.charts import QtShopCharts
 from ui.consistency import QtConsistencyPanel
 from ui.evolution import QtEvolutionPanel
 from ui.forecast import QtForecastPanel
-from ui.frameclock import FRAME_MS, FrameClock, settle_garbage
+from ui.frameclock import COMPOSED_FRAME_MS, FRAME_MS, FrameClock, settle_garbage
 from ui.opening import OpenedRecording, models_job, open_recording_job
 from ui.panels import QtInspector, QtWorkshopTree
 from ui.settings import AppSettings, recordings_dir
 from ui.statusbar import QtStatusBar
 from ui.timeline import QtTimeline
+from ui.view3d_native import native_view_available
 from ui.warehouse import QtWarehousePanel
 from ui.workers import readable_error
 
@@ -103,7 +104,9 @@ class MainWindow(WindowDialogs, QMainWindow):
         self.setCentralWidget(self.centre)
 
         # one heartbeat for everything that draws (see ui.frameclock)
-        self.clock = FrameClock(FRAME_MS, self, start=False)
+        native = native_view_available()  # the pace follows how the 3D view reaches the screen
+        self.clock = FrameClock(FRAME_MS if native else COMPOSED_FRAME_MS, self, start=False,
+                                breathe=not native)
         self.clock.tick.connect(self.on_frame)  # first in each tick: data in, cursor on
         self._build_docks()
         self.status = QtStatusBar(s, lambda: self.view.frames if self.view is not None else 0,
