@@ -12,7 +12,7 @@ import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Libraries the light commands must not load (seconds of start-up each).
-HEAVY = ("torch", "torch_geometric", "sklearn", "PySide6", "pyvista", "vtkmodules", "pyqtgraph")
+HEAVY = ("torch", "torch_geometric", "sklearn", "scipy", "PySide6", "pyvista", "vtkmodules", "pyqtgraph")
 
 
 def test_module_import_graph_of_twin_scene_ui_has_no_cycles() -> None:
