@@ -129,8 +129,8 @@ def run_source(seconds: float, rate_hz: float, tmp: Path, publishing_s: float = 
         wall = time.time() - start
         cpu = (time.process_time() - cpu0) / wall
         items = src.events_received - items0  # type: ignore[attr-defined]
+    src.stop()  # before the server ends its run: a client left connected logs the closed connection
     server = report.get(timeout=60)
-    src.stop()
     proc.join(20)
     return {"events_s": n_events / wall, "items_s": items / wall, "p50_ms": 1000 * pct(lat, 0.5),
             "p99_ms": 1000 * pct(lat, 0.99), "max_ms": 1000 * max(lat, default=float("nan")),
