@@ -134,18 +134,25 @@ class LabelLayer:
 # --- legends -------------------------------------------------------------------------------
 
 
+#: Width of a legend swatch to its height: VTK sizes symbols by their height, so a wider one
+#: is a larger patch of colour beside the same text.
+SWATCH_W = 1.8
+
+
 def state_legend(
     entries: Sequence[tuple[str, palette.RGB]],
     *,
     position: tuple[float, float] = (0.012, 0.02),
-    size: tuple[float, float] = (0.13, 0.2),
+    size_px: tuple[int, int] = (160, 170),
 ) -> vtkLegendBoxActor:
-    """A legend box with one coloured square per entry (normalised viewport position/size)."""
+    """A legend box with one coloured square per entry: its corner at ``position``
+    (normalised viewport), its size fixed in pixels — VTK fits text and squares into the
+    box, so a box sized by the viewport shrank the squares to 3 px in a narrow view."""
     legend = vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(entries))
     for i, (label, rgb) in enumerate(entries):
         # the square carries its colour as scalars; entry colour -1 keeps the text dark
-        square = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float),
+        square = pv.PolyData(np.array([[0, 0, 0], [SWATCH_W, 0, 0], [SWATCH_W, 1, 0], [0, 1, 0]], float),
                              faces=[4, 0, 1, 2, 3])
         square.cell_data["rgb"] = np.array([rgb], np.uint8)
         square.set_active_scalars("rgb", preference="cell")
@@ -153,8 +160,8 @@ def state_legend(
     legend.ScalarVisibilityOn()
     legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     legend.GetPositionCoordinate().SetValue(*position)
-    legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
-    legend.GetPosition2Coordinate().SetValue(*size)
+    legend.GetPosition2Coordinate().SetCoordinateSystemToDisplay()  # an offset from the corner
+    legend.GetPosition2Coordinate().SetValue(*size_px)
     legend.UseBackgroundOn()
     legend.SetBackgroundColor(1.0, 1.0, 1.0)
     legend.SetBackgroundOpacity(0.85)
