@@ -6,14 +6,16 @@ temporal ``|£ − £*| / threshold`` (see :func:`consistency.combine_scores`); 
 largest transport ratio. One limit is applied to all stations × characteristics together
 (a family-wise limit, max-statistic), :data:`FAMILY_LIMIT`.
 
-How it was obtained (``python benchmarks/calibrate_verify.py --pairs 20 --hours 4
---alpha 0.1``, re-run it after changing the characteristics or thresholds): 20 faithful
-pairs on machining13 — physical = the model with seed s, virtual = the model driven by the
-physical run's orders (order synchronisation) with another seed — default VerifyConfig;
-per pair the largest deviation over all 13 stations x 9 behaviour characteristics and the
-4 AGVs; median 0.51, largest 0.88, 90 % quantile 0.67. So a faithful, order-synchronised
-model passes about 90 % of the time. The ablations of benchmarks/bench_verify.py got their
-limits the same way (:data:`ABLATION_LIMITS`).
+How it was obtained (``python benchmarks/calibrate_verify.py --pairs 40 --hours 4
+--alpha 0.1 --base-seed 800000`` and ``--pairs 10 --base-seed 700000``; re-run it after
+changing the characteristics or thresholds): faithful pairs on machining13 — physical =
+the model with seed s, virtual = the model driven by the physical run's orders (order
+synchronisation) with another seed — default VerifyConfig; per pair the largest deviation
+over all 13 stations x 9 behaviour characteristics and the 4 AGVs. A first limit, 0.67
+from 20 pairs, passed only 84 % of 50 new faithful pairs (out of sample); over those 50:
+median 0.53, largest 1.31, 90 % quantile 0.76 — the limit now. So a faithful,
+order-synchronised model passes about 90 % of the time. The ablations of
+benchmarks/bench_verify.py got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
 
@@ -22,10 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 #: A station or AGV whose deviation exceeds this fails the calibrated verdict.
-FAMILY_LIMIT = 0.67
+FAMILY_LIMIT = 0.76
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 0.65, "levels": 0.65}
+ABLATION_LIMITS = {"untrained": 0.73, "levels": 0.76}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
