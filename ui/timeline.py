@@ -38,8 +38,9 @@ BREAKDOWN = QColor(STATION_STATE_HEX["down"])
 ANNOTATION = QColor("#0072B2")
 #: Flag colours by annotation kind (Okabe-Ito, as the station states); others: ANNOTATION.
 FLAG = {
-    "alarm": QColor("#D55E00"),      # a machine alarm (MTConnect condition)
-    "trigger": QColor("#E69F00"),    # the accuracy trend asked for an evolution
+    "alarm": QColor("#D55E00"),      # a machine fault (MTConnect condition)
+    "warning": QColor("#E69F00"),    # a machine warning (MTConnect condition)
+    "trigger": QColor("#CC79A7"),    # the accuracy trend asked for an evolution
     "evolution": QColor("#009E73"),  # the performance model was updated (or refused)
     "status": QColor("#8C959F"),     # a live source connected / reconnecting / stopped
 }

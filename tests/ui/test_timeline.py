@@ -17,11 +17,11 @@ def test_marks_are_coloured_by_kind_and_accuracy_points_are_ticks_not_flags(qtbo
     qtbot.addWidget(bar)
     bar.resize(600, 50)
     bar.set_range(0.0, 8 * 3600.0)
-    marks = {"alarm": 3600.0, "trigger": 7200.0, "evolution": 10800.0, "ta": 14400.0}
+    marks = {"alarm": 3600.0, "warning": 5400.0, "trigger": 7200.0, "evolution": 10800.0, "ta": 14400.0}
     bar.set_markers([Marker(t, kind, kind) for kind, t in marks.items()])
     img = bar.grab().toImage()
     top = int(bar._track().top())
-    for kind in ("alarm", "trigger", "evolution"):
+    for kind in ("alarm", "warning", "trigger", "evolution"):
         assert FLAG[kind].name() in colour_near(img, bar.x_of(marks[kind]), top - 5, top - 1), kind
     # an accuracy evaluation has no flag above the track (there is one every few minutes)
     above = colour_near(img, bar.x_of(marks["ta"]), top - 5, top - 1)
