@@ -7,40 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.twin.source_support import ScriptedSource
 from twin.events import Event
 from twin.recording import RecordingWriter, open_recording
 from twin.sources import Gap, Rejected, SourceBatch, SourceState, SourceStatus
 from twin.sources.ingest import KIND_CHANGED, LATE, MALFORMED, TOO_FAR_AHEAD, Ingest
 from twin.statestore import StateStore, prepare_replay, run_to_end
-
-
-class ScriptedSource:
-    """A test double of a feed: hands out the batches it was given, one per drain."""
-
-    url = "test://scripted"
-
-    def __init__(self, batches: list[SourceBatch]) -> None:
-        self.batches = list(batches)
-        self._status = SourceStatus(SourceState.CONNECTING)
-
-    def meta(self) -> dict[str, Any]:
-        return {"source": self.url}
-
-    def start(self) -> None:
-        pass
-
-    def stop(self, timeout: float = 5.0) -> None:
-        pass
-
-    def drain(self) -> SourceBatch:
-        batch = self.batches.pop(0) if self.batches else SourceBatch()
-        if batch.statuses:
-            self._status = batch.statuses[-1]
-        return batch
-
-    @property
-    def status(self) -> SourceStatus:
-        return self._status
 
 
 def station(t: float, entity: str = "S01", state: str = "processing") -> Event:

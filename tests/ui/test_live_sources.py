@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
+from tests.twin.source_support import ScriptedSource
 from twin.events import Event
 from twin.recording import open_recording
 from twin.sources import SourceBatch, SourceState, SourceStatus, base, register_scheme
 from twin.timecursor import CursorMode
-
-
-class ScriptedFeed:
-    """A test double of a live feed (no workshop of its own, like MQTT): one batch per drain."""
-
-    def __init__(self, url: str, batches: list[SourceBatch]) -> None:
-        self.url = url
-        self.batches = batches
-        self.status = SourceStatus(SourceState.CONNECTING, "dialling")
-
-    def meta(self) -> dict[str, Any]:
-        return {"source": self.url}
-
-    def start(self) -> None:
-        pass
-
-    def stop(self, timeout: float = 5.0) -> None:
-        pass
-
-    def drain(self) -> SourceBatch:
-        return self.batches.pop(0) if self.batches else SourceBatch(reached=-1.0)
 
 
 def test_a_feed_with_bad_events_shows_its_state_and_rejections_and_the_app_goes_on(
@@ -45,7 +24,7 @@ def test_a_feed_with_bad_events_shows_its_state_and_rejections_and_the_app_goes_
                      Event(3.0, "S02", "station", "down"),
                      Event(20.0, "S02", "station", "processing")], reached=30.0),
     ]
-    feed = ScriptedFeed("scripted://line1", batches)
+    feed = ScriptedSource(batches, url="scripted://line1")
     register_scheme("scripted", lambda url, **kw: feed)  # how a connector plugs in
     request.addfinalizer(lambda: base._FACTORIES.pop("scripted", None))
     with qtbot.waitSignal(w.live_started, timeout=60_000) as started:
