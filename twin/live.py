@@ -167,6 +167,9 @@ class LiveShop:
         """Start the pacing thread."""
         if self._thread is not None:
             raise RuntimeError("live shop already started")
+        # the shift's clock starts now, in the caller's thread: a wall clock (or a test's
+        # hand-driven one) that moves before the thread runs is not lost
+        self.pace.start(self.warmup_s)
         self._thread = threading.Thread(target=self._run, name="dmw-live-shop", daemon=True)
         self._thread.start()
 
@@ -204,7 +207,6 @@ class LiveShop:
                 while t < self.warmup_s and not self._stop.is_set() and not sim.finished:
                     t = min(self.warmup_s, t + 600.0)
                     self._hand_over(sim.step_until(t), t)
-            self.pace.start(self.reached)
             while not self._stop.is_set():
                 target = self.pace.target()
                 if target > self._reached:

@@ -365,9 +365,9 @@ class MainWindow(WindowDialogs, QMainWindow):
             self.show_warning("Recording opened with problems", "\n".join(result.warnings))
         self.recording_opened.emit(str(result.path))
 
-    def _on_open_failed(self, path: Path, message: str) -> None:
+    def _on_open_failed(self, path: str | Path, message: str) -> None:
         self.show_error("Cannot open recording", message)
-        if not path.exists():
+        if isinstance(path, Path) and not path.exists():  # a server's shift stays in the list
             self.settings.remove_recent(str(path.resolve()))
             menus.rebuild_recent_menu(self)
         self.open_failed.emit(message)

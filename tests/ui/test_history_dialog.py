@@ -60,7 +60,7 @@ def test_dialog_lists_shifts_and_opens_one_in_the_window(qtbot, window, pg_clust
 def test_a_shift_being_recorded_is_followed_live_from_a_second_machine(qtbot, window, pg_cluster,
                                                                        shift_recording: Path) -> None:  # noqa: ANN001
     """One session writes a shift to the server; this window opens it and follows it."""
-    from twin.history.store import ShiftWriter
+    from twin.history.store import ShiftWriter, remember_password
 
     local = open_recording(shift_recording)
     events = local.events()
@@ -69,6 +69,7 @@ def test_a_shift_being_recorded_is_followed_live_from_a_second_machine(qtbot, wi
     half = len(events) // 2
     w.extend(events[:half])
     w.flush()
+    remember_password(url, pg_cluster.password)  # what the dialog does with a typed password
     with qtbot.waitSignal(window.recording_opened, timeout=60_000):
         window.open_recording(url)
     first_end = window.cursor.range[1]
@@ -77,3 +78,14 @@ def test_a_shift_being_recorded_is_followed_live_from_a_second_machine(qtbot, wi
     w.close()
     qtbot.waitUntil(lambda: window.cursor.range[1] == pytest.approx(events[-1].t), timeout=30_000)
     assert not window.store.growing  # the writer closed the shift: no longer live
+
+
+def test_a_shift_the_server_refuses_is_an_error_and_the_window_keeps_its_recents(
+        qtbot, window, pg_cluster) -> None:  # noqa: ANN001
+    """Opening a shift as a user the server does not know: a clear error, nothing crashes."""
+    url = pg_cluster.url.replace("dmw@", "visitor@") + "?line=machining13&shift=ui-morning"
+    window.settings.add_recent(url)
+    with qtbot.waitSignal(window.open_failed, timeout=30_000) as failed:
+        window.open_recording(url)
+    assert "history server" in failed.args[0] and "'visitor'" in failed.args[0]
+    assert url in window.settings.recent_files()  # the server may be back tomorrow
