@@ -35,6 +35,7 @@ from twin.locations import as_location
 from twin.recording import RecordingWriter
 from twin.sources.base import PacedSource, Source, SourceStatus, redact
 from twin.sources.ingest import Ingest, IngestCounters
+from twin.sources.ingest_thread import BackgroundIngest
 from twin.statestore import PreparedReplay, StateStore
 from twin.timecursor import CursorMode, TimeCursor
 from twin.workshop import Workshop
@@ -148,15 +149,17 @@ class Session:
     problem = Signal(str, str)
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 follow_delay_s: float = FOLLOW_DELAY_S) -> None:
+                 follow_delay_s: float = FOLLOW_DELAY_S, background_ingest: bool = False) -> None:
         self._clock = clock
+        #: validate and record live events in a worker thread (the window), else in :meth:`tick`
+        self.background_ingest = background_ingest
         self.follow_delay_s = float(follow_delay_s)
         self.cursor = TimeCursor(clock=clock)
         self.store = StateStore()
         self.selection = Selection()
         self.workshop: Workshop | None = None
         self.source: Source | None = None
-        self.ingest: Ingest | None = None
+        self.ingest: Ingest | BackgroundIngest | None = None
         self.writer: RecordingWriter | None = None
         #: the recording being written by the live source (kept after it stops)
         self.live_path: Path | None = None
@@ -237,9 +240,13 @@ class Session:
                 source.set_speed(speed)
             self.set_workshop(workshop)
             self.store.start_live(list(workshop.stations), meta=meta, source=redact(source.url))
-            self.ingest = Ingest(source, writer, self.store, follow_delay_s=self.follow_delay_s,
-                                 clock=self._clock)
-            self.ingest.budget_s = LIVE_PUMP_BUDGET_S
+            if self.background_ingest:
+                self.ingest = BackgroundIngest(source, writer, self.store, clock=self._clock,
+                                               follow_delay_s=self.follow_delay_s)
+            else:
+                self.ingest = Ingest(source, writer, self.store, clock=self._clock,
+                                     follow_delay_s=self.follow_delay_s)
+                self.ingest.budget_s = LIVE_PUMP_BUDGET_S
             source.start()
         except Exception:
             if writer is not None:
@@ -264,6 +271,8 @@ class Session:
         c.follow()
         self.source_changed.emit(self.description)
         self.status_changed.emit(self.status)
+        if isinstance(self.ingest, BackgroundIngest):
+            self.ingest.start()  # after the status above: what it drains comes after
         return out
 
     def stop_live(self) -> None:
@@ -276,6 +285,7 @@ class Session:
             return
         self.source = None
         if user:
+            ingest.halt()  # the worker first: then nobody drains the source but us
             source.stop()
             self._take(ingest, from_stop=True)
         if self.evolution is not None:

@@ -84,7 +84,7 @@ class MainWindow(WindowDialogs, QMainWindow):
                  restore_layout: bool = True) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
-        self.session = s = Session()
+        self.session = s = Session(background_ingest=True)
         self.cursor, self.store, self.selection = s.cursor, s.store, s.selection
         self.message_box: QMessageBox | None = None
         self._next_freeze = 0.0

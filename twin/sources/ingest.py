@@ -46,6 +46,7 @@ from twin.events import Event, EventError, parse_event
 from twin.recording.model import RecordingError
 from twin.recording.writer import RecordingWriter
 from twin.sources.base import Gap, Note, Rejected, Source, SourceBatch, SourceState, SourceStatus
+from twin.statestore import Marker
 
 #: Reason keys of the pipeline's own checks (counted under these names).
 MALFORMED = "malformed"
@@ -100,6 +101,26 @@ class IngestResult:
     statuses: list[SourceStatus]
     gaps: list[Gap]
     rejected: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one pump hands to the view: its result, its timeline markers and the store's
+    live end (seconds of shift) once its events are in."""
+
+    result: IngestResult
+    markers: list[Marker]
+    end: float
+
+    def show(self, store: Any) -> None:
+        """Put it into a live :class:`~twin.statestore.StateStore` (the store's thread)."""
+        if not store.live:
+            return
+        for m in self.markers:
+            store.add_marker(m.t, m.kind, m.label, t_end=m.t_end, entity=m.entity)
+        end = max(self.end, store.time_range[1])
+        if self.result.events or end > store.time_range[1]:
+            store.append(self.result.events, now=end)
 
 
 def _sample(obj: Any) -> str:
@@ -192,20 +213,25 @@ class Ingest:
         gaps = list(batch.gaps)
         c.gaps += len(gaps)
         self._annotate(statuses, gaps)  # a status without a time: where the source was
-        self._notes(list(getattr(batch, "notes", ())))
+        notes = list(getattr(batch, "notes", ()))
+        self._notes(notes)
         if self._backlog:  # the view goes as far as what it was given
             c.reached = max(c.reached, min(self._last_t, self._source_reached))
         else:
             c.reached = max(c.reached, self._source_reached)
-        self._feed_store(accepted, statuses, gaps, before)
         self._count_rate(len(accepted))
-        return IngestResult(accepted, c.reached, statuses, gaps, c.rejected - refused_before)
+        result = IngestResult(accepted, c.reached, statuses, gaps, c.rejected - refused_before)
+        self._deliver(Delivery(result, self._markers(statuses, gaps, notes, before), self._view_end()))
+        return result
 
     @property
     def ended(self) -> bool:
         """The source reported stopped or failed (nothing more will come)."""
         return self._ended
 
+    def halt(self) -> None:
+        """Nothing to stop: this pipeline runs on its caller's thread (see
+        :class:`~twin.sources.ingest_thread.BackgroundIngest`)."""
     def _take_backlog(self, budget: float | None) -> list[Event]:
         """Validate and record waiting events in order, for at most ``budget`` wall seconds
         (None: all of them); returns the accepted ones."""
@@ -299,18 +325,13 @@ class Ingest:
             self.write_error = self.write_error or str(exc)
 
     def _notes(self, notes: list[Note]) -> None:
-        """A source's notes (a machine's alarms) → recording annotations and timeline markers."""
-        if not notes:
-            return
-        if self.writer is not None:
+        """A source's notes (a machine's alarms) → recording annotations."""
+        if notes and self.writer is not None:
             try:
                 for n in notes:
                     self.writer.annotate(max(n.t, 0.0), n.label, entity=n.entity, kind=n.kind)
             except (RecordingError, ValueError) as exc:
                 self.write_error = self.write_error or str(exc)
-        if self.store is not None and self.store.live:
-            for n in notes:
-                self.store.add_marker(max(n.t, 0.0), n.kind, n.label, entity=n.entity)
 
     def _status_t(self, s: SourceStatus, default: float | None = None) -> float:
         """Shift time (s) of a status change: its own, else where the source had got to."""
@@ -319,20 +340,24 @@ class Ingest:
         t = s.t if s.t is not None and math.isfinite(s.t) else default
         return max(float(t), 0.0)
 
-    def _feed_store(self, events: list[Event], statuses: list[SourceStatus],
-                    gaps: list[Gap], before: float) -> None:
-        store = self.store
-        if store is None or not store.live:
-            return
-        for s in statuses:
-            store.add_marker(self._status_t(s, before), "status", status_label(s))
-        for g in gaps:
-            store.add_marker(max(g.t0, 0.0), "gap", f"gap: {g.reason}", t_end=max(g.t1, g.t0))
+    def _markers(self, statuses: list[SourceStatus], gaps: list[Gap], notes: list[Note],
+                 before: float) -> list[Marker]:
+        """Timeline markers of a batch: status changes (at their time, else where the
+        source was before the batch), gaps, the source's notes."""
+        return ([Marker(self._status_t(s, before), "status", status_label(s)) for s in statuses]
+                + [Marker(max(g.t0, 0.0), "gap", f"gap: {g.reason}", max(g.t1, g.t0)) for g in gaps]
+                + [Marker(max(n.t, 0.0), n.kind, n.label, entity=n.entity) for n in notes])
+
+    def _view_end(self) -> float:
+        """The store's live end after this pump: the watermark, less the follow delay while
+        the source runs."""
         reached = self.counters.reached
-        end = reached if self._ended else max(reached - self.follow_delay_s, 0.0)
-        end = max(end, store.time_range[1])
-        if events or end > store.time_range[1]:
-            store.append(events, now=end)
+        return reached if self._ended else max(reached - self.follow_delay_s, 0.0)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        """Hand a pump's result to the view (here: the store, on this thread)."""
+        if self.store is not None:
+            delivery.show(self.store)
 
     def _count_rate(self, n: int) -> None:
         now = self._clock()

@@ -1,0 +1,166 @@
+"""The ingest pipeline in a worker thread, so a live flood never holds up the window.
+
+:class:`~twin.sources.ingest.Ingest` drains, validates and records on the thread that pumps
+it. In the app that is the GUI thread, and a frame then holds its 3D render (which does
+not need the interpreter: VTK lets go of it) *and* the validation and recording of what
+arrived (which does). :class:`BackgroundIngest` runs the same ``Ingest`` — the same
+policy, counters, recording — in a thread of its own that drains the source every
+:data:`PERIOD_S`; the window's :meth:`BackgroundIngest.pump` only puts what was accepted
+into the state store, for at most :attr:`BackgroundIngest.budget_s` a frame (what is
+beyond waits, in order, for the next frames).
+
+The recording writer is thread-safe, so the window's own annotations (the evolution
+loop's) go to it directly. Qt-free. Times are seconds of the shift, wall times seconds.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from twin.recording.writer import RecordingWriter
+from twin.sources.base import Source, SourceBatch, SourceState, SourceStatus
+from twin.sources.ingest import Delivery, Ingest, IngestCounters, IngestResult
+
+log = logging.getLogger(__name__)
+
+#: How often the worker drains an idle source, wall seconds.
+PERIOD_S = 0.004
+#: Wall seconds of validating and recording per delivery to the window (its slice).
+SLICE_S = 0.005
+
+
+class _Worker(Ingest):
+    """The worker's ``Ingest``: deliveries go to an outbox for the window's thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outbox: collections.deque[Delivery] = collections.deque()
+
+    def _deliver(self, delivery: Delivery) -> None:
+        r, box = delivery.result, self.outbox
+        empty = not (r.events or r.statuses or r.gaps or delivery.markers or r.rejected)
+        if empty and box:
+            last = box[-1].result
+            if not (last.events or last.statuses or last.gaps or box[-1].markers or last.rejected):
+                box[-1] = delivery  # only the view's end moved on: one entry is enough
+                return
+        box.append(delivery)
+
+
+class BackgroundIngest:
+    """Drains ``source`` into ``writer`` in a worker thread; :meth:`pump` feeds ``store``.
+
+    The same surface as :class:`~twin.sources.ingest.Ingest` for the session (``pump``,
+    ``counters``, ``writer``, ``write_error``, ``ended``, ``halt``, ``budget_s``), plus
+    :meth:`start`.
+
+    Args:
+        source, writer, store, follow_delay_s, clock: as for ``Ingest``.
+        budget_s: wall seconds one :meth:`pump` may spend putting events into the store
+            (None: no limit).
+    """
+
+    def __init__(self, source: Source, writer: RecordingWriter | None, store: Any, *,
+                 follow_delay_s: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 budget_s: float | None = 0.008) -> None:
+        self._ingest = _Worker(source, writer, None, follow_delay_s=follow_delay_s, clock=clock)
+        self._ingest.budget_s = SLICE_S
+        self.source = source
+        self.store = store
+        self.budget_s = budget_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._shown_reached = 0.0
+        self.error = ""
+
+    # -- what the session reads -----------------------------------------------------------
+    @property
+    def counters(self) -> IngestCounters:
+        return self._ingest.counters
+
+    @property
+    def writer(self) -> RecordingWriter | None:
+        return self._ingest.writer
+
+    @property
+    def write_error(self) -> str:
+        return self._ingest.write_error
+
+    @write_error.setter
+    def write_error(self, text: str) -> None:
+        self._ingest.write_error = text
+
+    @property
+    def ended(self) -> bool:
+        """The source stopped or failed and the store has everything it delivered."""
+        return self._ingest.ended and not self.running and not self._ingest.outbox
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the worker ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start draining (call after the source has started)."""
+        if self._thread is not None:
+            raise RuntimeError("ingest already started")
+        self._thread = threading.Thread(target=self._run, name="dmw-ingest", daemon=True)
+        self._thread.start()
+
+    def halt(self, timeout: float = 10.0) -> None:
+        """Stop the worker (what it took is kept; :meth:`pump` with ``final`` takes the rest)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        ing = self._ingest
+        try:
+            while not self._stop.is_set():
+                ing.pump()
+                if ing.ended:
+                    break
+                if not ing.counters.backlog:
+                    self._stop.wait(PERIOD_S)
+        except Exception as exc:  # noqa: BLE001 - Ingest catches what a source raises; this is ours
+            log.error("ingest stopped:\n%s", traceback.format_exc())
+            self.error = f"ingest stopped: {exc}"
+            ing.take(  # the session ends, and says why
+                SourceBatch(reached=math.nan, statuses=[
+                    SourceStatus(SourceState.FAILED, self.error, None)]))
+
+    # -- the window's side -----------------------------------------------------------------
+    def pump(self, *, final: bool = False) -> IngestResult:
+        """Put what the worker accepted into the store (for at most :attr:`budget_s`, all
+        of it with ``final``: then the worker is stopped and what the source still holds
+        is drained here). Returns what reached the store: events, statuses, gaps."""
+        if final:
+            self.halt()
+            self._ingest.pump(final=True)
+        outbox = self._ingest.outbox
+        budget = None if final or self._ingest.ended else self.budget_s
+        deadline = math.inf if budget is None else time.perf_counter() + budget
+        events: list = []
+        statuses: list[SourceStatus] = []
+        gaps: list = []
+        rejected = 0
+        while outbox:
+            d = outbox.popleft()
+            if self.store is not None:
+                d.show(self.store)
+            r = d.result
+            events.extend(r.events)
+            statuses.extend(r.statuses)
+            gaps.extend(r.gaps)
+            rejected += r.rejected
+            self._shown_reached = max(self._shown_reached, r.reached)
+            if time.perf_counter() > deadline:
+                break
+        return IngestResult(events, self._shown_reached, statuses, gaps, rejected)
