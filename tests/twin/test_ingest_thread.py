@@ -71,7 +71,7 @@ def test_a_flood_reaches_the_view_in_order_a_budget_at_a_time_and_nothing_is_los
     store = StateStore()
     store.start_live([f"S{k:02d}" for k in range(1, 14)])
     writer = RecordingWriter(tmp_path / "flood.twinlog", {"workshop": "machining13"})
-    ingest = BackgroundIngest(src, writer, store, budget_s=0.0)  # one slice per pump
+    ingest = BackgroundIngest(src, writer, store, max_events=1)  # one slice per pump
     ingest.start()
     wait_until(lambda: ingest.counters.accepted == n)
     pumps, shown = 0, []

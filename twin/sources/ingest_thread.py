@@ -6,7 +6,7 @@ not need the interpreter: VTK lets go of it) *and* the validation and recording 
 arrived (which does). :class:`BackgroundIngest` runs the same ``Ingest`` — the same
 policy, counters, recording — in a thread of its own that drains the source every
 :data:`PERIOD_S`; the window's :meth:`BackgroundIngest.pump` only puts what was accepted
-into the state store, for at most :attr:`BackgroundIngest.budget_s` a frame (what is
+into the state store, at most :data:`MAX_EVENTS_PER_PUMP` a frame in one go (what is
 beyond waits, in order, for the next frames).
 
 The recording writer is thread-safe, so the window's own annotations (the evolution
@@ -30,6 +30,8 @@ from twin.sources.ingest import Delivery, Ingest, IngestCounters, IngestResult
 
 log = logging.getLogger(__name__)
 
+#: Events one frame puts into the store at most (~7 ms at ~7 µs an event).
+MAX_EVENTS_PER_PUMP = 1000
 #: How often the worker drains an idle source, wall seconds.
 PERIOD_S = 0.004
 #: Wall seconds of validating and recording per delivery to the window (its slice).
@@ -58,23 +60,23 @@ class BackgroundIngest:
     """Drains ``source`` into ``writer`` in a worker thread; :meth:`pump` feeds ``store``.
 
     The same surface as :class:`~twin.sources.ingest.Ingest` for the session (``pump``,
-    ``counters``, ``writer``, ``write_error``, ``ended``, ``halt``, ``budget_s``), plus
+    ``counters``, ``writer``, ``write_error``, ``ended``, ``halt``), plus
     :meth:`start`.
 
     Args:
         source, writer, store, follow_delay_s, clock: as for ``Ingest``.
-        budget_s: wall seconds one :meth:`pump` may spend putting events into the store
-            (None: no limit).
+        max_events: events one :meth:`pump` puts into the store at most (whole deliveries,
+            at least one); the rest waits for the next pumps.
     """
 
     def __init__(self, source: Source, writer: RecordingWriter | None, store: Any, *,
                  follow_delay_s: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 budget_s: float | None = 0.008) -> None:
+                 max_events: int = MAX_EVENTS_PER_PUMP) -> None:
         self._ingest = _Worker(source, writer, None, follow_delay_s=follow_delay_s, clock=clock)
         self._ingest.budget_s = SLICE_S
         self.source = source
         self.store = store
-        self.budget_s = budget_s
+        self.max_events = max_events
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._shown_reached = 0.0
@@ -138,29 +140,27 @@ class BackgroundIngest:
 
     # -- the window's side -----------------------------------------------------------------
     def pump(self, *, final: bool = False) -> IngestResult:
-        """Put what the worker accepted into the store (for at most :attr:`budget_s`, all
-        of it with ``final``: then the worker is stopped and what the source still holds
-        is drained here). Returns what reached the store: events, statuses, gaps."""
+        """Put what the worker accepted into the store, in one go: deliveries in order until
+        :attr:`max_events` events (all of them with ``final``: then the worker is stopped
+        and what the source still holds is drained here). Returns what reached the store."""
         if final:
             self.halt()
             self._ingest.pump(final=True)
         outbox = self._ingest.outbox
-        budget = None if final or self._ingest.ended else self.budget_s
-        deadline = math.inf if budget is None else time.perf_counter() + budget
-        events: list = []
-        statuses: list[SourceStatus] = []
-        gaps: list = []
-        rejected = 0
-        while outbox:
+        limit = math.inf if final or self._ingest.ended else self.max_events
+        taken: list[Delivery] = []
+        n = 0
+        while outbox and n < limit:
             d = outbox.popleft()
-            if self.store is not None:
-                d.show(self.store)
-            r = d.result
-            events.extend(r.events)
-            statuses.extend(r.statuses)
-            gaps.extend(r.gaps)
-            rejected += r.rejected
-            self._shown_reached = max(self._shown_reached, r.reached)
-            if time.perf_counter() > deadline:
-                break
-        return IngestResult(events, self._shown_reached, statuses, gaps, rejected)
+            taken.append(d)
+            n += len(d.result.events)
+        if not taken:
+            return IngestResult([], self._shown_reached, [], [], 0)
+        rs = [d.result for d in taken]
+        merged = IngestResult([e for r in rs for e in r.events], rs[-1].reached,
+                              [s for r in rs for s in r.statuses], [g for r in rs for g in r.gaps],
+                              sum(r.rejected for r in rs))
+        if self.store is not None:
+            Delivery(merged, [m for d in taken for m in d.markers], taken[-1].end).show(self.store)
+        self._shown_reached = merged.reached
+        return merged
