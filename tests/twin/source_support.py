@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
+from twin.events import Event
 from twin.sources import SourceBatch, SourceState, SourceStatus
+
+
+def wait_until(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``cond`` every 5 ms until it is true; AssertionError after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(0.005)
+
+
+def station_event(t: float, entity: str = "S01", state: str = "processing") -> Event:
+    """A station's state change at ``t`` seconds."""
+    return Event(t, entity, "station", state)
 
 
 class ScriptedSource:

@@ -3,13 +3,12 @@ the view fed in order, and the window's thread no longer validating or recording
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.twin.source_support import ScriptedSource
-from twin.events import Event
+from tests.twin.source_support import ScriptedSource, wait_until
+from tests.twin.source_support import station_event as ev
 from twin.recording import open_recording
 from twin.session import Session
 from twin.sources import SourceBatch, SourceState, SourceStatus
@@ -19,20 +18,11 @@ from twin.statestore import StateStore
 from twin.workshop import load_workshop
 
 
-def wait_until(cond, timeout: float = 20.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "condition not reached in time"
-        time.sleep(0.005)
-
 
 @pytest.fixture(scope="module")
 def workshop(machining13_path: Path):  # noqa: ANN201
     return load_workshop(machining13_path)
 
-
-def ev(t: float, entity: str = "S01", state: str = "processing") -> Event:
-    return Event(t, entity, "station", state)
 
 
 def test_bad_events_are_refused_off_the_window_thread_and_the_view_matches_the_recording(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from twin.events import Event
+from tests.twin.source_support import station_event as ev
+from tests.twin.source_support import wait_until
 from twin.recording import open_recording
 from twin.session import Session
 from twin.sources import SourceBatch, SourceState, SourceStatus
@@ -56,20 +56,11 @@ class Report:
     per_station: dict[str, float]
 
 
-def wait_until(cond, timeout: float = 10.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "condition not reached in time"
-        time.sleep(0.005)
-
 
 @pytest.fixture(scope="module")
 def workshop(machining13_path: Path):  # noqa: ANN201
     return load_workshop(machining13_path)
 
-
-def ev(t: float, entity: str = "S01", state: str = "processing") -> Event:
-    return Event(t, entity, "station", state)
 
 
 def test_bad_events_are_rejected_counted_and_the_session_keeps_running(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.twin.source_support import wait_until
 from twin.live import find_workshop, recording_name, workshop_meta
 from twin.recording import open_recording
 from twin.recording.writer import RecordingWriter
@@ -27,13 +27,6 @@ class ManualClock:
     def __call__(self) -> float:
         return self.now
 
-
-def wait_until(cond, timeout: float = 10.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture(scope="module")
