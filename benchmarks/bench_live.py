@@ -263,9 +263,14 @@ def flood_lines(n: int, per_message: int, t_first: float = 0.0) -> tuple[str, st
         for j in range(0, n, per_message))
 
 
-def app_live(broker: Broker, n: int, seconds: float, tmp: Path) -> dict[str, dict[str, float]]:
+def app_live(broker: Broker, n: int, seconds: float, tmp: Path,
+             background: bool = True) -> dict[str, dict[str, float]]:
     """The app open and following the broker: a flood of n events in arrays of 100 (events/s
-    into the session's recording, GUI stall), then a paced 10,000 events/s (latency, stall)."""
+    into the session's recording, GUI stall), then a paced 10,000 events/s (latency, stall).
+    ``background``: validate and record in the worker thread (the app), else on the GUI
+    thread in each frame (the app before ``BackgroundIngest``)."""
+    tmp = tmp / ("background" if background else "gui-thread")
+    tmp.mkdir(parents=True, exist_ok=True)
     os.environ["XDG_DATA_HOME"] = str(tmp / "data")
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
     import pyvista as pv
@@ -279,6 +284,7 @@ def app_live(broker: Broker, n: int, seconds: float, tmp: Path) -> dict[str, dic
     app = application()  # noqa: F841 - kept alive for the window
     settings = AppSettings(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     w = MainWindow(settings, restore_layout=False)
+    w.session.background_ingest = background
     w.resize(1600, 1000)
     w.show()
     w.selection.select("S01")  # the inspector follows the station the feed is about
@@ -290,7 +296,7 @@ def app_live(broker: Broker, n: int, seconds: float, tmp: Path) -> dict[str, dic
         started: list[str] = []
         w.live_started.connect(started.append)
         if not w.start_live(broker.url("bench"), workshop_path=WORKSHOP,
-                            record_dir=tmp / name, options={"client_id": f"bench-app-{name}"}):
+                            record_dir=tmp / name, options={"client_id": f"bench-app-{name}-{tmp.name}"}):
             raise SystemExit("the app could not start the live session")
         end = time.monotonic() + 60
         while not (started and w.session.status.state is SourceState.CONNECTED):
@@ -375,6 +381,7 @@ def bench_mqtt(quick: bool, with_app: bool = True) -> None:
             la_s = latency(broker, 2_000.0, seconds, batch=False)
             sp = sparkplug(broker, n // 5)
             gui = app_live(broker, n, seconds, Path(tmp)) if with_app else None
+            gui_before = app_live(broker, n, seconds, Path(tmp), background=False) if with_app else None
     load = os.getloadavg()[0]
     print(f"MQTT (JSON profile, QoS 1, persistent session, mosquitto on loopback; "
           f"{os.cpu_count()} cores, load average {load:.1f} during the run)")
@@ -416,6 +423,14 @@ def bench_mqtt(quick: bool, with_app: bool = True) -> None:
               f"{pa['max_ms']:.1f} ms ({pa['received']}/{pa['sent']} received); longest GUI "
               f"stall {pa['stall_max_ms']:.1f} ms ({pa['stalls_over_50']} > 50 ms; GUI-thread CPU in a gap "
               f"at most {pa['stall_cpu_ms']:.1f} ms)")
+        if gui_before is not None:
+            bf, bp = gui_before["flood"], gui_before["paced"]
+            print(f"    same run, validating and recording on the GUI thread (before) / in the worker "
+                  f"(after): flood {bf['per_s']:,.0f} / {fl['per_s']:,.0f} events/s = "
+                  f"{fl['per_s'] / bf['per_s']:.2f}x; longest stall {bf['stall_max_ms']:.0f} / "
+                  f"{fl['stall_max_ms']:.0f} ms (GUI-thread CPU in it {bf['stall_cpu_ms']:.0f} / "
+                  f"{fl['stall_cpu_ms']:.0f} ms); paced p99 {bp['p99_ms']:,.0f} / {pa['p99_ms']:,.0f} ms, "
+                  f"stall {bp['stall_max_ms']:.0f} / {pa['stall_max_ms']:.0f} ms")
         print("    (stall = longest gap between ticks of a 5 ms timer on the GUI thread, minus 5 ms;"
               " its CPU part is our own work, the rest waiting for a core)")
         ok_rate = ok_rate and fl["per_s"] >= 10_000
