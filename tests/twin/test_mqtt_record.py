@@ -46,7 +46,7 @@ def test_record_an_mqtt_feed_across_a_broker_restart(tmp_path: Path, capsys) -> 
     feeder.start()
     try:
         code = main(["record", broker.url(reconnect_min=2, client_id="dmw-test-record"),
-                     "--out", str(out), "--duration", "10s",
+                     "--out", str(out), "--duration", "20s",  # the feed needs ~8 s after subscribing
                      "--workshop", str(Path(__file__).resolve().parents[2] / "assets" /
                                         "workshops" / "machining13.toml")])
     finally:
