@@ -68,7 +68,8 @@ class MigrationReport:
         if (c := self.learning_curve) is not None:
             lines.append(f"PM learning curve (accuracy on the {c.test_samples} newest samples; share of the rest):")
             lines += [f"  {s:4.0%} ({k} samples): from scratch {a:.3f}, migrated {b:.3f}"
-                      for s, k, a, b in zip(c.shares, c.samples, c.from_scratch, c.migrated)]
+                      + (f", no model {c.level[i]:.3f}" if len(c.level) == len(c.shares) else "")
+                      for i, (s, k, a, b) in enumerate(zip(c.shares, c.samples, c.from_scratch, c.migrated))]
             r = c.reach()
             lines.append("  the migrated PM " + (f"reaches the from-scratch accuracy on all of it with {r:.0%}"
                                                  if r is not None else "does not reach the from-scratch accuracy"))
@@ -193,7 +194,7 @@ def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new
                                  f"lr {progress_pm.FINE_TUNE['lr']})")
     else:
         before = None
-        pm = ProgressPM(seed=seed).fit(train)
+        pm = ProgressPM(seed=seed, **progress_pm.PACKAGE_PARAMS).fit(train)
     after = pm.score(test) if n_test else pm.score(train)
     if curve and src_pm is not None and n_test:
         rep.learning_curve = learning_curve(src_pm, train, test, seeds=(seed,))

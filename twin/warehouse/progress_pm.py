@@ -46,6 +46,14 @@ OUTPUT = "parts_next_h"
 #: from-scratch PM of the learning curve uses the same ones.
 PARAMS: dict[str, Any] = {"window": 12, "hidden": 16, "layers": 1, "epochs": 80, "lr": 5e-3,
                           "batch_size": 32, "weight_decay": 1e-4}
+#: Training of the PM a package carries, the one migrations start from: fewer epochs and
+#: 100x the weight decay, so it learns what generalises rather than its one shift's noise.
+#: Chosen on benchmarks/bench_warehouse.py's tuning recordings (targets seeds 22-24, not
+#: the benchmark's): migrating a PM trained with PARAMS reached the from-scratch-on-all
+#: accuracy with no share of the target's data; with these, at 50 % (both shop pairs).
+#: From scratch, these and PARAMS are alike (0.77 / 0.77 on assembly8, 0.87 / 0.89 on
+#: machining13 with all data), so the from-scratch PMs keep PARAMS.
+PACKAGE_PARAMS: dict[str, Any] = {**PARAMS, "epochs": 40, "weight_decay": 1e-2}
 #: Fine-tuning of a migrated PM: every layer, from the migrated weights and scaling.
 FINE_TUNE: dict[str, Any] = {"epochs": 30, "lr": 2e-3}
 #: Shop-wide inputs that are counts, growing with the number of stations (scaled by the size ratio).

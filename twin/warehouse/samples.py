@@ -20,7 +20,7 @@ from pathlib import Path
 
 from twin.warehouse.aasx import write_package
 from twin.warehouse.parts import build_package
-from twin.warehouse.progress_pm import ProgressPM, progress_samples
+from twin.warehouse.progress_pm import PACKAGE_PARAMS, ProgressPM, progress_samples
 
 WORKSHOPS_DIR = Path(__file__).resolve().parents[2] / "assets" / "workshops"
 
@@ -69,7 +69,7 @@ def build_samples(out: Path, *, hours: float = HOURS, queries: int = BOOTSTRAP_Q
             with open_recording(rec_path) as rec:
                 data = progress_samples(rec, ws)
                 n_test = max(len(data) // 4, 1)
-                pm = ProgressPM(seed=s.seed).fit(data.head(len(data) - n_test))
+                pm = ProgressPM(seed=s.seed, **PACKAGE_PARAMS).fit(data.head(len(data) - n_test))
                 acc = pm.score(data.tail(n_test))
                 pkg = build_package(
                     ws, package_id=s.number, name=f"Model {s.number}: {ws.title}", creator="DMW Twin samples",
