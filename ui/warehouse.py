@@ -139,7 +139,8 @@ class LearningCurveChart(pg.PlotWidget):
         x = [100.0 * s for s in curve.shares]
         self.from_scratch.setData(x, list(curve.from_scratch))
         self.migrated.setData(x, list(curve.migrated))
-        self.level.setData(x if len(curve.level) == len(x) else [], list(curve.level) if len(curve.level) == len(x) else [])
+        has_level = len(curve.level) == len(x)  # curves of older packages have none
+        self.level.setData(x if has_level else [], list(curve.level) if has_level else [])
         self.target.setPos(curve.from_scratch[-1])
         self.target.setVisible(True)
         r = curve.reach()

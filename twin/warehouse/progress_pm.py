@@ -23,8 +23,8 @@ for the target's input layout, column by column of the LSTM's input weights:
 
 Scaling: inputs are centred on the target's means, spreads kept from the source (a short
 recording estimates them poorly) except the shop-wide counts, scaled by the size ratio;
-the output spread is scaled by the size ratio and its level shifted so the mean error on
-the target's samples is zero. Then every layer is fine-tuned on the target's samples
+the parts output's spread is scaled by the size ratio (the orders' % kept) and each
+output's level shifted so the mean error on the target's samples is zero. Then every layer is fine-tuned on the target's samples
 (:data:`FINE_TUNE`, :func:`fine_tune`).
 """
 
@@ -194,8 +194,9 @@ class ProgressPM:
         m.n_features_in_ = len(feats)
         m.x_mean_ = flat.mean(0).astype(np.float32)
         m.x_scale_ = scale
-        m.y_scale_ = (np.asarray(src.y_scale_) * ratio).astype(np.float32)
-        m.y_mean_ = np.asarray(src.y_mean_, dtype=np.float32) * ratio
+        size = np.array([ratio, 1.0], np.float32)[: src.n_targets_]  # parts grow with the shop, % do not
+        m.y_scale_ = (np.asarray(src.y_scale_) * size).astype(np.float32)
+        m.y_mean_ = np.asarray(src.y_mean_, dtype=np.float32) * size
         m.y_mean_ = (m.y_mean_ + (data.y - m.predict(data.W)).mean(0)).astype(np.float32)
         pm.lstm_, pm.features_, pm.station_types_ = m, tuple(feats), dict(data.station_types)
         pm.unmatched_ = sorted({n if not _split(n)[0] else _split(n)[0] for n in unmatched})
