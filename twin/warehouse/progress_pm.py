@@ -24,8 +24,8 @@ for the target's input layout, column by column of the LSTM's input weights:
 Scaling: inputs are centred on the target's means, spreads kept from the source (a short
 recording estimates them poorly) except the shop-wide counts, scaled by the size ratio;
 the parts output's spread is scaled by the size ratio (the orders' % kept) and each
-output's level shifted so the mean error on the target's samples is zero. Then every layer is fine-tuned on the target's samples
-(:data:`FINE_TUNE`, :func:`fine_tune`).
+output's level shifted so the mean error on the target's samples is zero. Then every
+layer is fine-tuned on the target's samples (:data:`FINE_TUNE`, :func:`fine_tune`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 KIND = "progress-lstm"
 OUTPUT = "parts_next_h"
-#: Hyperparameters of the packaged LSTM (small: a package learns from one shift). Every
-#: from-scratch PM of the learning curve uses the same ones.
+#: Hyperparameters of the LSTM (small: a package learns from one shift); every from-scratch
+#: PM of the learning curve is trained with these (the evolution code's lr, a smaller batch).
 PARAMS: dict[str, Any] = {"window": 12, "hidden": 16, "layers": 1, "epochs": 80, "lr": 5e-3,
                           "batch_size": 32, "weight_decay": 1e-4}
 #: Training of the PM a package carries, the one migrations start from: fewer epochs and
@@ -213,8 +213,10 @@ class ProgressPM:
 
     # -- the learning-curve protocol (twin.warehouse.pm.learning_curve) -------------------
     def fit_scratch(self, data: ProgressData, seed: int = 0) -> ProgressPM:
-        """A PM of the same architecture trained on ``data`` from random weights."""
-        return ProgressPM(seed=seed, **self.params).fit(data)
+        """A PM of the same architecture (window, hidden units, layers) trained on ``data``
+        from random weights with the from-scratch training settings (:data:`PARAMS`)."""
+        arch = {k: self.params[k] for k in ("window", "hidden", "layers")}
+        return ProgressPM(seed=seed, **{**PARAMS, **arch}).fit(data)
 
     def migrate_fit(self, data: ProgressData, seed: int = 0) -> ProgressPM:
         """This PM migrated to ``data`` and fine-tuned on it (:func:`fine_tune`)."""
