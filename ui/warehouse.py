@@ -104,7 +104,8 @@ class LayoutPreview(pg.PlotWidget):
 
 
 class LearningCurveChart(pg.PlotWidget):
-    """PM test accuracy vs share of the target's data: migrated and from scratch."""
+    """PM test accuracy vs share of the target's data: migrated, from scratch and no model
+    (the share's mean output predicted every time; absent in curves of older packages)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
@@ -119,6 +120,8 @@ class LearningCurveChart(pg.PlotWidget):
                                     name="from scratch")
         self.migrated = pi.plot([], [], pen=MIGRATED_PEN, symbol="s", symbolSize=6, symbolBrush="#0072B2",
                                 name="migrated + fine-tuned")
+        self.level = pi.plot([], [], pen=pg.mkPen("#E69F00", width=1, style=Qt.PenStyle.DashDotLine),
+                             name="no model (mean)")
         self.target = pg.InfiniteLine(angle=0, pen=pg.mkPen("#7F7F7F", width=1, style=Qt.PenStyle.DotLine))
         self.target.setVisible(False)
         self.addItem(self.target)
@@ -129,12 +132,15 @@ class LearningCurveChart(pg.PlotWidget):
         if curve is None:
             self.from_scratch.setData([], [])
             self.migrated.setData([], [])
+            self.level.setData([], [])
             self.target.setVisible(False)
             pi.setTitle("")
             return
         x = [100.0 * s for s in curve.shares]
         self.from_scratch.setData(x, list(curve.from_scratch))
         self.migrated.setData(x, list(curve.migrated))
+        has_level = len(curve.level) == len(x)  # curves of older packages have none
+        self.level.setData(x if has_level else [], list(curve.level) if has_level else [])
         self.target.setPos(curve.from_scratch[-1])
         self.target.setVisible(True)
         r = curve.reach()

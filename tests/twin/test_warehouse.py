@@ -189,7 +189,8 @@ def test_migration_to_a_shop_with_a_station_type_the_source_lacks(wh: Warehouse,
     assert any("lathe" in s for s in report.reused["BM"])
     assert any("wash" in s for s in report.left["LM"])  # the housing route's washing step
     assert report.pm_accuracy["after"] is not None and 0.0 <= report.pm_accuracy["after"] <= 1.0
-    assert report.reused["PM"] == ["throughput-mlp weights of B"]  # the bundled PM migrates (inputs by name)
+    assert report.reused["PM"] == ["progress-lstm weights of B"]  # the bundled LSTM PM migrates
+    assert any("S12" in s for s in report.left["PM"])  # the washer's inputs: no such station type in B
     assert report.pm_accuracy["before_fine_tune"] is not None
     c = report.learning_curve  # what the dock plots: from scratch vs migrated on growing shares
     assert c is not None and c.shares == CURVE_SHARES and c.test_samples == report.pm_accuracy["test_samples"]
@@ -202,6 +203,75 @@ def test_migration_to_a_shop_with_a_station_type_the_source_lacks(wh: Warehouse,
     layout = package_layout(wh.load("A"))  # the migrated package's layout is the target's
     assert {s[0]: (s[2], s[3]) for s in layout.stations} == {s.id: (s.x, s.y) for s in ws.stations.values()}
     assert wh.load("A").meta.station_types["washer"] == 1
+
+
+def test_lstm_pm_migrated_to_another_workshop_predicts_its_progress(tmp_path: Path) -> None:
+    """B's PM (the production-progress LSTM of machining8) migrated to machining13 and
+    fine-tuned on 4 h of it predicts another machining13 shift better than the same net
+    untrained (random weights, the migration's scaling) and than no model (the mean)."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from twin.evolution.model import _Net
+    from twin.recording import open_recording
+    from twin.sim_cli import simulate_to_recording
+    from twin.warehouse.migrate import migrate
+    from twin.warehouse.parts import load_pm_section
+    from twin.warehouse.pm import test_accuracy
+    from twin.warehouse.progress_pm import ProgressPM, progress_samples, read_pm
+
+    ws = load_workshop(ROOT / "assets/workshops/machining13.toml")
+    fit_path, eval_path = tmp_path / "fit.twinlog", tmp_path / "eval.twinlog"
+    simulate_to_recording(ws, fit_path, hours=4.0, seed=7)
+    simulate_to_recording(ws, eval_path, hours=3.0, seed=8)  # another shift, from its start (ramp-up)
+    with open_recording(fit_path) as rec:
+        pkg, report = migrate(read_package(B), ws, rec, new_id="A", curve=False)
+        fit = progress_samples(rec, ws)
+    assert report.reused["PM"] == ["progress-lstm weights of B"]
+    assert any("96 from stations of the same type" in s for s in report.adapted["PM"])
+    pm = read_pm(*load_pm_section(pkg))  # what the package carries, read back through its checks
+    assert isinstance(pm, ProgressPM) and len(pm.features_) == 13 * 8 + 7
+    with open_recording(eval_path) as rec:
+        ev = progress_samples(rec, ws)
+    untrained = copy.copy(pm)
+    untrained.lstm_ = pm.lstm_.clone()
+    torch.manual_seed(0)
+    untrained.lstm_.net_ = _Net(len(pm.features_), 2, pm.lstm_.hidden, pm.lstm_.layers).eval()
+    level = test_accuracy(ev.y[:, 0], np.full(len(ev), float(fit.y[:, 0].mean())))
+    acc = pm.score(ev)
+    assert acc > untrained.score(ev) + 0.05 and acc > level + 0.05, (acc, untrained.score(ev), level)
+
+
+def test_a_package_of_the_former_pm_kind_still_reads_and_migrates(tmp_path: Path) -> None:
+    from twin.recording import open_recording
+    from twin.sim_cli import simulate_to_recording
+    from twin.warehouse.migrate import migrate
+    from twin.warehouse.parts import load_pm_section
+    from twin.warehouse.progress_pm import read_pm
+
+    old = read_package(ROOT / "tests/fixtures/warehouse/B-throughput-mlp.aasx")  # written before the LSTM PM
+    assert isinstance(read_pm(*load_pm_section(old)), ThroughputPM)
+    ws = load_workshop(ROOT / "assets/workshops/machining13.toml")
+    simulate_to_recording(ws, tmp_path / "m13.twinlog", hours=2.0, seed=5)
+    with open_recording(tmp_path / "m13.twinlog") as rec:
+        pkg, report = migrate(old, ws, rec, new_id="A", curve=False)
+    assert report.reused["PM"] == ["throughput-mlp weights of B"]
+    assert load_pm_section(pkg)[1]["kind"] == "throughput-mlp"  # migrated with its own kind
+
+
+def test_pm_weights_that_do_not_fit_the_config_are_refused() -> None:
+    from twin.warehouse.parts import load_pm_section
+    from twin.warehouse.progress_pm import read_pm
+
+    tensors, config = load_pm_section(read_package(B))
+    with pytest.raises(ValueError, match="PM scaling does not match its 71 named inputs"):
+        read_pm({**tensors, "x_mean": tensors["x_mean"][:-1]}, config)
+    with pytest.raises(ValueError, match="PM weights do not fit its config"):
+        read_pm(tensors, {**config, "inputs": config["inputs"][:-1]})
+    with pytest.raises(ValueError, match="PM kind 'gnn' is neither"):
+        read_pm(tensors, {**config, "kind": "gnn"})
 
 
 def test_migrated_pm_takes_the_target_shops_level_and_keeps_its_features() -> None:

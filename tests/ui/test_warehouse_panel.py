@@ -54,7 +54,8 @@ def test_migrate_reports_and_adds_the_package(qtbot, tmp_path: Path, machining13
     with Warehouse(tmp_path / "wh") as wh:
         curve = wh.load("machining13-from-B").meta.provenance["migration"]["learning_curve"]
     assert len(curve["shares"]) == 5 and curve["samples"] == sorted(curve["samples"])
-    for series, key in ((panel.curve.from_scratch, "from_scratch"), (panel.curve.migrated, "migrated")):
+    for series, key in ((panel.curve.from_scratch, "from_scratch"), (panel.curve.migrated, "migrated"),
+                        (panel.curve.level, "level")):
         x, y = series.getData()
         assert list(x) == [100.0 * s for s in curve["shares"]]
         assert [round(float(v), 4) for v in y] == curve[key]

@@ -8,7 +8,9 @@
 * LM — routes are the target's, each operation checked against the source's process kinds;
   the dispatch and transfer rules are reused.
 * PM — the source PM's weights are migrated and fine-tuned on the target's recording; its
-  accuracy on a held-out tail of that recording is reported before and after.
+  accuracy on a held-out tail of that recording is reported before and after. A package's
+  PM is the production-progress LSTM (:mod:`twin.warehouse.progress_pm`); packages of the
+  former ``throughput-mlp`` kind still migrate with their own PM.
 
 The result is a :class:`ModelPackage` plus a :class:`MigrationReport` of what was reused,
 adapted and left for the engineer. Nothing here fails on a missing type: it is reported.
@@ -23,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 from twin.warehouse.attributes import process_kind
 from twin.warehouse.model import PARTS, ModelPackage, PackageError, PackageFile
 from twin.warehouse.parts import build_package, load_pm_section, state_machines_doc
+from twin.warehouse import progress_pm
 from twin.warehouse.pm import FINE_TUNE, LearningCurve, ThroughputPM, fine_tune, learning_curve, recording_samples
+from twin.warehouse.progress_pm import ProgressPM, progress_samples, read_pm
 from twin.workshop import Workshop
 
 if TYPE_CHECKING:
@@ -64,7 +68,8 @@ class MigrationReport:
         if (c := self.learning_curve) is not None:
             lines.append(f"PM learning curve (accuracy on the {c.test_samples} newest samples; share of the rest):")
             lines += [f"  {s:4.0%} ({k} samples): from scratch {a:.3f}, migrated {b:.3f}"
-                      for s, k, a, b in zip(c.shares, c.samples, c.from_scratch, c.migrated)]
+                      + (f", no model {c.level[i]:.3f}" if len(c.level) == len(c.shares) else "")
+                      for i, (s, k, a, b) in enumerate(zip(c.shares, c.samples, c.from_scratch, c.migrated))]
             r = c.reach()
             lines.append("  the migrated PM " + (f"reaches the from-scratch accuracy on all of it with {r:.0%}"
                                                  if r is not None else "does not reach the from-scratch accuracy"))
@@ -142,20 +147,25 @@ def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new
         rep.reused["LM"].append("transfer rule: " + src_lm["transfer_rule"])
 
     # PM: migrate the weights, fine-tune on the target's recording
-    data = recording_samples(recording)
-    n_test = max(int(len(data) * HOLDOUT), 1) if len(data) >= 4 else 0
-    train, test = data.head(len(data) - n_test), data.tail(n_test) if n_test else data.head(0)
+    src_pm, config = None, {}
     try:
         tensors, config = load_pm_section(source)
-        src_pm: ThroughputPM | None = ThroughputPM.from_section(tensors, config)
+        src_pm = read_pm(tensors, config)
     except (PackageError, ValueError) as exc:
-        src_pm = None
-        rep.left["PM"].append(f"PM of {source.meta.id} cannot be migrated ({exc}); trained from scratch")
+        rep.left["PM"].append(f"PM of {source.meta.id} cannot be migrated ({exc}); "
+                              f"a {progress_pm.KIND} PM trained from scratch")
+    if isinstance(src_pm, ThroughputPM):
+        data: Any = recording_samples(recording)
+    else:
+        data = progress_samples(recording, target)
+    n_test = max(int(len(data) * HOLDOUT), 1) if len(data) >= 4 else 0
+    train, test = data.head(len(data) - n_test), data.tail(n_test) if n_test else data.head(0)
     if len(train) == 0:
         raise PackageError(f"recording of {target.name}: too short to fine-tune the PM "
-                           "(needs more than lags + horizon, about 1 h)")
-    if src_pm is not None:
+                           "(needs more than the PM's history + horizon, about 1 h)")
+    if isinstance(src_pm, ThroughputPM):
         before = src_pm.score(test) if n_test else None
+        pm: Any
         pm, tuned = fine_tune(src_pm, train, seed=seed)
         rep.reused["PM"].append(f"{config.get('kind')} weights of {source.meta.id}")
         if getattr(src_pm, "missing_inputs_", None):
@@ -168,9 +178,23 @@ def migrate(source: ModelPackage, target: Workshop, recording: Recording, *, new
         else:
             rep.adapted["PM"].append(f"fine-tuning on {len(train)} samples did not beat the migrated weights on "
                                      "the newest of them; migrated weights kept as they are")
+    elif src_pm is not None:
+        as_is = src_pm.migrated_to(train)
+        before = as_is.score(test) if n_test else None
+        pm = progress_pm.fine_tune(src_pm, train, seed=seed)
+        rep.reused["PM"].append(f"{progress_pm.KIND} weights of {source.meta.id}")
+        rep.adapted["PM"].append(f"inputs laid out for the target's {len(train.features)}: "
+                                 f"{len(as_is.by_name_)} by name, "
+                                 f"{len(as_is.by_type_)} from stations of the same type")
+        if as_is.unmatched_:
+            rep.left["PM"].append(f"input(s) of {', '.join(as_is.unmatched_)}: no station of that type in "
+                                  f"{source.meta.id}'s PM; start at weight 0, learnt by the fine-tuning only")
+        rep.adapted["PM"].append(f"scaled to the target's size and level, every layer fine-tuned on {len(train)} "
+                                 f"samples of its recording ({progress_pm.FINE_TUNE['epochs']} epochs, "
+                                 f"lr {progress_pm.FINE_TUNE['lr']})")
     else:
         before = None
-        pm = ThroughputPM(seed=seed).fit(train)
+        pm = ProgressPM(seed=seed, **progress_pm.PACKAGE_PARAMS).fit(train)
     after = pm.score(test) if n_test else pm.score(train)
     if curve and src_pm is not None and n_test:
         rep.learning_curve = learning_curve(src_pm, train, test, seeds=(seed,))

@@ -33,7 +33,7 @@ from twin.events import STATES
 from twin.warehouse import kg
 from twin.warehouse.attributes import process_kind, shop_type, station_type_counts, workshop_attributes
 from twin.warehouse.model import ModelPackage, PackageError, PackageFile, PackageMeta
-from twin.warehouse.pm import ThroughputPM, pm_attributes
+from twin.warehouse.pm import pm_attributes
 from twin.workshop import MeshRef, Workshop
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def build_package(
     package_id: str,
     name: str,
     creator: str,
-    pm: ThroughputPM,
+    pm: Any,
     pm_accuracy: float,
     rec: Recording | None = None,
     rule: str = "fifo",
@@ -316,7 +316,8 @@ def build_package(
     bm_doc: dict[str, Any] | None = None,
     meshes: tuple[dict[str, Any], list[PackageFile]] | None = None,
 ) -> ModelPackage:
-    """A package of ``ws``: GM/BM/LM from the workshop (and measured on ``rec``), PM = ``pm``.
+    """A package of ``ws``: GM/BM/LM from the workshop (and measured on ``rec``), PM = ``pm``
+    (a :class:`~twin.warehouse.progress_pm.ProgressPM`, or any PM with ``to_section``).
 
     ``bm_doc`` / ``meshes`` replace the generated BM / mesh manifest (migration passes the
     reused ones)."""

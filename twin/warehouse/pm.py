@@ -132,6 +132,8 @@ class ThroughputPM:
             only) or ``"all"``.
     """
 
+    kind = KIND
+
     def __init__(self, hidden: int = 8, lags: int = 3, epochs: int = 150, lr: float = 3e-3,
                  weight_decay: float = 1e-2, seed: int = 0, tune: str = "all") -> None:
         if tune not in ("head", "all"):
@@ -213,6 +215,15 @@ class ThroughputPM:
         """Test accuracy (mean TA) on ``data``."""
         return test_accuracy(data.y, self.predict(data.X)) if len(data) else 0.0
 
+    # -- the learning-curve protocol (learning_curve) ---------------------------------
+    def fit_scratch(self, data: PMData, seed: int = 0) -> ThroughputPM:
+        """A PM of the same architecture trained on ``data`` from random weights."""
+        return ThroughputPM(hidden=self.hidden, lags=self.lags, seed=seed).fit(data)
+
+    def migrate_fit(self, data: PMData, seed: int = 0) -> ThroughputPM:
+        """This PM migrated to ``data`` and fine-tuned on it (:func:`fine_tune`)."""
+        return fine_tune(self, data, seed=seed)[0]
+
     # -- the package's PM section ----------------------------------------------------
     def to_section(self, accuracy: float) -> tuple[dict[str, Any], dict[str, Any]]:
         """(tensors, config) for :func:`twin.modelstore.save_model`."""
@@ -270,9 +281,17 @@ class ThroughputPM:
 
 
 def pm_attributes(config: dict[str, Any]) -> dict[str, Any]:
-    """The PM's Table-2 attributes (input, output, accuracy) from its config."""
+    """The PM's Table-2 attributes (input, output, accuracy) from its config; a per-station
+    input (``S01.idle`` of the LSTM) is named by what it reads (``station.idle``)."""
+    stations = set(config.get("station_types") or ())
+
+    def what(name: str) -> str:
+        name = name.split("@", 1)[0]
+        sid, dot, rest = name.partition(".")
+        return f"station.{rest}" if dot and sid in stations else name
+
     return {
-        "input": sorted({i.split("@", 1)[0] for i in config.get("inputs", [])}),
+        "input": sorted({what(str(i)) for i in config.get("inputs", [])}),
         "output": config.get("output", ""),
         "accuracy": float(config.get("accuracy", 0.0)),
         "kind": config.get("kind", ""),
@@ -302,9 +321,10 @@ CURVE_SHARES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0)
 @dataclass(frozen=True)
 class LearningCurve:
     """Test accuracy (mean TA on the same held-out samples) of a PM trained from scratch and
-    of the migrated PM (:func:`fine_tune` of the source), on growing shares of the target's
-    training samples. ``samples[i]`` samples at ``shares[i]``; ``source`` is the source PM
-    without fine-tuning."""
+    of the migrated PM (fine-tuned from the source's weights), on growing shares of the
+    target's training samples. ``samples[i]`` samples at ``shares[i]``; ``source`` is the
+    source PM without fine-tuning; ``level`` the accuracy of no model at all (the share's
+    mean output predicted every time; empty in curves of older packages); ``kind`` the PM's."""
 
     shares: tuple[float, ...]
     samples: tuple[int, ...]
@@ -312,6 +332,8 @@ class LearningCurve:
     migrated: tuple[float, ...]
     source: float
     test_samples: int
+    level: tuple[float, ...] = ()
+    kind: str = ""
 
     def reach(self) -> float | None:
         """Smallest share at which the migrated PM is at least as accurate as the PM trained
@@ -322,25 +344,41 @@ class LearningCurve:
         return {"shares": list(self.shares), "samples": list(self.samples),
                 "from_scratch": [round(a, 4) for a in self.from_scratch],
                 "migrated": [round(a, 4) for a in self.migrated], "source": round(self.source, 4),
-                "test_samples": self.test_samples, "reach": self.reach()}
+                "test_samples": self.test_samples, "reach": self.reach(),
+                "level": [round(a, 4) for a in self.level], "kind": self.kind}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> LearningCurve:
         return cls(tuple(doc["shares"]), tuple(doc["samples"]), tuple(doc["from_scratch"]),
-                   tuple(doc["migrated"]), float(doc["source"]), int(doc["test_samples"]))
+                   tuple(doc["migrated"]), float(doc["source"]), int(doc["test_samples"]),
+                   tuple(doc.get("level") or ()), str(doc.get("kind") or ""))
 
 
-def learning_curve(source: ThroughputPM, train: PMData, test: PMData, *,
-                   shares: tuple[float, ...] = CURVE_SHARES, seeds: tuple[int, ...] = (0,)) -> LearningCurve:
+def learning_curve(source: Any, train: Any, test: Any, *, shares: tuple[float, ...] = CURVE_SHARES,
+                   seeds: tuple[int, ...] = (0,)) -> LearningCurve:
     """From-scratch vs migrated accuracy on ``test`` for each share of ``train`` (its newest
-    samples), each the mean over ``seeds``. About 2 × len(shares) × len(seeds) small fits."""
+    samples), each the mean over ``seeds``, beside no model (the share's mean output).
+
+    ``source`` is a package PM (:class:`ThroughputPM` on :class:`PMData`, or
+    :class:`twin.warehouse.progress_pm.ProgressPM` on its ``ProgressData``): anything with
+    ``fit_scratch(data, seed)``, ``migrate_fit(data, seed)`` and ``score(data)``; about
+    2 × len(shares) × len(seeds) fits."""
     if len(test) == 0:
         raise ValueError("a learning curve needs held-out test samples")
-    ks, scratch, migrated = [], [], []
+    y_test = _parts(test.y)
+    ks, scratch, migrated, level = [], [], [], []
     for share in shares:
         part = train.tail(max(int(len(train) * share), 2))
         ks.append(len(part))
-        scratch.append(float(np.mean([ThroughputPM(hidden=source.hidden, lags=source.lags, seed=s).fit(part).score(test)
-                                      for s in seeds])))
-        migrated.append(float(np.mean([fine_tune(source, part, seed=s)[0].score(test) for s in seeds])))
-    return LearningCurve(tuple(shares), tuple(ks), tuple(scratch), tuple(migrated), source.score(test), len(test))
+        scratch.append(float(np.mean([source.fit_scratch(part, seed=s).score(test) for s in seeds])))
+        migrated.append(float(np.mean([source.migrate_fit(part, seed=s).score(test) for s in seeds])))
+        level.append(test_accuracy(y_test, np.full(len(y_test), float(_parts(part.y).mean()))))
+    # the source without fine-tuning (an LSTM PM laid out for the target's inputs first)
+    as_is = source.migrated_to(train) if hasattr(source, "migrated_to") else source
+    return LearningCurve(tuple(shares), tuple(ks), tuple(scratch), tuple(migrated), as_is.score(test), len(test),
+                         tuple(level), str(getattr(source, "kind", KIND)))
+
+
+def _parts(y: np.ndarray) -> np.ndarray:
+    """The output accuracy is measured on: ``y`` itself, or its first column (parts)."""
+    return y if y.ndim == 1 else y[:, 0]

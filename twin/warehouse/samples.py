@@ -2,7 +2,8 @@
 
 ``build_samples(out)`` regenerates ``assets/warehouse/`` reproducibly (fixed seeds) with the
 project's own tooling: each model's workshop is simulated (fixed seed and dispatching
-rule) for a short shift, its PM is trained on that recording, and the package is written
+rule) for a short shift, its PM (the production-progress LSTM,
+:class:`~twin.warehouse.progress_pm.ProgressPM`) is trained on that recording, and the package is written
 as AASX. The recordings themselves are not shipped (only what the models learnt from
 them), so the samples stay small. f_predict is trained on the synthetic bootstrap history
 (:func:`synthetic_interactions`) and saved next to them.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from twin.warehouse.aasx import write_package
 from twin.warehouse.parts import build_package
-from twin.warehouse.pm import ThroughputPM, recording_samples
+from twin.warehouse.progress_pm import PACKAGE_PARAMS, ProgressPM, progress_samples
 
 WORKSHOPS_DIR = Path(__file__).resolve().parents[2] / "assets" / "workshops"
 
@@ -66,14 +67,14 @@ def build_samples(out: Path, *, hours: float = HOURS, queries: int = BOOTSTRAP_Q
             rec_path = Path(tmp) / f"{s.number}.twinlog"
             simulate_to_recording(ws, rec_path, hours=hours, seed=s.seed, rule=s.rule)
             with open_recording(rec_path) as rec:
-                data = recording_samples(rec)
+                data = progress_samples(rec, ws)
                 n_test = max(len(data) // 4, 1)
-                pm = ThroughputPM(seed=s.seed).fit(data.head(len(data) - n_test))
+                pm = ProgressPM(seed=s.seed, **PACKAGE_PARAMS).fit(data.head(len(data) - n_test))
                 acc = pm.score(data.tail(n_test))
                 pkg = build_package(
                     ws, package_id=s.number, name=f"Model {s.number}: {ws.title}", creator="DMW Twin samples",
                     number=s.number, position=s.position, pm=pm, pm_accuracy=acc, rec=rec, rule=s.rule,
-                    provenance={"tool": "dmw-twin warehouse build-samples", "version": "1",
+                    provenance={"tool": "dmw-twin warehouse build-samples", "version": "2",
                                 "recording": {"hours": hours, "seed": s.seed, "rule": s.rule, "simulated": True}},
                 )
             path = out / "packages" / f"{s.number}.aasx"
