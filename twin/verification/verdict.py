@@ -78,6 +78,10 @@ def explain_station(report: Any, station: str, feature: int, duration_s: float) 
         return f"cycle time in the model {_pct(v, p)}"
     if name == "setup_ratio":
         return f"setup time in the model {_pct(v, p)}"
+    if name == "breakdowns":
+        hours = duration_s / 3600.0
+        return (f"breaks down {v * hours:.0f} times in the model vs {p * hours:.0f} on the "
+                f"physical shop ({v:.2f} vs {p:.2f} per hour)")
     if name == "queue":
         return f"queue in the model {_pct(v, p)} (log parts)"
     hours = duration_s / 3600.0
