@@ -260,13 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seed of the draws (stations, sim seeds)")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--save", type=Path, default=None, help="write every trial's figures (JSON)")
-    ap.add_argument("--table", type=Path, default=None,
-                    help="re-print the table of a --save file at the limits now in verdict.py")
+    ap.add_argument("--table", type=Path, nargs="+", default=None,
+                    help="re-print the table of --save files (merged: runs of other kinds, or "
+                         "more trials of a kind) at the limits now in verdict.py")
     args = ap.parse_args(argv)
     if args.table is not None:
-        saved = json.loads(args.table.read_text())
-        _print(saved["results"], saved["seeds"], saved["hours"], VerifyConfig(),
-               tuple(saved["runtime"]), saved["wall"])
+        _print(*_merged([json.loads(p.read_text()) for p in args.table]))
         return 0
     seeds = args.seeds or (2 if args.quick else 5)
     hours = args.hours or (4.0 if args.quick else 8.0)
@@ -313,6 +312,24 @@ def _save(path: Path, results: dict, seeds: int, hours: float,
           runtime: tuple[float, float], wall: float) -> None:
     path.write_text(json.dumps({"seeds": seeds, "hours": hours, "runtime": list(runtime),
                                 "wall": wall, "results": results}))
+
+
+def _merged(saved: list[dict[str, Any]]) -> tuple:
+    """Arguments of :func:`_print` for several saved runs: their trials pooled per kind,
+    the runtime of the last run that measured it, the wall times added."""
+    results: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for one in saved:
+        for kind, by_sync in one["results"].items():
+            into = results.setdefault(kind, {"on": {}, "off": {}})
+            for sync, by_method in by_sync.items():
+                for method, rows in by_method.items():
+                    into[sync].setdefault(method, []).extend(rows)
+    runtime = next((tuple(o["runtime"]) for o in reversed(saved) if o["runtime"][0] > 0), (0.0, 0.0))
+    seeds = max(o["seeds"] for o in saved)
+    hours = saved[0]["hours"]
+    if any(o["hours"] != hours for o in saved):
+        raise SystemExit("bench_verify --table: the saved runs have different shift lengths")
+    return results, seeds, hours, VerifyConfig(), runtime, sum(o["wall"] for o in saved)
 
 
 def _cell(saved: list[dict[str, Any]], kind: str, method: str) -> str:

@@ -11,8 +11,8 @@ Typical use::
 
 The method, step by step:
 
-1. Both runs are binned per station (:mod:`series`): state shares, queue, cycle ratio
-   (behaviour) and delivered work (context). The physical run fixes the reference cycle
+1. Both runs are binned per station (:mod:`series`): state shares, queue, cycle and
+   setup ratios, breakdowns begun per hour (behaviour) and delivered work (context). The physical run fixes the reference cycle
    times and the feature scales; they are applied unchanged to the virtual run.
 2. The GCN (:mod:`gcn`, one production-process graph per window, :mod:`graphs`) and the
    TCN (:mod:`tcn`, per-station demand series) learn on the physical run how a station of
@@ -28,7 +28,8 @@ The method, step by step:
    works differently (slower cycles, more breakdowns) keeps a residual.
 5. Thresholds: the paper's fixed 0.05 / 0.1 (paper mode) or, by default, ``z`` standard
    errors of the physical-vs-physical variation (:func:`calibrated_thresholds`,
-   :func:`down_share_sd`, and for cycle/setup ratios at least the sampling error of the
+   :func:`down_share_sd`, :func:`breakdown_rate_sd` with a floor of
+   :data:`MIN_BREAKDOWNS`, and for cycle/setup ratios at least the sampling error of the
    station's few operations/setups, :func:`carried_mean_weight_sq`). Δ and the
    per-station scores follow (:mod:`consistency`); the verdict (:mod:`verdict`) applies
    one family-wise limit to every station's and AGV's deviation.
