@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for m, v in bv.max_deviations(vers, sync).items():
             maxima[m].append(v)
         drivers.append(_driver(vers["nets"], sync))
-        print(f"  pair {k}: " + ", ".join(f"{m} {v[-1]:.2f}" for m, v in maxima.items())
+        print(f"  pair {k}: " + ", ".join(f"{m} {v[-1]:.3f}" for m, v in maxima.items())
               + f" (nets: {drivers[-1]})", flush=True)
     q = 1.0 - args.alpha
     print(f"\n{args.pairs} faithful pairs, {args.hours:g} h shifts, order-synchronised, "
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     for m, v in maxima.items():
         a = np.sort(np.array(v))
         passed = float(np.mean(a <= limits[m]))
-        print(f"  {m:<10} max deviation: median {np.median(a):.2f}, max {a[-1]:.2f}, "
-              f"{q:.0%} quantile {np.quantile(a, q):.2f}; pass {passed:.0%} at the limit "
+        print(f"  {m:<10} max deviation: median {np.median(a):.3f}, max {a[-1]:.3f}, "
+              f"{q:.0%} quantile {np.quantile(a, q):.3f}; pass {passed:.0%} at the limit "
               f"{limits[m]:g} now in verdict.py")
     over = [d for d, v in zip(drivers, maxima["nets"], strict=True) if v > limits["nets"]]
     feats = sorted({d.split(":", 1)[1] for d in over})
