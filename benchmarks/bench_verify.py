@@ -2,6 +2,8 @@
 
     python benchmarks/bench_verify.py              # 5 seeds per kind, 8 h shifts (the record)
     python benchmarks/bench_verify.py --quick      # 2 seeds per kind, 4 h shifts (minutes)
+    python benchmarks/bench_verify.py --save r.json   # ... and keep every trial's figures
+    python benchmarks/bench_verify.py --table r.json  # re-print them at verdict.py's limits
 
 On the bundled machining13 shop. The *physical* shop is simulated from a workshop file
 that differs from the DT model (the nominal machining13.toml, fifo) in one place; the
@@ -33,6 +35,7 @@ Also prints the runtime of one 8 h verification (train + score) against the base
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import sys
@@ -172,19 +175,35 @@ KINDS = ("slow x1.15", "slow x1.3", "process x1.5", "setup x3", "breakdowns", "r
 @dataclass
 class Outcome:
     """One method on one comparison: ranking (stations or AGVs, worst first), verdict,
-    number of flags."""
+    number of flags; for the calibrated methods also every station's and AGV's deviation
+    (``devs``), from which verdict and flags follow for any limit (:func:`at_limit`)."""
 
     ranking: list[str]
     agv_ranking: list[str]
     failed: bool
     flags: int
+    devs: list[float] | None = None
 
 
 def _outcome(rep: Any, duration_s: float, limit: float) -> Outcome:
     apply_verdict(rep, duration_s, limit)
     agvs = sorted(rep.agv_deviations, key=lambda a: -rep.agv_deviations[a])
     return Outcome([s for s, _ in rep.ranking()], agvs, not rep.passed,
-                   len(rep.flagged_stations) + len(rep.flagged_agvs))
+                   len(rep.flagged_stations) + len(rep.flagged_agvs),
+                   [*rep.deviations.values(), *rep.agv_deviations.values()])
+
+
+def limit_of(method: str) -> float | None:
+    """The family-wise limit verdict.py has for ``method`` (None: not a calibrated one)."""
+    return {"nets": FAMILY_LIMIT, **ABLATION_LIMITS}.get(method)
+
+
+def at_limit(row: dict[str, Any], method: str) -> tuple[int | None, bool, int]:
+    """(rank, failed, flags) of one saved trial at verdict.py's limit for ``method``."""
+    limit = limit_of(method)
+    if row.get("devs") is None or limit is None:
+        return row["rank"], row["failed"], row["flags"]
+    return row["rank"], any(d > limit for d in row["devs"]), sum(d > limit for d in row["devs"])
 
 
 def trained_pair(phys: Any, cfg: VerifyConfig) -> dict[str, Verifier]:
@@ -240,7 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", type=str, default="", help="comma list of kinds (default all)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the draws (stations, sim seeds)")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--save", type=Path, default=None, help="write every trial's figures (JSON)")
+    ap.add_argument("--table", type=Path, nargs="+", default=None,
+                    help="re-print the table of --save files (merged: runs of other kinds, or "
+                         "more trials of a kind) at the limits now in verdict.py")
     args = ap.parse_args(argv)
+    if args.table is not None:
+        _print(*_merged([json.loads(p.read_text()) for p in args.table]))
+        return 0
     seeds = args.seeds or (2 if args.quick else 5)
     hours = args.hours or (4.0 if args.quick else 8.0)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] or list(KINDS)
@@ -249,11 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     nominal = load_workshop(WORKSHOP)
     draw = random.Random(args.seed)
     t_start = time.perf_counter()
-    # results[kind][sync][method] -> list of (rank or None, failed, flags)
-    results: dict[str, dict[str, dict[str, list[tuple[int | None, bool, int]]]]] = {}
+    # results[kind][sync][method] -> list of {rank (None: no target), failed, flags, devs}
+    results: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
     for kind in kinds:
         n = 2 * seeds if kind == "faithful" else seeds
-        res: dict[str, dict[str, list[tuple[int | None, bool, int]]]] = {
+        res: dict[str, dict[str, list[dict[str, Any]]]] = {
             "on": defaultdict(list), "off": defaultdict(list)}
         for _ in range(n):
             case = make_case(kind, nominal, draw)
@@ -266,17 +292,48 @@ def main(argv: list[str] | None = None) -> int:
                     if case.target is not None:
                         order = o.agv_ranking if case.target in nominal.agvs else o.ranking
                         rank = order.index(case.target) + 1 if case.target in order else None
-                    res[key][method].append((rank, o.failed, o.flags))
+                    res[key][method].append({"rank": rank, "failed": o.failed,
+                                             "flags": o.flags, "devs": o.devs})
                     if args.verbose and method == "nets":
                         print(f"  {kind} sync {key} target {case.target} rank {rank} "
                               f"failed {o.failed} flags {o.flags} top {o.ranking[:3]}", flush=True)
         results[kind] = res
+        if args.save is not None:  # after every kind: a long run interrupted keeps its part
+            _save(args.save, results, seeds, hours, (0.0, 0.0), time.perf_counter() - t_start)
     runtime = _runtime(cfg, nominal)
-    _print(results, seeds, hours, cfg, runtime, time.perf_counter() - t_start)
+    wall = time.perf_counter() - t_start
+    if args.save is not None:
+        _save(args.save, results, seeds, hours, runtime, wall)
+    _print(results, seeds, hours, cfg, runtime, wall)
     return 0
 
 
-def _cell(rows: list[tuple[int | None, bool, int]], kind: str) -> str:
+def _save(path: Path, results: dict, seeds: int, hours: float,
+          runtime: tuple[float, float], wall: float) -> None:
+    path.write_text(json.dumps({"seeds": seeds, "hours": hours, "runtime": list(runtime),
+                                "wall": wall, "results": results}))
+
+
+def _merged(saved: list[dict[str, Any]]) -> tuple:
+    """Arguments of :func:`_print` for several saved runs: their trials pooled per kind,
+    the runtime of the last run that measured it, the wall times added."""
+    results: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for one in saved:
+        for kind, by_sync in one["results"].items():
+            into = results.setdefault(kind, {"on": {}, "off": {}})
+            for sync, by_method in by_sync.items():
+                for method, rows in by_method.items():
+                    into[sync].setdefault(method, []).extend(rows)
+    runtime = next((tuple(o["runtime"]) for o in reversed(saved) if o["runtime"][0] > 0), (0.0, 0.0))
+    seeds = max(o["seeds"] for o in saved)
+    hours = saved[0]["hours"]
+    if any(o["hours"] != hours for o in saved):
+        raise SystemExit("bench_verify --table: the saved runs have different shift lengths")
+    return results, seeds, hours, VerifyConfig(), runtime, sum(o["wall"] for o in saved)
+
+
+def _cell(saved: list[dict[str, Any]], kind: str, method: str) -> str:
+    rows = [at_limit(r, method) for r in saved]
     n = len(rows)
     if not n:
         return "-"
@@ -303,7 +360,7 @@ def _print(results: dict, seeds: int, hours: float, cfg: VerifyConfig,
     for sync in ("on", "off"):
         print(f"\norder synchronisation {sync}")
         head = ["kind", *methods]
-        rows = [[k, *(_cell(results[k][sync][m], k) for m in methods)] for k in results]
+        rows = [[k, *(_cell(results[k][sync].get(m, []), k, m) for m in methods)] for k in results]
         widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
         line = lambda r: " | ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=True))  # noqa: E731
         print(line(head))

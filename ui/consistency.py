@@ -73,6 +73,7 @@ AGAINST_MODEL = "model"  # another workshop file, order-synchronised
 AGAINST_RECORDING = "recording"  # a recording of the virtual shop
 #: Short names of the behaviour characteristics on the chart axes.
 SHORT_NAMES = {"processing": "busy", "cycle_ratio": "cycle t.", "setup_ratio": "setup t.",
+               "breakdowns": "breakd./h",
                "speed_ratio": "speed", "handling_ratio": "handling"}
 #: How each source of a characteristic is named on the charts.
 SOURCE_NAMES = {"gcn": "GCN", "tcn": "TCN", "level": "level"}

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.twin.test_verification import shop
+from twin.analytics import Downtime
 from twin.events import Event
 from twin.simulator import Simulator
 from twin.verification import Verifier, VerifyConfig
@@ -37,8 +38,8 @@ def verifier() -> Verifier:
 
 def _stretch_own_behaviour(run: ShopRun, station: str) -> ShopRun:
     """``run`` with everything ``station`` itself did changed: its operations start 60 s
-    later and take 50 % longer, it was down for the first hour, its setups took twice as
-    long. Deliveries to it and everything else stay as they were."""
+    later and take 50 % longer, it was down for the first hour (three breakdowns), its
+    setups took twice as long. Deliveries to it and everything else stay as they were."""
     other = copy.copy(run)
     other.operations = sorted(
         (replace(op, start=op.start + 60.0, end=op.start + 60.0 + 1.5 * (op.end - op.start),
@@ -48,6 +49,11 @@ def _stretch_own_behaviour(run: ShopRun, station: str) -> ShopRun:
     other.station_changes = dict(run.station_changes)
     other.station_changes[station] = [(run.t_start, down), (run.t_start + 3600.0, idle)]
     other.setups = [(s, t, 2.0 * w if s == station else w) for s, t, w in run.setups]
+    t0 = run.t_start
+    other.downtimes = sorted(
+        [d for d in run.downtimes if d.station != station]
+        + [Downtime(station, t0 + a, t0 + b) for a, b in ((0, 1200), (1300, 2400), (2500, 3600))],
+        key=lambda d: d.start)
     return other
 
 
@@ -65,6 +71,8 @@ def test_changing_a_stations_own_events_leaves_its_inferred_value_unchanged() ->
     lv1 = ver.characteristics(changed).level[i]
     k = BEHAVIOUR_NAMES.index("down")
     assert lv1[k] > lv0[k] + 0.2
+    k = BEHAVIOUR_NAMES.index("breakdowns")
+    assert lv1[k] > lv0[k] + 0.5  # three more breakdowns in 3 h: about one per hour
     # ... and the other stations did see it (S12 feeds S13: their graphs changed)
     j = run.stations.index("S13")
     assert np.abs(g1[j] - g0[j]).max() > 1e-3

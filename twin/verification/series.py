@@ -14,6 +14,11 @@ Features of a station over a span of time (:data:`FEATURES`, natural units):
   knock-on effects in their queues and idle times;
 * ``setup_ratio``: likewise for the setups finished in the span (time in setup divided by
   the station's physical median setup time);
+* ``breakdowns``: breakdowns that *began* at the station in the span, per hour of span
+  (the episodes of :meth:`twin.analytics.ShopAnalytics.downtimes`). The down share alone
+  hides a station that breaks down far more often than modelled behind the rarity of
+  breakdowns (one long repair looks like three short ones); the count is what a changed
+  MTBF changes, and its sampling error is Poisson (:func:`verifier.breakdown_rate_sd`);
 * ``load``: work delivered to the station in the span (sum of the reference times of the
   parts that arrived) per second of span, ≈ the utilisation that would result.
 
@@ -31,7 +36,9 @@ import numpy as np
 from twin.analytics import overlap, state_seconds_per_bin
 from twin.verification.data import AGV_STATES, STATION_STATES, ShopRun
 
-FEATURES: tuple[str, ...] = (*STATION_STATES, "queue", "cycle_ratio", "setup_ratio", "load")
+FEATURES: tuple[str, ...] = (
+    *STATION_STATES, "queue", "cycle_ratio", "setup_ratio", "breakdowns", "load",
+)
 N_FEATURES = len(FEATURES)
 #: What the shop asks of a station (inputs of the nets) ...
 CONTEXT: tuple[int, ...] = (FEATURES.index("load"),)
@@ -40,6 +47,7 @@ BEHAVIOUR: tuple[int, ...] = tuple(i for i in range(N_FEATURES) if i not in CONT
 BEHAVIOUR_NAMES: tuple[str, ...] = tuple(FEATURES[i] for i in BEHAVIOUR)
 CYCLE = FEATURES.index("cycle_ratio")
 SETUP = FEATURES.index("setup_ratio")
+BREAKDOWNS = FEATURES.index("breakdowns")
 QUEUE = FEATURES.index("queue")
 LOAD = FEATURES.index("load")
 
@@ -123,6 +131,7 @@ class BinnedRun:
     agv_s: np.ndarray  # [A, B, 5] seconds in each AGV state
     setup_sum: np.ndarray  # [S, B] sum of setup ratios of setups finished
     setup_n: np.ndarray  # [S, B] number of setups finished
+    down_n: np.ndarray  # [S, B] number of breakdowns that began
 
     @property
     def n_bins(self) -> int:
@@ -157,6 +166,7 @@ class BinnedRun:
         ratio = np.full(n.shape, np.nan)
         np.divide(window(self.setup_sum), n, out=ratio, where=n > 0)
         out[:, :, SETUP] = _carry_forward(ratio, first=1.0)
+        out[:, :, BREAKDOWNS] = window(self.down_n) / (span_s / 3600.0)
         out[:, :, LOAD] = window(self.load_s) / span_s
         return out
 
@@ -191,9 +201,14 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     load_s = np.zeros_like(queue_ps)
     setup_sum = np.zeros_like(queue_ps)
     setup_n = np.zeros_like(queue_ps)
+    down_n = np.zeros_like(queue_ps)
     if n_bins <= 0:
         return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum,
-                         cycle_n, load_s, agv_s, setup_sum, setup_n)
+                         cycle_n, load_s, agv_s, setup_sum, setup_n, down_n)
+    for d in run.downtimes:  # breakdowns by the bin they began in
+        b = int(np.searchsorted(edges, d.start, side="right")) - 1
+        if 0 <= b < n_bins and d.station in st_idx:
+            down_n[st_idx[d.station], b] += 1
     for station, t_end, work in run.setups:
         ref_setup = ref.setup_s(station)
         b = int(np.searchsorted(edges, t_end, side="right")) - 1
@@ -226,7 +241,7 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     for i in q_start:
         queue_ps[i] = overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
     return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum, cycle_n,
-                     load_s, agv_s, setup_sum, setup_n)
+                     load_s, agv_s, setup_sum, setup_n, down_n)
 
 
 def _carry_forward(x: np.ndarray, first: float) -> np.ndarray:

@@ -6,15 +6,21 @@ temporal ``|£ − £*| / threshold`` (see :func:`consistency.combine_scores`); 
 largest transport ratio. One limit is applied to all stations × characteristics together
 (a family-wise limit, max-statistic), :data:`FAMILY_LIMIT`.
 
-How it was obtained (``python benchmarks/calibrate_verify.py --pairs 40 --hours 4
---alpha 0.1 --base-seed 800000`` and ``--pairs 10 --base-seed 700000``; re-run it after
-changing the characteristics or thresholds): faithful pairs on machining13 — physical =
-the model with seed s, virtual = the model driven by the physical run's orders (order
-synchronisation) with another seed — default VerifyConfig; per pair the largest deviation
-over all 13 stations x 9 behaviour characteristics and the 4 AGVs. A first limit, 0.67
-from 20 pairs, passed only 84 % of 50 new faithful pairs (out of sample); over those 50:
-median 0.53, largest 1.31, 90 % quantile 0.76 — the limit now. So a faithful,
-order-synchronised model passes about 90 % of the time. The ablations of
+How it was obtained (``python benchmarks/calibrate_verify.py --pairs 50 --hours 8
+--base-seed 900000``; re-run it after changing the characteristics or thresholds): faithful
+pairs on machining13 — physical = the model with seed s, virtual = the model driven by
+the physical run's orders (order synchronisation) with another seed — 8 h shifts, default
+VerifyConfig; per pair the largest deviation over all 13 stations x 10 behaviour
+characteristics and the 4 AGVs. Over those 50 pairs: median 0.54, largest 1.95, 90 %
+quantile 1.04 — the limit. It falls on a cluster: 3 of the 50 pairs have one station
+that broke down twice more in one run than in the other (deviation 1.03–1.05, the
+threshold is 2 breakdowns per shift), so such a station fails or passes by a hair. Of
+the 8 pairs above 0.76, 5 are driven by the down share (long repairs, up to 1.95), 3 by
+that breakdown cluster. Out of sample (``--pairs 20 --base-seed 300000``) 19 of 20
+faithful pairs pass; the one that fails has S12 down for 111 min in the model's run,
+which blocks S09–S11 for a sixth of the shift where the physical run never blocked
+(deviation 10.4: blocked shares are calibrated from a physical run without blocking).
+(Before the breakdown characteristic, 4 h shifts: 0.76 from 50 pairs.) The ablations of
 benchmarks/bench_verify.py got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
@@ -24,10 +30,10 @@ from __future__ import annotations
 from typing import Any
 
 #: A station or AGV whose deviation exceeds this fails the calibrated verdict.
-FAMILY_LIMIT = 0.76
+FAMILY_LIMIT = 1.04
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 0.73, "levels": 0.76}
+ABLATION_LIMITS = {"untrained": 1.06, "levels": 1.04}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
@@ -78,6 +84,10 @@ def explain_station(report: Any, station: str, feature: int, duration_s: float) 
         return f"cycle time in the model {_pct(v, p)}"
     if name == "setup_ratio":
         return f"setup time in the model {_pct(v, p)}"
+    if name == "breakdowns":
+        hours = duration_s / 3600.0
+        return (f"breaks down {v * hours:.0f} times in the model vs {p * hours:.0f} on the "
+                f"physical shop ({v:.2f} vs {p:.2f} per hour)")
     if name == "queue":
         return f"queue in the model {_pct(v, p)} (log parts)"
     hours = duration_s / 3600.0

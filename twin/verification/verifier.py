@@ -11,8 +11,8 @@ Typical use::
 
 The method, step by step:
 
-1. Both runs are binned per station (:mod:`series`): state shares, queue, cycle ratio
-   (behaviour) and delivered work (context). The physical run fixes the reference cycle
+1. Both runs are binned per station (:mod:`series`): state shares, queue, cycle and
+   setup ratios, breakdowns begun per hour (behaviour) and delivered work (context). The physical run fixes the reference cycle
    times and the feature scales; they are applied unchanged to the virtual run.
 2. The GCN (:mod:`gcn`, one production-process graph per window, :mod:`graphs`) and the
    TCN (:mod:`tcn`, per-station demand series) learn on the physical run how a station of
@@ -28,7 +28,8 @@ The method, step by step:
    works differently (slower cycles, more breakdowns) keeps a residual.
 5. Thresholds: the paper's fixed 0.05 / 0.1 (paper mode) or, by default, ``z`` standard
    errors of the physical-vs-physical variation (:func:`calibrated_thresholds`,
-   :func:`down_share_sd`, and for cycle/setup ratios at least the sampling error of the
+   :func:`down_share_sd`, :func:`breakdown_rate_sd` with a floor of
+   :data:`MIN_BREAKDOWNS`, and for cycle/setup ratios at least the sampling error of the
    station's few operations/setups, :func:`carried_mean_weight_sq`). Δ and the
    per-station scores follow (:mod:`consistency`); the verdict (:mod:`verdict`) applies
    one family-wise limit to every station's and AGV's deviation.
@@ -80,13 +81,22 @@ MODES = ("calibrated", "paper")
 _DOWN = BEHAVIOUR_NAMES.index("down")
 _CYCLE = BEHAVIOUR_NAMES.index("cycle_ratio")
 _SETUP = BEHAVIOUR_NAMES.index("setup_ratio")
+_BREAKDOWNS = BEHAVIOUR_NAMES.index("breakdowns")
 
 #: Smallest standard deviation used to standardise a feature (shop units), so that a
-#: feature that never varied on the physical shop (e.g. ``down``) does not blow up.
-SD_FLOOR = np.array([0.1 if f == "queue" else 0.02 for f in FEATURES])
+#: feature that never varied on the physical shop (e.g. ``down``) does not blow up; for
+#: the breakdown rate one breakdown per hour (one breakdown in a 30 min window is then 2
+#: standard units, not a hundred that would swamp the nets' training loss).
+SD_FLOOR = np.array([{"queue": 0.1, "breakdowns": 1.0}.get(f, 0.02) for f in FEATURES])
 #: Smallest calibrated threshold per feature (shop units): 2 % of the time / of a ratio,
-#: 0.1 in log(1 + parts) for the queue.
+#: 0.1 in log(1 + parts) for the queue, 0.02 breakdowns per hour.
 THRESHOLD_FLOOR = np.array([0.1 if f == "queue" else 0.02 for f in FEATURES])
+#: The breakdown-rate threshold is at least the rate difference this many breakdowns in
+#: a shift make: one breakdown at a station in a shift is no evidence against a model (a
+#: faithful 8 h shift of machining13 has one at some station more often than not), and
+#: the Poisson standard error of a rate pooled from a handful of breakdowns understates
+#: how likely one is.
+MIN_BREAKDOWNS = 2.0
 
 
 class VerificationAborted(RuntimeError):
@@ -486,8 +496,12 @@ class Verifier:
             thr_s = calibrated_thresholds(pc.spatial, vc.spatial.shape[1], z, floor)
             thr_t = calibrated_thresholds(pc.temporal, vc.temporal.shape[1], z, floor)
             rare = z * down_share_sd(self.physical, vrun, self.config.window_min * 60.0)
+            tp, tv = max(self.physical.duration_s, 1.0), max(vrun.duration_s, 1.0)
+            starts = np.maximum(z * breakdown_rate_sd(self.physical, vrun),
+                                MIN_BREAKDOWNS * 3600.0 * (1.0 / tp + 1.0 / tv) / 2.0)
             for thr in (thr_s, thr_t):
                 thr[:, _DOWN] = max(rare, float(floor[_DOWN]))
+                thr[:, _BREAKDOWNS] = np.maximum(starts, float(floor[_BREAKDOWNS]))
             # cycle and setup ratios are means of few per-operation / per-setup ratios:
             # at least the sampling error of those means (see ratio_mean_sd)
             _, span, stride = _geometry(self.config)
@@ -583,6 +597,31 @@ def down_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> float
     var = rate * second_moment * (1.0 / max(physical.duration_s, 1.0)
                                   + 1.0 / max(virtual.duration_s, 1.0))
     return float(np.sqrt(var))
+
+
+def breakdown_rate_sd(physical: ShopRun, virtual: ShopRun) -> np.ndarray:
+    """Standard deviation [breakdowns per hour] of the difference of each station's
+    breakdown rate between two runs of the same shop [S, in ``physical.stations`` order].
+
+    Breakdowns of a station are a Poisson process: with rate ``λ`` [1/s], the counts of
+    two runs of ``T_p`` and ``T_v`` seconds give rates whose difference has variance
+    ``λ (1/T_p + 1/T_v)``. ``λ`` of station *i* is pooled over the *other* stations of
+    both runs (leave one out: the breakdowns under test do not widen their own
+    threshold — a station that broke down three times where the model expects one
+    breakdown a month would otherwise raise the rate it is judged by), plus one prior
+    breakdown (a shift without breakdowns does not prove they never happen). Episodes are
+    :meth:`twin.analytics.ShopAnalytics.downtimes`, counted by their start.
+    """
+    stations = physical.stations
+    count = {s: 0 for s in stations}
+    for d in (*physical.downtimes, *virtual.downtimes):
+        if d.station in count:
+            count[d.station] += 1
+    total = sum(count.values())
+    others = max(len(stations) - 1, 1)
+    tp, tv = max(physical.duration_s, 1.0), max(virtual.duration_s, 1.0)
+    rate = np.array([(total - count[s] + 1.0) / (others * (tp + tv)) for s in stations])
+    return 3600.0 * np.sqrt(rate * (1.0 / tp + 1.0 / tv))
 
 
 def event_ratio_sd(run: ShopRun, ref: CycleReference) -> tuple[float, float]:
