@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from twin.evolution.history import degradation, simulate_shift
@@ -45,6 +46,15 @@ def test_evolve_now_lists_the_trigger_and_draws_the_bars(qtbot, drifting: Path) 
     xs, ys = panel.ta_curve.getData()
     assert len(xs) == len(report.monitor.state.ta) and min(ys) < 0.6
     assert [ln.value() for ln in panel.trigger_lines] == pytest.approx([e.t / 3600 for e in triggers])
+    # the worn station's processing times trigger first, within an hour of the onset; the
+    # log names it and the chart adds its processing-time TA
+    assert triggers[0].station == "S13" and triggers[0].t <= 3 * 3600
+    assert "S13: processing-time TA" in first
+    (curve,) = panel.station_curves
+    j = report.monitor.station_pm.stations_.index("S13")
+    s13 = [(p.t / 3600, p.ta[j]) for p in report.monitor.state.station_ta if np.isfinite(p.ta[j])]
+    cx, cy = curve.getData()
+    assert list(cx) == pytest.approx([a for a, _ in s13]) and list(cy) == pytest.approx([b for _, b in s13])
     # the bars show the un-evolved and evolved MAE of the three test sets
     before, after = panel.bar_heights("MAE")
     assert len(before) == len(after) == 3

@@ -17,7 +17,6 @@ history with the TA points, triggers and updates as timeline annotations.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import time
@@ -121,8 +120,7 @@ def run_evolve(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.history}: cannot fit the PM: {err}") from None
         if not args.no_stations:
             try:
-                station_pm = StationPM().fit([f if args.train else dataclasses.replace(f, t_end=t_start)
-                                              for f in frames])
+                station_pm = StationPM().fit(frames if args.train else [StationPM.training_frame(frame, t_start)])
             except ValueError:  # no finished operations: the production progress only
                 station_pm = None
     if model.n_features_in_ != frame.X.shape[1]:

@@ -268,6 +268,8 @@ class EvolutionMonitor:
         if self.incremental_s is not None:
             lo = max(lo, ev.t - self.incremental_s)
         incremental = self._data(frame, lo, ev.t)
+        if len(incremental[1]) < 4:  # a trigger in the first horizon of monitoring (a station's)
+            incremental = recent
         result: EvolutionResult | None = None
         if len(recent[1]) < 4:
             self._note(ev.t, f"PM not evolved: only {len(recent[1])} recent samples", "evolution")

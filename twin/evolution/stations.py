@@ -30,6 +30,7 @@ then judged against its new normal (a wear that goes on triggers again after the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ STATION_HORIZON_S = 300.0
 STATION_FLOOR = 0.85
 #: Smallest TA noise used in the z-test (a station whose training TA barely varied).
 MIN_TA_SD = 0.005
+#: Fewest training batches with an operation for a station to be watched (its TA noise
+#: needs them).
+MIN_TA_BATCHES = 6
 
 
 def relative_times(frame: ProgressFrame, process_s: dict[tuple[int, str], float]) -> np.ndarray:
@@ -92,7 +96,8 @@ class StationPM:
 
     Learned attributes: ``stations_``, ``process_s_`` ((station index, process) -> usual
     processing seconds), ``net_`` (the LSTM), ``ta_sd_`` (per station, standard deviation of
-    its TA per batch on the training shifts; NaN for a station with too few batches).
+    its TA per batch on the training shifts; NaN for a station with fewer than
+    ``MIN_TA_BATCHES``: it is not watched).
     """
 
     def __init__(self, horizon_s: float = STATION_HORIZON_S, batch_s: float = 900.0,
@@ -135,7 +140,7 @@ class StationPM:
                 for j, v in enumerate(ta):
                     if math.isfinite(v):
                         tas[j].append(v)
-        self.ta_sd_ = np.array([float(np.std(v)) if len(v) >= 8 else math.nan for v in tas])
+        self.ta_sd_ = np.array([float(np.std(v)) if len(v) >= MIN_TA_BATCHES else math.nan for v in tas])
         return self
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
@@ -144,6 +149,13 @@ class StationPM:
 
     def predict_frame(self, frame: ProgressFrame) -> np.ndarray:
         return self.predict(frame_windows(frame, self.window))
+
+    @staticmethod
+    def training_frame(frame: ProgressFrame, t_end: float, horizon_s: float = STATION_HORIZON_S) -> ProgressFrame:
+        """The part of ``frame`` known at ``t_end`` [s] to fit on (its first hours): samples
+        whose per-station outcome is known by then, operations that ended by then."""
+        part = frame.select(frame.t + horizon_s <= t_end + 1e-9)
+        return dataclasses.replace(part, t_end=float(t_end))
 
     def targets(self, frame: ProgressFrame) -> np.ndarray:
         """The actual relative processing times (:func:`station_targets`) of ``frame``."""

@@ -279,7 +279,7 @@ class LiveEvolution:
                 try:
                     station_pm = StationPM(hidden=min(s.hidden, 16), epochs=s.epochs,
                                            batch_s=s.station_batch_s).fit(
-                                               [dataclasses.replace(first, t_end=t_start)])
+                                               [StationPM.training_frame(frame, t_start)])
                 except ValueError:  # no finished operation yet: watch the shop's TA only
                     station_pm = None
         return EvolutionMonitor(model, trigger=EvolutionTrigger(**s.trigger), batch_s=s.batch_s,
