@@ -81,7 +81,7 @@ def shifts(tmp_path_factory, machining13_path):
 
     return {"train": [frame("n1", 21, []), frame("n2", 22, [])],
             "drift": frame("drift", 23, degradation(["S13"], 0.5, 3.0)),
-            "control": frame("control", 23, [])}
+            "control": frame("control", 23, []), "dir": d}
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,24 @@ def test_per_station_trigger_fires_on_the_worn_station_soon_and_not_on_a_control
     ctl = replay(shifts["control"], EvolutionMonitor(pm, policy="none", station_pm=spm))
     assert [e for e in ctl.state.triggers if e.station] == []
     assert len(ctl.state.station_ta) >= 28
+
+
+def test_evolve_command_names_the_station_and_lists_its_ta(shifts, tmp_path, capsys) -> None:
+    import json
+
+    import main
+
+    d = shifts["dir"]
+    code = main.main(["evolve", "--history", str(d / "drift.twinlog"), "--train", str(d / "n1.twinlog"),
+                      str(d / "n2.twinlog"), "--epochs", "5", "--json", "--out", str(tmp_path / "pm")])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    first = doc["triggers"][0]
+    assert first["station"] == "S13" and 3 * H < first["t"] <= 4.5 * H
+    # per-station TA every 15 min, by station; S13's below the floor at the trigger
+    assert "S13" in doc["stations_watched"]
+    pts = {p["t"]: p["ta"] for p in doc["station_ta"]}
+    assert sorted(pts)[:2] == [900.0, 1800.0] and set(pts[900.0]) == set(shifts["drift"].stations)
+    assert pts[first["t"]]["S13"] < 0.85
+    # and the update it started
+    assert doc["updates"][0]["t"] == first["t"]
