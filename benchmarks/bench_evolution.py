@@ -14,7 +14,9 @@ no disturbance (common random numbers: identical until hour 4).
    15-min batches, a linear trend per station (z-test on the slope against the station's
    TA noise on the training shifts, Bonferroni over the watched stations, alpha 0.01,
    floor 0.85). ADWIN and PageHinkley (the same settings as below) on the same per-station
-   TA streams, one detector per station (no family-wise correction: they have none).
+   TA streams, one detector per station (no family-wise correction: they have none). The
+   streams are those of the un-evolved PM (no station re-based after a trigger), as for the
+   shop's TA below.
    The shop-total TA stream (30-min batches of the un-evolved PM) as before:  (30-min batches of the un-evolved PM) goes through our
    trigger (linear trend + one-sided p < 0.01 + floor 0.6, defaults), river's ADWIN
    (``clock=1``: checks after every point, so its delay is not rounded up to 32 points;
@@ -62,7 +64,7 @@ from twin.evolution.history import (  # noqa: E402
 from twin.evolution.live import EvolutionMonitor, replay  # noqa: E402
 from twin.evolution.mechanism import MechanismForecaster, MechanismPM  # noqa: E402
 from twin.evolution.model import ProgressLSTM, training_set  # noqa: E402
-from twin.evolution.stations import StationPM  # noqa: E402
+from twin.evolution.stations import StationPM, StationTrigger  # noqa: E402
 from twin.evolution.trend import EvolutionTrigger, run_trigger  # noqa: E402
 from twin.recording import open_recording  # noqa: E402
 from twin.workshop import load_workshop  # noqa: E402
@@ -190,9 +192,16 @@ def main() -> int:
                     tally(det[(sname, name)], kind, fn(stream))
                 if js is not None:
                     continue
-                # per station: ours (the monitor's station triggers), and river's detectors
-                # on the same per-station TA streams
-                ours_st = [e for e in mon.state.triggers if e.station]
+                # per station: the TA streams of the un-evolved PM (a monitor whose station
+                # trigger never fires, so no station is re-based), through ours and river's
+                # detectors alike
+                raw = replay(frame, EvolutionMonitor(pm, policy="none", station_pm=spm,
+                                                     station_trigger=StationTrigger.for_pm(spm, floor=-math.inf)))
+                pts = raw.state.station_ta
+                ours_st = []
+                trig = StationTrigger.for_pm(spm)
+                for p in pts:
+                    ours_st += trig.add(p.t, p.ta)
                 tally(det[("per station 15 min", st_detectors[0])], kind, [e.t for e in ours_st])
                 first_shop = run_trigger(stream, EvolutionTrigger())
                 tally(det[("per station 15 min", st_detectors[1])], kind,
@@ -200,7 +209,6 @@ def main() -> int:
                 if kind == "drift":
                     after = [e for e in ours_st if e.t >= ONSET_H * H]
                     named.append(after[0].station if after else "-")
-                pts = mon.state.station_ta
                 for name, make in ((st_detectors[2], lambda: ADWIN(clock=1, grace_period=4)),
                                    (st_detectors[3], lambda: PageHinkley(min_instances=4, delta=0.05,
                                                                          threshold=1.0, mode="down"))):

@@ -139,3 +139,19 @@ def test_evolve_command_names_the_station_and_lists_its_ta(shifts, tmp_path, cap
     assert pts[first["t"]]["S13"] < 0.85
     # and the update it started
     assert doc["updates"][0]["t"] == first["t"]
+
+
+def test_the_live_loop_fits_the_station_part_and_its_trigger_is_annotated(shifts) -> None:
+    from twin.evolution.watch import EvolutionSettings, LiveEvolution
+
+    settings = EvolutionSettings(train_h=3.0, epochs=5, hidden=8, min_interval_s=0.0,
+                                 evolve_kwargs={"refit_epochs": 2, "new_epochs": 5, "n_new": 1})
+    loop = LiveEvolution(shifts["dir"] / "drift.twinlog", shifts["drift"].stations, settings)
+    loop.poll(4.5 * H)                   # the shop has run 4.5 h: fit on 3 h, judge the rest
+    assert loop.wait(120.0)
+    notes, report = loop.poll(4.5 * H)
+    assert not loop.error, loop.error
+    assert loop.monitor.station_pm is not None and loop.monitor.tick_s == 900.0
+    trig = [(t, label) for t, label, _e, kind in notes if kind == "trigger"]
+    assert trig and "S13: processing-time TA" in trig[0][1] and 3 * H < trig[0][0] <= 4.5 * H
+    assert report.monitor.state.station_ta and report.monitor.state.station_ta[-1].t == 4.5 * H

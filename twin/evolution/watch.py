@@ -240,7 +240,8 @@ class LiveEvolution:
         snap = copy.copy(self.monitor)
         snap.state = dataclasses.replace(st, ta=list(st.ta), triggers=list(st.triggers),
                                          updates=list(st.updates), pred_t=list(st.pred_t),
-                                         pred=list(st.pred), pred_version=list(st.pred_version))
+                                         pred=list(st.pred), pred_version=list(st.pred_version),
+                                         station_ta=list(st.station_ta), station_pred=list(st.station_pred))
         report = score_history(frame, self.monitor.initial_model, snap)
         return report, (f"monitoring: {len(st.ta)} TA points, {len(st.triggers)} trigger"
                         f"{'s' if len(st.triggers) != 1 else ''}, {len(st.updates)} update"
