@@ -162,6 +162,7 @@ def main() -> int:
     for k in st_detectors:
         det[("per station 15 min", k)] = {"delay": [], "missed": [], "fa_drift": [], "fa_ctl": []}
     named: list[str] = []
+    false_st: list[str] = []
     policies = {"evolved": {}, "evolved + recent": {"recent_learner": True}}
     rows: dict[str, list[list[dict]]] = {"un-evolved": [], **{k: [] for k in policies}, "retrain": []}
     pm_rows: dict[str, list[list[dict]]] = {k: [] for k in pms}
@@ -209,6 +210,8 @@ def main() -> int:
                 if kind == "drift":
                     after = [e for e in ours_st if e.t >= ONSET_H * H]
                     named.append(after[0].station if after else "-")
+                false_st += [f"{kind} {seed} {e.station} {e.t / H:.2f} h" for e in ours_st
+                             if kind == "control" or e.t < ONSET_H * H]
                 for name, make in ((st_detectors[2], lambda: ADWIN(clock=1, grace_period=4)),
                                    (st_detectors[3], lambda: PageHinkley(min_instances=4, delta=0.05,
                                                                          threshold=1.0, mode="down"))):
@@ -251,7 +254,8 @@ def main() -> int:
 
     print(f"\nDetection (onset {ONSET_H:g} h, {n_runs} drift runs, {n_runs} controls, seeds "
           f"{args.seed0}-{args.seed0 + n_runs - 1}; shop TA in 30-min batches, per-station TA in 15-min batches)")
-    print(f"per-station trigger: first station named after onset per drift run: {', '.join(named)}")
+    print(f"per-station trigger: first station named after onset per drift run: {', '.join(named)}; "
+          f"false alarms: {', '.join(false_st) or 'none'}")
     print(f"{'TA stream':18s} {'detector':26s} {'delay h (mean/max)':>19s} {'missed':>7s} {'FA/ctl run':>11s} "
           f"{'FA pre-onset':>13s}")
     for (sname, name), d in det.items():
