@@ -20,7 +20,7 @@ tested one-sided against the station's TA noise on the training shifts (``ta_sd_
 window's own scatter when larger — one odd batch does not make a trend; a z-test,
 :class:`~twin.evolution.trend.LinearTrend`), over the last 8 points (2 h), at ``alpha / number of stations``
 (Bonferroni: the chance that any of the stations fires on a steady shop stays ``alpha``),
-and a floor (fitted TA < 0.85: processing times 15 % over the prediction). The trigger
+and a floor (fitted TA < 0.85: processing times ~18 % over the prediction). The trigger
 names the station.
 
 After a trigger the station's usual times are re-based (:meth:`StationPM.rebase`): scaled by
@@ -45,7 +45,7 @@ from twin.evolution.trend import EvolutionTrigger, LinearTrend, TriggerEvent
 #: Default horizon of the per-station prediction [s] (one state step: each operation is
 #: judged by exactly one prediction).
 STATION_HORIZON_S = 300.0
-#: Default floor of the per-station TA (processing times 15 % over the prediction).
+#: Default floor of the per-station TA (processing times ~18 % over the prediction).
 STATION_FLOOR = 0.85
 #: Smallest TA noise used in the z-test (a station whose training TA barely varied).
 MIN_TA_SD = 0.005
