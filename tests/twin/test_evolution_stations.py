@@ -155,3 +155,22 @@ def test_the_live_loop_fits_the_station_part_and_its_trigger_is_annotated(shifts
     trig = [(t, label) for t, label, _e, kind in notes if kind == "trigger"]
     assert trig and "S13: processing-time TA" in trig[0][1] and 3 * H < trig[0][0] <= 4.5 * H
     assert report.monitor.state.station_ta and report.monitor.state.station_ta[-1].t == 4.5 * H
+
+
+def test_an_evolved_pm_whose_refit_shares_the_scalers_saves_and_reloads(tmp_path) -> None:
+    # a station trigger evolves the PM early, while the current PM still has weight: F*
+    # then holds the current PM and its refit clone, which share their scalers
+    from twin.evolution.model import ProgressLSTM
+    from twin.evolution.store import load_pm, save_pm
+    from twin.evolution.update import EvolvedProgressModel
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3, 2)).astype(np.float32)
+    y = np.c_[x[:, -1, 0] * 2 + 5, x[:, -1, 1] + 50]
+    current = ProgressLSTM(window=3, hidden=4, epochs=3).fit(x, y)
+    refit = current.clone().fit(x, y + 1.0, warm_start=True, epochs=3)
+    assert refit.x_mean_ is current.x_mean_
+    model = EvolvedProgressModel([current, refit], [0.4, 0.6], ["current", "refit"])
+    save_pm(tmp_path / "pm", model, {"stations": []})
+    again, _info = load_pm(tmp_path / "pm")
+    assert np.allclose(again.predict(x), model.predict(x))
