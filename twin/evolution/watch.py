@@ -278,7 +278,7 @@ class LiveEvolution:
                 from twin.evolution.stations import StationPM
 
                 try:
-                    station_pm = StationPM(hidden=min(s.hidden, 16), epochs=s.epochs,
+                    station_pm = StationPM(hidden=min(s.hidden, 8), epochs=min(s.epochs, 20),
                                            batch_s=s.station_batch_s).fit(
                                                [StationPM.training_frame(frame, t_start)])
                 except ValueError:  # no finished operation yet: watch the shop's TA only
