@@ -108,6 +108,8 @@ def main() -> int:
     ap.add_argument("--judge-min", type=float, default=30.0,
                     help="partial-outcome judging: minutes after the prediction (default 30)")
     ap.add_argument("--no-mechanism", action="store_true", help="skip the mechanism / hybrid PMs")
+    ap.add_argument("--station-min-judged", type=int, default=2,
+                    help="per-station TA only from batches with this many judged predictions")
     ap.add_argument("--seed0", type=int, default=1,
                     help="first drift/control seed (default 1; the per-station settings were chosen on 1-5)")
     args = ap.parse_args()
@@ -132,7 +134,7 @@ def main() -> int:
     pm = ProgressLSTM().fit(*training_set(train, 12))
     fit_all_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    spm = StationPM().fit(train)
+    spm = StationPM(min_judged=args.station_min_judged).fit(train)
     fit_st_s = time.perf_counter() - t0
     print(f"PM: LSTM fitted on {n_train} x {args.hours:g} h no-drift shifts in {fit_all_s:.1f} s "
           f"(one 24 h history: {fit_one_s:.1f} s); per-station part in {fit_st_s:.1f} s, watching "

@@ -33,6 +33,9 @@ def test_station_targets_are_mean_relative_processing_times_per_station() -> Non
     # actual 0.5: TA 0)
     ta = station_ta(y, np.ones_like(y))
     assert ta[0] == pytest.approx(1 - (0.2 + 0.1) / (1.2 + 0.9)) and ta[1] == pytest.approx(0.0)
+    # a batch needs 2 judged predictions by default (StationPM.min_judged): S2 has no point
+    ta2 = station_ta(y, np.ones_like(y), min_judged=2)
+    assert ta2[0] == pytest.approx(ta[0]) and np.isnan(ta2[1])
 
 
 def test_slope_test_with_known_noise_is_a_z_test_and_one_odd_point_is_not_a_trend() -> None:

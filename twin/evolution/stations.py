@@ -92,6 +92,11 @@ class StationPM:
 
     Args:
         horizon_s: prediction horizon [s]; batch_s: evaluation batch of ``ta_sd_`` [s].
+        min_judged: fewest predictions with an operation (5-min windows: about the
+            operations) a batch needs for a station TA point. With 1, the slow stations
+            (2–7 operations an hour: 0–2 a batch, a heavy-tailed TA) raised about one false
+            trigger in 6 control shifts; with 2 (default) none in 11, and those stations
+            are not watched (too few training batches).
         hidden, epochs, seed: of the LSTM (:class:`ProgressLSTM`); window: its input length.
 
     Learned attributes: ``stations_``, ``process_s_`` ((station index, process) -> usual
@@ -101,7 +106,8 @@ class StationPM:
     """
 
     def __init__(self, horizon_s: float = STATION_HORIZON_S, batch_s: float = 900.0,
-                 hidden: int = 8, epochs: int = 20, window: int = 12, seed: int = 0) -> None:
+                 hidden: int = 8, epochs: int = 20, window: int = 12, seed: int = 0,
+                 min_judged: int = 2) -> None:
         if not (math.isfinite(horizon_s) and horizon_s > 0):
             raise ValueError(f"station horizon must be a finite time > 0 s, got {horizon_s!r}")
         self.horizon_s = float(horizon_s)
@@ -110,6 +116,7 @@ class StationPM:
         self.epochs = epochs
         self.window = window
         self.seed = seed
+        self.min_judged = int(min_judged)
 
     def fit(self, frames: Sequence[ProgressFrame]) -> StationPM:
         """Learn the usual process times and the LSTM from no-drift ``frames``; returns self."""
@@ -176,13 +183,13 @@ class StationPM:
         return ratio
 
 
-def station_ta(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+def station_ta(y: np.ndarray, y_hat: np.ndarray, min_judged: int = 1) -> np.ndarray:
     """TA per station (columns) of a batch: :func:`batch_ta` over the judged predictions
-    (rows with an actual value); NaN for a station without any."""
+    (rows with an actual value); NaN for a station with fewer than ``min_judged``."""
     out = np.full(y.shape[1], np.nan)
     for j in range(y.shape[1]):
         ok = ~np.isnan(y[:, j])
-        if ok.any():
+        if ok.sum() >= max(min_judged, 1):
             out[j] = batch_ta(y[ok, j], y_hat[ok, j], y_floor=0.0)
     return out
 
@@ -198,7 +205,7 @@ def station_ta_series(frame: ProgressFrame, pred: np.ndarray, pm: StationPM,
     while end <= frame.known_until + 1e-9:
         m = (known > end - batch_s + 1e-9) & (known <= end + 1e-9)
         if m.any():
-            out.append((float(end), station_ta(y[m], pred[m])))
+            out.append((float(end), station_ta(y[m], pred[m], pm.min_judged)))
         end += batch_s
     return out
 
