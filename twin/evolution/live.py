@@ -226,7 +226,7 @@ class EvolutionMonitor:
             return []
         idx = np.searchsorted(frame.t, t_pred[m])
         y = pm.targets(frame)[idx]
-        ta = station_ta(y, np.asarray(st.station_pred)[m])
+        ta = station_ta(y, np.asarray(st.station_pred)[m], pm.min_judged)
         st.station_ta.append(StationTaPoint(float(end), ta))
         return self.station_trigger.add(float(end), ta)
 
