@@ -4,7 +4,10 @@ Shows, for the open recording, the PM's test accuracy TA per evaluation batch (t
 Fig. 14) with the fitted trend of each trigger and a red marker per trigger, a cursor line
 synchronised with the timeline (clicking the chart seeks), a log of the triggers and
 updates (a row seeks the timeline to it), and the before/after bars of MAE, RMSE, SMAPE and
-R² on the three post-trigger test sets (the paper's Fig. 15).
+R² on the three post-trigger test sets (the paper's Fig. 15). A per-station trigger
+(:mod:`twin.evolution.stations`) names its station in the log, and the chart adds that
+station's processing-time TA per 15-min batch (green triangles; more stations in pink and
+light blue) with the dashed trend of the trigger in the same colour.
 
 "Evolve now" runs :func:`twin.evolution.job.evolve_history_job` in a worker on the history
 up to the cursor: fit the LSTM PM on its first hours, replay the rest through the trigger
@@ -43,6 +46,8 @@ TA_PEN = pg.mkPen("#0072B2", width=2)
 TREND_PEN = pg.mkPen("#E69F00", width=2, style=Qt.PenStyle.DashLine)
 TRIGGER_PEN = pg.mkPen("#CF222E", width=2)
 CURSOR_PEN = pg.mkPen("#57606A", width=1)
+#: A triggered station's processing-time TA (per-station trigger), one colour per station.
+STATION_COLOURS = ("#009E73", "#CC79A7", "#56B4E9")
 BEFORE = "#999999"
 AFTER = "#0072B2"
 METRICS = ("MAE", "RMSE", "SMAPE", "R2")
@@ -96,6 +101,8 @@ class QtEvolutionPanel(QWidget):
                                           symbolBrush="#0072B2", name="TA")
         self.trend_items: list[pg.PlotDataItem] = []
         self.trigger_lines: list[pg.InfiniteLine] = []
+        self.station_curves: list[pg.PlotDataItem] = []
+        self.station_pens: dict[str, str] = {}
         self.cursor_line = pg.InfiniteLine(pos=0.0, angle=90, pen=CURSOR_PEN)
         self.ta_plot.addItem(self.cursor_line)
         self.ta_plot.scene().sigMouseClicked.connect(self._on_clicked)
@@ -223,21 +230,43 @@ class QtEvolutionPanel(QWidget):
         self.run_button.setEnabled(self.recording is not None and not self.live)
 
     # -- showing a report ----------------------------------------------------------------
+    def _draw_stations(self, report: Any) -> None:
+        """The processing-time TA of each station a per-station trigger named (up to 3)."""
+        st = report.monitor.state
+        pm = getattr(report.monitor, "station_pm", None)
+        self.station_pens = {}
+        if pm is None:
+            return
+        named = list(dict.fromkeys(e.station for e in st.triggers if e.station))[:len(STATION_COLOURS)]
+        t = np.array([p.t for p in st.station_ta]) / 3600.0
+        for name, colour in zip(named, STATION_COLOURS):
+            j = pm.stations_.index(name)
+            ta = np.array([p.ta[j] for p in st.station_ta])
+            ok = np.isfinite(ta)
+            curve = self.ta_plot.plot(t[ok], ta[ok], pen=pg.mkPen(colour, width=1), symbol="t",
+                                      symbolSize=4, symbolBrush=colour, name=f"{name} processing-time TA")
+            self.station_pens[name] = colour
+            self.station_curves.append(curve)
+
     def show_report(self, report: Any) -> None:
         """Draw a HistoryReport: TA chart, trends, triggers, log, before/after bars."""
         self.report = report
         st = report.monitor.state
         t = np.array([p.t for p in st.ta]) / 3600.0
         self.ta_curve.setData(t, np.array([p.ta for p in st.ta]))
-        for item in self.trend_items + self.trigger_lines:
+        for item in self.trend_items + self.trigger_lines + self.station_curves:
             self.ta_plot.removeItem(item)
-        self.trend_items, self.trigger_lines = [], []
+        self.trend_items, self.trigger_lines, self.station_curves = [], [], []
+        self._draw_stations(report)
         self.log.clear()
         updates = {u.t: u for u in st.updates}
         for ev in st.triggers:
             x = np.array([ev.window_start, ev.t]) / 3600.0
             tr = ev.trend
-            trend = self.ta_plot.plot(x, tr.intercept + tr.slope_per_h * x, pen=TREND_PEN)
+            pen = TREND_PEN
+            if ev.station in self.station_pens:  # the trend of that station's TA
+                pen = pg.mkPen(self.station_pens[ev.station], width=2, style=Qt.PenStyle.DashLine)
+            trend = self.ta_plot.plot(x, tr.intercept + tr.slope_per_h * x, pen=pen)
             line = pg.InfiniteLine(pos=ev.t / 3600.0, angle=90, pen=TRIGGER_PEN)
             self.ta_plot.addItem(line)
             self.trend_items.append(trend)

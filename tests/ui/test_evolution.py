@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from twin.evolution.history import degradation, simulate_shift
@@ -13,30 +14,30 @@ from twin.workshop import load_workshop
 
 @pytest.fixture(scope="module")
 def drifting(tmp_path_factory: pytest.TempPathFactory, machining13_path: Path) -> Path:
-    """10 h of machining13; the inspection station S13 wears (+0.5 cycle time per hour) from 2 h."""
+    """11 h of machining13; the inspection station S13 wears (+0.5 cycle time per hour) from 3 h."""
     return simulate_shift(load_workshop(machining13_path), tmp_path_factory.mktemp("evo") / "wear.twinlog",
-                          hours=10, seed=6, disturbances=degradation(["S13"], 0.5, 2.0))
+                          hours=11, seed=6, disturbances=degradation(["S13"], 0.5, 3.0))
 
 
 def test_evolve_now_lists_the_trigger_and_draws_the_bars(qtbot, drifting: Path) -> None:  # noqa: ANN001
     from ui.evolution import QtEvolutionPanel
 
     cursor = TimeCursor()
-    cursor.set_range(0.0, 10 * 3600.0)
-    cursor.seek(10 * 3600.0)
+    cursor.set_range(0.0, 11 * 3600.0)
+    cursor.seek(11 * 3600.0)
     panel = QtEvolutionPanel(cursor)
     qtbot.addWidget(panel)
     panel.show()
     assert not panel.run(), "nothing to evolve before a recording is open"
     panel.set_recording(drifting)
-    panel.train_h, panel.epochs = 2.0, 15
+    panel.train_h, panel.epochs = 3.0, 15
     assert "wear.twinlog" in panel.source_label.text()
     with qtbot.waitSignal(panel.finished, timeout=180_000) as done:
         assert panel.run()
         assert not panel.run_button.isEnabled()
     report = done.args[0]
     triggers = report.monitor.state.triggers
-    assert triggers and triggers[0].t > 2 * 3600
+    assert triggers and triggers[0].t > 3 * 3600
     # the log lists the trigger with its time, and the update after it
     first = panel.log.item(0).text()
     assert first.startswith(format_clock(triggers[0].t)) and "evolution trigger" in first
@@ -45,6 +46,15 @@ def test_evolve_now_lists_the_trigger_and_draws_the_bars(qtbot, drifting: Path) 
     xs, ys = panel.ta_curve.getData()
     assert len(xs) == len(report.monitor.state.ta) and min(ys) < 0.6
     assert [ln.value() for ln in panel.trigger_lines] == pytest.approx([e.t / 3600 for e in triggers])
+    # the worn station's processing times trigger first, soon after the onset; the log
+    # names it and the chart adds its processing-time TA
+    assert triggers[0].station == "S13" and triggers[0].t <= 4.5 * 3600
+    assert "S13: processing-time TA" in first
+    (curve,) = panel.station_curves
+    j = report.monitor.station_pm.stations_.index("S13")
+    s13 = [(p.t / 3600, p.ta[j]) for p in report.monitor.state.station_ta if np.isfinite(p.ta[j])]
+    cx, cy = curve.getData()
+    assert list(cx) == pytest.approx([a for a, _ in s13]) and list(cy) == pytest.approx([b for _, b in s13])
     # the bars show the un-evolved and evolved MAE of the three test sets
     before, after = panel.bar_heights("MAE")
     assert len(before) == len(after) == 3

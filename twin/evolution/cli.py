@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--out", type=Path, default=None, help="where to save the final PM (default <history>.pm)")
     p.add_argument("--annotated", type=Path, default=None,
                    help="write a copy of the history with TA/trigger/evolution annotations")
+    p.add_argument("--no-stations", action="store_true",
+                   help="do not fit the per-station part of the PM (processing times per station and "
+                        "its trigger); it is fitted only when the PM is (not with --pm)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_evolve)
 
@@ -59,6 +62,7 @@ def run_evolve(args: argparse.Namespace) -> int:
     from twin.evolution.live import EvolutionMonitor
     from twin.evolution.mechanism import MechanismForecaster, MechanismPM, needs_mechanism
     from twin.evolution.model import ProgressLSTM, training_set
+    from twin.evolution.stations import StationPM
     from twin.evolution.store import load_pm, save_pm
     from twin.modelstore import ModelFileError
     from twin.recording import RecordingError, open_recording
@@ -94,6 +98,7 @@ def run_evolve(args: argparse.Namespace) -> int:
         except Exception as err:  # noqa: BLE001 - ReplayError naming the recording
             raise CommandError(f"{args.history}: the mechanism PM needs the workshop: {err}") from None
     frame = progress_frame(rec, horizon_s=horizon_s, stations=stations, mechanism=mechanism)
+    station_pm = None
     if args.pm is None:
         if args.train:
             frames = []
@@ -113,6 +118,11 @@ def run_evolve(args: argparse.Namespace) -> int:
                 model = ProgressLSTM(epochs=args.epochs, residual_col=frame.mech_col).fit(*training_set(frames, 12))
         except ValueError as err:
             raise CommandError(f"{args.history}: cannot fit the PM: {err}") from None
+        if not args.no_stations:
+            try:
+                station_pm = StationPM().fit(frames if args.train else [StationPM.training_frame(frame, t_start)])
+            except ValueError:  # no finished operations: the production progress only
+                station_pm = None
     if model.n_features_in_ != frame.X.shape[1]:
         raise CommandError(f"{args.pm}: PM reads {model.n_features_in_} state features, "
                            f"this history has {frame.X.shape[1]} (different workshop?)")
@@ -120,6 +130,7 @@ def run_evolve(args: argparse.Namespace) -> int:
     notes: list[tuple[float, str, str, str]] = []
     monitor = EvolutionMonitor(model, batch_s=args.batch_min * 60.0, horizon_s=horizon_s,
                                judge_s=None if args.judge_min is None else args.judge_min * 60.0,
+                               station_pm=station_pm,
                                annotate=lambda t, label, entity, kind: notes.append((t, label, entity, kind)))
     report = evaluate_history(frame, model, monitor, t_start=t_start)
     out = args.out or args.history.with_suffix(".pm")
@@ -133,7 +144,8 @@ def run_evolve(args: argparse.Namespace) -> int:
         _write_annotated(rec, args.annotated, notes)
     doc = report.to_json()
     doc.update(pm=str(out), sha256=sha, fit_seconds=fit_s, seconds=time.perf_counter() - w0,
-               monitoring_from=t_start)
+               monitoring_from=t_start, stations_watched=(
+                   [] if station_pm is None else [station_pm.stations_[j] for j in monitor.station_trigger.watched]))
     if args.json:
         print(json.dumps(doc))
     else:
@@ -159,7 +171,8 @@ def _write_annotated(rec: Any, out: Path, notes: list[tuple[float, str, str, str
 def _print_report(doc: dict[str, Any]) -> None:
     ta = doc["ta"]
     print(f"TA per batch ({len(ta)} batches): " + " ".join(f"{p['t'] / 3600:.1f}h:{p['ta']:.2f}" for p in ta))
-    print("triggers: " + (", ".join(f"{t['t'] / 3600:.2f} h (TA {t['fitted_ta']:.2f}, "
+    print("triggers: " + (", ".join(f"{t['t'] / 3600:.2f} h ({t['station'] + ' processing-time ' if t['station'] else ''}"
+                                    f"TA {t['fitted_ta']:.2f}, "
                                     f"{t['slope_per_h']:+.3f}/h, p={t['p']:.2g})" for t in doc["triggers"]) or "none"))
     for u in doc["updates"]:
         print(f"  {u['t'] / 3600:.2f} h: {u['label']}")

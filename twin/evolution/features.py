@@ -18,6 +18,11 @@ shop-wide column ``mech_parts`` is appended: the mechanism model's forecast of t
 completed in ``(t, t + horizon]``, made from the state at ``t`` (the simulator run from the
 recorded state, :mod:`twin.forecast`) — the input of the mechanism and hybrid PMs.
 
+The frame also keeps the shop's finished **operations** (:class:`Operations`: station,
+process, end time, processing seconds — from :class:`twin.analytics.ShopAnalytics`, the one
+place operations are computed), the per-station targets of
+:class:`~twin.evolution.stations.StationPM`.
+
 Everything is computed from a recording's columns (``Recording.latest_rows`` at each sample
 time), so a growing live recording is read the same way as a finished shift.
 """
@@ -31,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.analytics import ShopAnalytics
 from twin.events import STATES
 from twin.recording import Recording
 
@@ -43,6 +49,28 @@ DEFAULT_STEP_S = 300.0
 DEFAULT_HORIZON_S = 3600.0
 #: Name of the mechanism model's forecast column (parts in the next horizon).
 MECH_FEATURE = "mech_parts"
+
+
+#: Event columns the analytics need for operations (see twin.statestore).
+_FLOW_COLUMNS = ("station", "wip", "process", "agv", "order")
+
+
+@dataclass
+class Operations:
+    """Finished operations of a frame's stations, in order of their end.
+
+    Attributes:
+        station: index into the frame's ``stations`` (n,); process: process names (n,);
+        end: end times [s] (n,); work_s: seconds actually processing (n,).
+    """
+
+    station: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    process: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    end: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    work_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.end)
 
 
 @dataclass
@@ -60,6 +88,7 @@ class ProgressFrame:
         done_t: sorted completion times of the parts completed up to the frame's end [s]
             (judging a prediction by a partial outcome, :meth:`completed`).
         t_end: the time up to which the frame's data is known [s] (None: its last sample).
+        ops: the stations' finished operations (:class:`Operations`).
     """
 
     t: np.ndarray
@@ -72,6 +101,7 @@ class ProgressFrame:
     source: str = ""
     done_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     t_end: float | None = None
+    ops: Operations = field(default_factory=Operations)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -84,7 +114,7 @@ class ProgressFrame:
     def select(self, mask: np.ndarray) -> ProgressFrame:
         return ProgressFrame(self.t[mask], self.X[mask], self.y[mask], self.horizon_s,
                              self.step_s, self.stations, self.features, self.source, self.done_t,
-                             self.t_end)
+                             self.t_end, self.ops)
 
     def completed(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Parts completed in ``(lo, hi]`` (seconds, arrays of the same shape)."""
@@ -211,7 +241,22 @@ def progress_frame(recording: Recording, *, step_s: float = DEFAULT_STEP_S,
         X = np.hstack([X, mechanism.parts(recording, times, horizon_s)[:, None]])
         names = [*names, MECH_FEATURE]
     return ProgressFrame(times, X, y, float(horizon_s), float(step_s), stations,
-                         names, str(getattr(recording, "path", "")), done_t, float(t1))
+                         names, str(getattr(recording, "path", "")), done_t, float(t1),
+                         operations_of(cols, stations))
+
+
+def operations_of(cols: Any, stations: Sequence[str]) -> Operations:
+    """The finished operations at ``stations`` in a recording's event columns (read by
+    :class:`twin.analytics.ShopAnalytics`; operations still running are not listed)."""
+    shop = ShopAnalytics(stations, t0=0.0, initial_state=None)
+    extra = {n: getattr(cols, n) for n in _FLOW_COLUMNS if hasattr(cols, n)}
+    shop.add_columns(cols.t, cols.entity, cols.kind, cols.state, cols.strings, extra)
+    index = {s: i for i, s in enumerate(stations)}
+    ops = sorted((o for o in shop.operations if o.station in index), key=lambda o: o.end)
+    return Operations(np.array([index[o.station] for o in ops], dtype=np.int64),
+                      np.array([o.process for o in ops], dtype=object),
+                      np.array([o.end for o in ops], dtype=float),
+                      np.array([o.work_s for o in ops], dtype=float))
 
 
 def _count(sorted_t: np.ndarray, lo: float, hi: float) -> float:

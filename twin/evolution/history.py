@@ -80,13 +80,22 @@ class HistoryReport:
             return np.zeros(0), np.zeros(0)
         return (np.asarray(st.pred_t) + h / 2, np.asarray(st.pred)[:, 0] * 3600.0 / h)
 
+    def _station_ta(self) -> list[dict[str, Any]]:
+        """Per-station TA points (relative processing times), NaN as None."""
+        pm = self.monitor.station_pm
+        if pm is None:
+            return []
+        return [{"t": p.t, "ta": {s: (None if math.isnan(v) else float(v)) for s, v in zip(pm.stations_, p.ta)}}
+                for p in self.monitor.state.station_ta]
+
     def to_json(self) -> dict[str, Any]:
         st = self.monitor.state
         return {
             "ta": [{"t": p.t, "ta": p.ta, "n": p.n, "mae": p.mae} for p in st.ta],
             "delta_ta": [float(d) for d in delta_ta([p.ta for p in st.ta])],
             "triggers": [{"t": e.t, "slope_per_h": e.trend.slope_per_h, "p": e.trend.p_decreasing,
-                          "fitted_ta": e.trend.fitted_end} for e in st.triggers],
+                          "fitted_ta": e.trend.fitted_end, "station": e.station} for e in st.triggers],
+            "station_ta": self._station_ta(),
             "updates": [{"t": u.t, "label": u.label,
                          "learners": (dict(zip(u.result.names, u.result.alphas)) if u.result else {}),
                          "seconds": (u.result.seconds if u.result else None)} for u in st.updates],

@@ -16,6 +16,13 @@ call it
 3. feeds the TA point to the :class:`~twin.evolution.trend.EvolutionTrigger`; on a trigger,
    evolves the PM (``policy="evolve"``: the AdaBoost update; ``"retrain"``: a fresh LSTM on
    the recent data — the simple baseline; ``"none"``: keep the PM);
+   With a per-station PM (``station_pm``, :mod:`twin.evolution.stations`), every
+   ``station_batch_s`` it also closes a TA point per station (relative processing times)
+   and feeds the per-station trigger (Bonferroni over the stations); a station trigger
+   names the station, re-bases that station's usual times, and evolves the PM like a
+   trigger of the shop's TA. An update is made at most once per cool-down (2 h): a trigger
+   in the cool-down of the last update is recorded and annotated, the PM is not evolved
+   again; any update restarts the shop trigger's window (its TA now judges the new PM);
 4. writes a ``ta`` annotation per TA point, a ``trigger`` per trigger and an ``evolution``
    per update through ``annotate(t, label, entity, kind)`` (e.g. ``RecordingWriter.annotate``),
    so they show on the timeline and replay later.
@@ -23,6 +30,7 @@ call it
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +41,7 @@ import numpy as np
 from twin.evolution.accuracy import TaPoint, batch_ta
 from twin.evolution.features import DEFAULT_HORIZON_S, DEFAULT_STEP_S, ProgressFrame, progress_frame
 from twin.evolution.model import ProgressLSTM, frame_windows
+from twin.evolution.stations import StationPM, StationTaPoint, StationTrigger, station_ta
 from twin.evolution.trend import EvolutionTrigger, TriggerEvent
 from twin.evolution.update import EvolutionResult, ProgressModel, evolve
 from twin.recording import Recording
@@ -66,6 +75,8 @@ class MonitorState:
     pred_t: list[float] = field(default_factory=list)
     pred: list[np.ndarray] = field(default_factory=list)
     pred_version: list[int] = field(default_factory=list)
+    station_ta: list[StationTaPoint] = field(default_factory=list)
+    station_pred: list[np.ndarray] = field(default_factory=list)
 
 
 class EvolutionMonitor:
@@ -83,6 +94,10 @@ class EvolutionMonitor:
         evolve_kwargs: passed to :func:`twin.evolution.update.evolve`.
         judge_s: how long after a prediction it is judged [s] (default: the horizon, the
             full outcome; shorter: by its partial outcome, see the module docstring).
+        station_pm: the per-station part of the PM (None: only the shop's TA is watched);
+            the monitor works on its own copy (a trigger re-bases the station's times).
+        station_trigger: its trigger (default :meth:`StationTrigger.for_pm`).
+        station_batch_s: evaluation batch of the per-station TA [s].
     """
 
     def __init__(self, model: ProgressModel, *, trigger: EvolutionTrigger | None = None,
@@ -91,7 +106,9 @@ class EvolutionMonitor:
                  evolve_kwargs: dict[str, Any] | None = None,
                  step_s: float = DEFAULT_STEP_S, horizon_s: float = DEFAULT_HORIZON_S,
                  t_start: float = 0.0, incremental_s: float | None = None,
-                 judge_s: float | None = None) -> None:
+                 judge_s: float | None = None, station_pm: StationPM | None = None,
+                 station_trigger: StationTrigger | None = None,
+                 station_batch_s: float = 900.0) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
         self.initial_model = model
@@ -113,6 +130,18 @@ class EvolutionMonitor:
         self.t_start = float(t_start)
         self.incremental_s = incremental_s
         self.t_now = 0.0
+        self.station_pm = copy.deepcopy(station_pm)
+        self.station_batch_s = float(station_batch_s)
+        if station_pm is not None and station_trigger is None:
+            station_trigger = StationTrigger.for_pm(station_pm)
+        self.station_trigger = station_trigger
+        self._next_station_end: float | None = None
+        self._next_update = -math.inf
+
+    @property
+    def tick_s(self) -> float:
+        """How often the monitor closes a batch [s] (the shorter of the two batches)."""
+        return min(self.batch_s, self.station_batch_s) if self.station_pm is not None else self.batch_s
 
     # -- feeding ---------------------------------------------------------------------
     def update(self, recording: Recording, t_now: float | None = None,
@@ -140,25 +169,66 @@ class EvolutionMonitor:
                 st.pred_t.append(float(frame.t[j]))
                 st.pred.append(p)
                 st.pred_version.append(len(self.models) - 1)
-        # 2. close batches
+            if self.station_pm is not None:
+                st.station_pred.extend(self.station_pm.predict(frame_windows(frame, self.station_pm.window)[new]))
+        # 2. close batches (the shop's and the stations', in time order)
         if self._next_batch_end is None:
             first = (st.pred_t[0] if st.pred_t else 0.0) + self.judge_s
             self._next_batch_end = math.ceil(first / self.batch_s - 1e-9) * self.batch_s
-        while self._next_batch_end <= t_now + 1e-9:
-            end = self._next_batch_end
-            self._next_batch_end += self.batch_s
-            point = self._ta_point(frame, end)
-            if point is None:
-                continue
-            st.ta.append(point)
-            closed.append(point)
-            self._note(end, f"TA {point.ta:.3f} ({point.n} predictions, MAE {point.mae:.2f} parts)", "ta")
-            ev = self.trigger.add(point.t, point.ta)
-            if ev is not None:
+        if self.station_pm is not None and self._next_station_end is None:
+            first = (st.pred_t[0] if st.pred_t else 0.0) + self.station_pm.horizon_s
+            self._next_station_end = math.ceil(first / self.station_batch_s - 1e-9) * self.station_batch_s
+        while True:
+            shop_end = self._next_batch_end
+            station_end = math.inf if self._next_station_end is None else self._next_station_end
+            if min(shop_end, station_end) > t_now + 1e-9:
+                break
+            events: list[TriggerEvent] = []
+            if station_end < shop_end - 1e-9:
+                self._next_station_end = station_end + self.station_batch_s
+                events = self._station_point(frame, station_end)
+                end = station_end
+            else:
+                end = shop_end
+                self._next_batch_end = shop_end + self.batch_s
+                point = self._ta_point(frame, end)
+                if point is None:
+                    continue
+                st.ta.append(point)
+                closed.append(point)
+                low = ""
+                if st.station_ta and self.station_pm is not None and np.isfinite(st.station_ta[-1].ta).any():
+                    j = int(np.nanargmin(st.station_ta[-1].ta))
+                    low = f"; lowest station TA {self.station_pm.stations_[j]} {st.station_ta[-1].ta[j]:.3f}"
+                self._note(end, f"TA {point.ta:.3f} ({point.n} predictions, MAE {point.mae:.2f} parts{low})", "ta")
+                ev = self.trigger.add(point.t, point.ta)
+                events = [ev] if ev is not None else []
+            for ev in events:
                 st.triggers.append(ev)
                 self._note(ev.t, ev.label(), "trigger")
-                self._on_trigger(frame, ev)
+                if ev.station and self.station_pm is not None:
+                    self.station_pm.rebase(frame, self.station_pm.stations_.index(ev.station), ev.t)
+            if events and end >= self._next_update - 1e-9:
+                self._next_update = end + self.trigger.cooldown_s
+                self.trigger.hold(end)
+                self._on_trigger(frame, events[0])
         return closed
+
+    def _station_point(self, frame: ProgressFrame, end: float) -> list[TriggerEvent]:
+        """Close the per-station TA batch ending at ``end``; the station triggers raised."""
+        st = self.state
+        pm = self.station_pm
+        assert pm is not None and self.station_trigger is not None
+        t_pred = np.asarray(st.pred_t)
+        known_at = t_pred + pm.horizon_s
+        m = (known_at > end - self.station_batch_s + 1e-9) & (known_at <= end + 1e-9)
+        if not m.any():
+            return []
+        idx = np.searchsorted(frame.t, t_pred[m])
+        y = pm.targets(frame)[idx]
+        ta = station_ta(y, np.asarray(st.station_pred)[m], pm.min_judged)
+        st.station_ta.append(StationTaPoint(float(end), ta))
+        return self.station_trigger.add(float(end), ta)
 
     # -- internals -------------------------------------------------------------------
     def _window(self) -> int:
@@ -198,6 +268,8 @@ class EvolutionMonitor:
         if self.incremental_s is not None:
             lo = max(lo, ev.t - self.incremental_s)
         incremental = self._data(frame, lo, ev.t)
+        if len(incremental[1]) < 4:  # a trigger in the first horizon of monitoring (a station's)
+            incremental = recent
         result: EvolutionResult | None = None
         if len(recent[1]) < 4:
             self._note(ev.t, f"PM not evolved: only {len(recent[1])} recent samples", "evolution")
@@ -233,5 +305,5 @@ def replay(frame: ProgressFrame, monitor: EvolutionMonitor, *, t_start: float | 
     t = lo
     while t < hi + 1e-9:
         monitor.step(frame, min(t, hi))
-        t += monitor.batch_s
+        t += monitor.tick_s
     return monitor

@@ -32,7 +32,9 @@ _SCALERS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_")
 def _lstm_tensors(m: ProgressLSTM, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {f"{prefix}net.{k}": v for k, v in m.net_.state_dict().items()}
     for name in _SCALERS:
-        out[f"{prefix}{name}"] = np.asarray(getattr(m, name), dtype=np.float32)
+        # a copy: a refitted learner shares its scalers with the learner it was cloned from,
+        # and safetensors refuses tensors that share memory
+        out[f"{prefix}{name}"] = np.array(getattr(m, name), dtype=np.float32, copy=True)
     return out
 
 

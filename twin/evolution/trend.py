@@ -15,7 +15,17 @@ Both are needed: a noisy but level series never fires (1), nor does a PM that lo
 accuracy while still good enough (2). **Cool-down**: after a trigger at ``t`` no trigger is
 raised before ``t + cooldown_s``, and the trend window restarts at ``t``: only TA points after
 the trigger count (they judge the evolved PM, not the one that was replaced). The window is
-the last ``window`` points; fewer than ``min_points`` never fire.
+the last ``window`` points; fewer than ``min_points`` never fire. :meth:`EvolutionTrigger.hold`
+applies the same cool-down and restart after a trigger raised elsewhere (the per-station
+trigger, :mod:`twin.evolution.stations`: the PM was evolved, older points judge the old one).
+
+**Known noise** (``LinearTrend(sigma=...)``): the slope's standard error is then
+``sigma / sqrt(Σ(t - t̄)²)`` with ``sigma`` the TA noise measured elsewhere (a z-test),
+instead of the fit's own residuals (a t-test with ``n - 2`` degrees of freedom: with 4–6
+points it needs a very steep fall to be significant); with ``robust`` (default) the fit's
+residual scatter is used instead when it is larger (a single odd point at the end of the
+window then does not pass for a trend). The per-station trigger uses it with each
+station's TA noise on the PM's training shifts.
 """
 
 from __future__ import annotations
@@ -52,10 +62,17 @@ class LinearTrend:
 
     Args:
         alpha: significance level of "the slope is negative".
+        sigma: known standard deviation of one TA point (None: estimated from the fit's
+            residuals, the t-test); with it the test is a z-test on the slope.
+        robust: with ``sigma``, use the residual scatter of the fit when it is larger.
     """
 
-    def __init__(self, alpha: float = 0.01) -> None:
+    def __init__(self, alpha: float = 0.01, sigma: float | None = None, robust: bool = True) -> None:
+        if sigma is not None and not (math.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"TA noise sigma must be a finite number > 0, got {sigma!r}")
         self.alpha = alpha
+        self.sigma = sigma
+        self.robust = robust
 
     def test(self, t: np.ndarray, ta: np.ndarray) -> TrendResult:
         t = np.asarray(t, dtype=float) / 3600.0
@@ -63,6 +80,17 @@ class LinearTrend:
         if len(t) < 3 or np.ptp(t) == 0:
             end = float(ta[-1]) if len(ta) else math.nan
             return TrendResult(0.0, end, 1.0, end, False)
+        if self.sigma is not None:
+            sxx = float(((t - t.mean()) ** 2).sum())
+            slope = float(((t - t.mean()) * (ta - ta.mean())).sum() / sxx)
+            intercept = float(ta.mean() - slope * t.mean())
+            sd = self.sigma
+            if self.robust and len(t) > 2:  # the window's own scatter, when larger (an outlier)
+                resid = ta - (intercept + slope * t)
+                sd = max(sd, float(np.sqrt((resid ** 2).sum() / (len(t) - 2))))
+            p = float(stats.norm.cdf(slope / (sd / math.sqrt(sxx))))
+            return TrendResult(slope, intercept, p, intercept + slope * float(t[-1]),
+                               bool(slope < 0 and p < self.alpha))
         if np.ptp(ta) == 0:  # a perfectly level series: no trend, linregress would warn
             return TrendResult(0.0, float(ta[0]), 1.0, float(ta[0]), False)
         fit = stats.linregress(t, ta, alternative="less")
@@ -74,15 +102,19 @@ class LinearTrend:
 
 @dataclass(frozen=True)
 class TriggerEvent:
-    """An evolution trigger at ``t`` seconds: the trend that caused it and the TA window."""
+    """An evolution trigger at ``t`` seconds: the trend that caused it and the TA window.
+    ``station``: the station whose processing-time TA fell (per-station trigger; "" for
+    the shop's production progress)."""
 
     t: float
     trend: TrendResult
     window_start: float
     ta_last: float
+    station: str = ""
 
     def label(self) -> str:
-        return (f"evolution trigger: TA {self.trend.fitted_end:.2f} falling "
+        what = f" {self.station}: processing-time TA" if self.station else ": TA"
+        return (f"evolution trigger{what} {self.trend.fitted_end:.2f} falling "
                 f"{self.trend.slope_per_h:+.3f}/h (p={self.trend.p_decreasing:.3g})")
 
 
@@ -112,6 +144,7 @@ class EvolutionTrigger:
         self.triggers_: list[TriggerEvent] = []
         self.last_trend_: TrendResult | None = None
         self._since = -math.inf
+        self._hold_until = -math.inf
 
     def add(self, t: float, ta: float) -> TriggerEvent | None:
         """Take the TA point (t seconds, ta); return the trigger it raises, if any."""
@@ -125,13 +158,17 @@ class EvolutionTrigger:
             return None
         trend = self.detector.test(np.asarray(ts), np.asarray(tas))
         self.last_trend_ = trend
-        cooling = self.triggers_ and t < self.triggers_[-1].t + self.cooldown_s
-        if trend.decreasing and trend.fitted_end < self.floor and not cooling:
+        if trend.decreasing and trend.fitted_end < self.floor and t >= self._hold_until:
             ev = TriggerEvent(float(t), trend, ts[0], float(ta))
             self.triggers_.append(ev)
-            self._since = float(t)
+            self.hold(float(t))
             return ev
         return None
+
+    def hold(self, t: float) -> None:
+        """Cool down and restart the window at ``t`` [s] (a trigger, here or elsewhere)."""
+        self._since = max(self._since, float(t))
+        self._hold_until = max(self._hold_until, float(t) + self.cooldown_s)
 
     def window_points(self) -> tuple[list[float], list[float]]:
         """(times, TA) of the points the trend is fitted over now."""

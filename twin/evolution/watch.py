@@ -64,6 +64,9 @@ class EvolutionSettings:
         policy: "evolve", "retrain" or "none".
         trigger: keyword arguments of :class:`~twin.evolution.trend.EvolutionTrigger`.
         evolve_kwargs: keyword arguments of :func:`twin.evolution.update.evolve`.
+        stations: also fit the per-station part of the PM (processing times per station,
+            :mod:`twin.evolution.stations`) and run its trigger (only with a PM fitted in
+            the session, not with ``pm_path``); station_batch_s: its evaluation batch.
         min_interval_s: wall seconds between the starts of two jobs. The job thread shares
             the interpreter with the GUI (reading the recording is Python code), so a fast
             simulated shop (×1000: a batch every 1.8 s) must not keep it busy all the time.
@@ -84,13 +87,15 @@ class EvolutionSettings:
     trigger: dict[str, Any] = field(default_factory=dict)
     evolve_kwargs: dict[str, Any] = field(default_factory=dict)
     min_interval_s: float = 5.0
+    stations: bool = True
+    station_batch_s: float = 900.0
 
     def __post_init__(self) -> None:
         from twin.evolution.mechanism import PM_KINDS
 
         if self.pm not in PM_KINDS:
             raise ValueError(f"PM kind must be one of {', '.join(PM_KINDS)}, got {self.pm!r}")
-        for name in ("train_h", "horizon_s", "step_s", "batch_s", "recent_s"):
+        for name in ("train_h", "horizon_s", "step_s", "batch_s", "recent_s", "station_batch_s"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"evolution setting {name} must be a positive number, got {v!r}")
@@ -165,7 +170,7 @@ class LiveEvolution:
                 and reached >= self._next_due
                 and self._clock() >= self._started_at + self.settings.min_interval_s):
             self._started_at = self._clock()
-            b = self.settings.batch_s
+            b = self.settings.batch_s if self.monitor is None else self.monitor.tick_s
             self._next_due = (math.floor(reached / b + 1e-9) + 1) * b
             if flush is not None:
                 flush()
@@ -235,7 +240,8 @@ class LiveEvolution:
         snap = copy.copy(self.monitor)
         snap.state = dataclasses.replace(st, ta=list(st.ta), triggers=list(st.triggers),
                                          updates=list(st.updates), pred_t=list(st.pred_t),
-                                         pred=list(st.pred), pred_version=list(st.pred_version))
+                                         pred=list(st.pred), pred_version=list(st.pred_version),
+                                         station_ta=list(st.station_ta), station_pred=list(st.station_pred))
         report = score_history(frame, self.monitor.initial_model, snap)
         return report, (f"monitoring: {len(st.ta)} TA points, {len(st.triggers)} trigger"
                         f"{'s' if len(st.triggers) != 1 else ''}, {len(st.updates)} update"
@@ -249,6 +255,7 @@ class LiveEvolution:
 
         s = self.settings
         t_start = 0.0
+        station_pm = None
         if s.pm_path is not None:
             from twin.evolution.store import load_pm
 
@@ -267,7 +274,17 @@ class LiveEvolution:
                                      residual_col=frame.mech_col if s.pm == "hybrid" else None)
                 for _ in model.fit_iter(*training_set([first], model.window)):
                     self._check()
+            if s.stations:
+                from twin.evolution.stations import StationPM
+
+                try:
+                    station_pm = StationPM(hidden=min(s.hidden, 8), epochs=min(s.epochs, 20),
+                                           batch_s=s.station_batch_s).fit(
+                                               [StationPM.training_frame(frame, t_start)])
+                except ValueError:  # no finished operation yet: watch the shop's TA only
+                    station_pm = None
         return EvolutionMonitor(model, trigger=EvolutionTrigger(**s.trigger), batch_s=s.batch_s,
                                 recent_s=s.recent_s, policy=s.policy, annotate=self._note,
                                 evolve_kwargs=s.evolve_kwargs, step_s=s.step_s,
-                                horizon_s=s.horizon_s, t_start=t_start, judge_s=s.judge_s)
+                                horizon_s=s.horizon_s, t_start=t_start, judge_s=s.judge_s,
+                                station_pm=station_pm, station_batch_s=s.station_batch_s)
