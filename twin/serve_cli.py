@@ -224,22 +224,29 @@ def _loop(sim: Any, pubs: list[Any], args: argparse.Namespace, stop: threading.E
         for p in pubs:
             p.publish(events)
         n_events += len(events)
-        for i, p in enumerate(pubs):
-            st = getattr(p, "status", None)
-            if st is not None and shown.get(i) != st.message:
-                shown[i] = st.message
-                print(f"{p.url}: {st.state.value}: {st.message}", flush=True)
-            if getattr(p, "error", ""):
-                raise CommandError(f"{p.url}: {p.error}")
+        _print_statuses(pubs, shown)
         if any(s.state in (states.STOPPED, states.FAILED) for s in batch.statuses):
             print(f"the simulated shop ended: {batch.statuses[-1].message}", flush=True)
-            return 0
+            break
         now = time.monotonic()
         if args.duration is not None and now - t_start >= args.duration:
-            return 0
+            break
         if now - last_report >= REPORT_S:
             print(f"t={sim.reached:.0f} s of the shift, {n_events} events "
                   f"({n_events / (now - t_start):.0f}/s)", flush=True)
             last_report = now
         stop.wait(POLL_S)
+    _print_statuses(pubs, shown)  # a change since the last poll (stopped right after connecting)
     return 0
+
+
+def _print_statuses(pubs: list[Any], shown: dict[int, str]) -> None:
+    """Print each publisher's status when it changed since ``shown``; a publisher that
+    failed ends the command."""
+    for i, p in enumerate(pubs):
+        st = getattr(p, "status", None)
+        if st is not None and shown.get(i) != st.message:
+            shown[i] = st.message
+            print(f"{p.url}: {st.state.value}: {st.message}", flush=True)
+        if getattr(p, "error", ""):
+            raise CommandError(f"{p.url}: {p.error}")
