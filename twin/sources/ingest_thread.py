@@ -44,16 +44,20 @@ class _Worker(Ingest):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.outbox: collections.deque[Delivery] = collections.deque()
+        self.outbox_lock = threading.Lock()  # the window takes from the outbox as it grows
 
     def _deliver(self, delivery: Delivery) -> None:
-        r, box = delivery.result, self.outbox
-        empty = not (r.events or r.statuses or r.gaps or delivery.markers or r.rejected)
-        if empty and box:
-            last = box[-1].result
-            if not (last.events or last.statuses or last.gaps or box[-1].markers or last.rejected):
+        with self.outbox_lock:
+            box = self.outbox
+            if box and _empty(delivery) and _empty(box[-1]):
                 box[-1] = delivery  # only the view's end moved on: one entry is enough
-                return
-        box.append(delivery)
+            else:
+                box.append(delivery)
+
+
+def _empty(d: Delivery) -> bool:
+    r = d.result
+    return not (r.events or r.statuses or r.gaps or d.markers or r.rejected)
 
 
 class BackgroundIngest:
@@ -150,10 +154,11 @@ class BackgroundIngest:
         limit = math.inf if final or self._ingest.ended else self.max_events
         taken: list[Delivery] = []
         n = 0
-        while outbox and n < limit:
-            d = outbox.popleft()
-            taken.append(d)
-            n += len(d.result.events)
+        with self._ingest.outbox_lock:
+            while outbox and n < limit:
+                d = outbox.popleft()
+                taken.append(d)
+                n += len(d.result.events)
         if not taken:
             return IngestResult([], self._shown_reached, [], [], 0)
         rs = [d.result for d in taken]
