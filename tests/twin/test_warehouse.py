@@ -214,7 +214,7 @@ def test_lstm_pm_migrated_to_another_workshop_predicts_its_progress(tmp_path: Pa
     import numpy as np
     import torch
 
-    from twin.evolution.model import _Net
+    from twin.evolution.model import LSTMNet
     from twin.recording import open_recording
     from twin.sim_cli import simulate_to_recording
     from twin.warehouse.migrate import migrate
@@ -238,7 +238,7 @@ def test_lstm_pm_migrated_to_another_workshop_predicts_its_progress(tmp_path: Pa
     untrained = copy.copy(pm)
     untrained.lstm_ = pm.lstm_.clone()
     torch.manual_seed(0)
-    untrained.lstm_.net_ = _Net(len(pm.features_), 2, pm.lstm_.hidden, pm.lstm_.layers).eval()
+    untrained.lstm_.net_ = LSTMNet(len(pm.features_), 2, pm.lstm_.hidden, pm.lstm_.layers).eval()
     level = test_accuracy(ev.y[:, 0], np.full(len(ev), float(fit.y[:, 0].mean())))
     acc = pm.score(ev)
     assert acc > untrained.score(ev) + 0.05 and acc > level + 0.05, (acc, untrained.score(ev), level)

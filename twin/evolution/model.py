@@ -45,8 +45,9 @@ def training_set(frames: Sequence[ProgressFrame], window: int) -> tuple[np.ndarr
     return np.concatenate(xs), np.concatenate(ys)
 
 
-class _Net(nn.Module):
-    """LSTM encoder + linear head: (batch, window, d) -> (batch, k)."""
+class LSTMNet(nn.Module):
+    """The PMs' torch module, LSTM encoder + linear head: (batch, window, d) -> (batch, k)
+    (also built by the PM store and the warehouse to load saved weights)."""
 
     def __init__(self, n_features: int, n_targets: int, hidden: int, layers: int) -> None:
         super().__init__()
@@ -140,7 +141,7 @@ class ProgressLSTM:
             self.y_scale_ = np.where(y.std(0) > 1e-6, y.std(0), 1.0).astype(np.float32)
             self.n_features_in_ = int(windows.shape[-1])
             self.n_targets_ = int(y.shape[1])
-            self.net_ = _Net(self.n_features_in_, self.n_targets_, self.hidden, self.layers)
+            self.net_ = LSTMNet(self.n_features_in_, self.n_targets_, self.hidden, self.layers)
             self.loss_curve_: list[float] = []
         elif windows.shape[-1] != self.n_features_in_ or y.shape[1] != self.n_targets_:
             raise ValueError("warm start needs the features and targets the model was fitted on")
@@ -209,7 +210,7 @@ class ProgressLSTM:
             for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "n_features_in_", "n_targets_"):
                 setattr(twin, name, getattr(self, name))
             twin.loss_curve_ = list(self.loss_curve_)
-            twin.net_ = _Net(self.n_features_in_, self.n_targets_, self.hidden, self.layers)
+            twin.net_ = LSTMNet(self.n_features_in_, self.n_targets_, self.hidden, self.layers)
             twin.net_.load_state_dict(self.net_.state_dict())
             twin.net_.eval()
         return twin

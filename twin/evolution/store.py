@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from twin.evolution.mechanism import MechanismPM
-from twin.evolution.model import ProgressLSTM, _Net
+from twin.evolution.model import ProgressLSTM, LSTMNet
 from twin.evolution.update import EvolvedProgressModel, ProgressModel
 from twin.modelstore import ModelFileError, load_model, save_model
 
@@ -70,7 +70,7 @@ def _lstm_from(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], pre
         m.n_targets_ = int(meta["n_targets"])
         for name in _SCALERS:
             setattr(m, name, tensors[f"{prefix}{name}"].numpy())
-        m.net_ = _Net(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
+        m.net_ = LSTMNet(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
         state = {k[len(prefix) + 4:]: v for k, v in tensors.items() if k.startswith(f"{prefix}net.")}
         m.net_.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -186,9 +186,9 @@ class ProgressPM:
         m = src.clone()
         state = m.net_.state_dict()
         state["lstm.weight_ih_l0"] = w
-        from twin.evolution.model import _Net
+        from twin.evolution.model import LSTMNet
 
-        m.net_ = _Net(len(feats), src.n_targets_, src.hidden, src.layers)
+        m.net_ = LSTMNet(len(feats), src.n_targets_, src.hidden, src.layers)
         m.net_.load_state_dict(state)
         m.net_.eval()
         m.n_features_in_ = len(feats)
@@ -242,7 +242,7 @@ class ProgressPM:
         """Rebuild from a package's PM section; ValueError naming what does not fit."""
         import torch
 
-        from twin.evolution.model import ProgressLSTM, _Net
+        from twin.evolution.model import ProgressLSTM, LSTMNet
 
         if config.get("kind") != KIND:
             raise ValueError(f"PM kind {config.get('kind')!r} is not {KIND!r}")
@@ -253,7 +253,7 @@ class ProgressPM:
             m.n_features_in_, m.n_targets_ = len(feats), int(config["n_targets"])
             for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
                 setattr(m, name, np.asarray(tensors[name.rstrip("_")], dtype=np.float32))
-            m.net_ = _Net(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
+            m.net_ = LSTMNet(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
             m.net_.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in tensors.items() if k.startswith("net.")})
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ValueError(f"PM weights do not fit its config ({type(exc).__name__}: {exc})") from None
