@@ -312,7 +312,7 @@ class Session:
             return 0
         return self._take(ingest)
 
-    def _take(self, ingest: Ingest, from_stop: bool = False) -> int:
+    def _take(self, ingest: Ingest | BackgroundIngest, from_stop: bool = False) -> int:
         result = ingest.pump(final=from_stop)  # stopping: what waits is recorded too
         self.cursor.extend_to(self.store.time_range[1])
         for st in result.statuses:
@@ -328,7 +328,7 @@ class Session:
             self.live_ended.emit(status)
         return len(result.events)
 
-    def _poll_evolution(self, ingest: Ingest) -> None:
+    def _poll_evolution(self, ingest: Ingest | BackgroundIngest) -> None:
         """Hand the evolution loop the shop's progress; write what it found."""
         evo = self.evolution
         if evo is None:

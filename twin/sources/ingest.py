@@ -232,6 +232,7 @@ class Ingest:
     def halt(self) -> None:
         """Nothing to stop: this pipeline runs on its caller's thread (see
         :class:`~twin.sources.ingest_thread.BackgroundIngest`)."""
+
     def _take_backlog(self, budget: float | None) -> list[Event]:
         """Validate and record waiting events in order, for at most ``budget`` wall seconds
         (None: all of them); returns the accepted ones."""

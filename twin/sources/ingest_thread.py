@@ -78,13 +78,11 @@ class BackgroundIngest:
                  max_events: int = MAX_EVENTS_PER_PUMP) -> None:
         self._ingest = _Worker(source, writer, None, follow_delay_s=follow_delay_s, clock=clock)
         self._ingest.budget_s = SLICE_S
-        self.source = source
         self.store = store
         self.max_events = max_events
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._shown_reached = 0.0
-        self.error = ""
 
     # -- what the session reads -----------------------------------------------------------
     @property
@@ -137,10 +135,8 @@ class BackgroundIngest:
                     self._stop.wait(PERIOD_S)
         except Exception as exc:  # noqa: BLE001 - Ingest catches what a source raises; this is ours
             log.error("ingest stopped:\n%s", traceback.format_exc())
-            self.error = f"ingest stopped: {exc}"
-            ing.take(  # the session ends, and says why
-                SourceBatch(reached=math.nan, statuses=[
-                    SourceStatus(SourceState.FAILED, self.error, None)]))
+            ing.take(SourceBatch(reached=math.nan, statuses=[  # the session ends, and says why
+                SourceStatus(SourceState.FAILED, f"ingest stopped: {exc}", None)]))
 
     # -- the window's side -----------------------------------------------------------------
     def pump(self, *, final: bool = False) -> IngestResult:
