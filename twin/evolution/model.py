@@ -14,7 +14,7 @@ units (parts, percent), never negative.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,10 @@ def training_set(frames: Sequence[ProgressFrame], window: int) -> tuple[np.ndarr
     if not xs or sum(len(x) for x in xs) == 0:
         raise ValueError("no sample with a known target to learn from (history shorter than the horizon?)")
     return np.concatenate(xs), np.concatenate(ys)
+
+
+#: The standardisation a fitted PM carries (its inputs' and outputs' mean and scale).
+SCALERS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_")
 
 
 class LSTMNet(nn.Module):
@@ -89,6 +93,22 @@ class ProgressLSTM:
         self.weight_decay = weight_decay
         self.seed = seed
         self.residual_col = residual_col
+
+    @classmethod
+    def restored(cls, params: Mapping[str, Any], n_features: int, n_targets: int,
+                 scalers: Mapping[str, Any], net_state: Mapping[str, Any]) -> ProgressLSTM:
+        """A fitted PM from saved arrays (a PM file, a package): ``scalers`` by attribute
+        name (``x_mean_`` …), ``net_state`` the torch module's state dict. Raises what numpy
+        and torch raise for arrays that do not fit (KeyError, ValueError, RuntimeError)."""
+        m = cls(**params)
+        m.n_features_in_, m.n_targets_ = int(n_features), int(n_targets)
+        for name in SCALERS:
+            setattr(m, name, np.asarray(scalers[name], dtype=np.float32))
+        m.net_ = LSTMNet(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
+        m.net_.load_state_dict({k: torch.as_tensor(v) for k, v in net_state.items()})
+        m.net_.eval()
+        m.loss_curve_ = []
+        return m
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("window", "hidden", "layers", "epochs", "lr",

@@ -22,16 +22,15 @@ import numpy as np
 import torch
 
 from twin.evolution.mechanism import MechanismPM
-from twin.evolution.model import ProgressLSTM, LSTMNet
+from twin.evolution.model import SCALERS, ProgressLSTM
 from twin.evolution.update import EvolvedProgressModel, ProgressModel
 from twin.modelstore import ModelFileError, load_model, save_model
 
-_SCALERS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_")
 
 
 def _lstm_tensors(m: ProgressLSTM, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {f"{prefix}net.{k}": v for k, v in m.net_.state_dict().items()}
-    for name in _SCALERS:
+    for name in SCALERS:
         # a copy: a refitted learner shares its scalers with the learner it was cloned from,
         # and safetensors refuses tensors that share memory
         out[f"{prefix}{name}"] = np.array(getattr(m, name), dtype=np.float32, copy=True)
@@ -65,19 +64,12 @@ def _learner_from(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], 
 def _lstm_from(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], prefix: str,
                where: str) -> ProgressLSTM:
     try:
-        m = ProgressLSTM(**meta["params"])
-        m.n_features_in_ = int(meta["n_features"])
-        m.n_targets_ = int(meta["n_targets"])
-        for name in _SCALERS:
-            setattr(m, name, tensors[f"{prefix}{name}"].numpy())
-        m.net_ = LSTMNet(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
-        state = {k[len(prefix) + 4:]: v for k, v in tensors.items() if k.startswith(f"{prefix}net.")}
-        m.net_.load_state_dict(state)
+        return ProgressLSTM.restored(
+            meta["params"], meta["n_features"], meta["n_targets"],
+            {name: tensors[f"{prefix}{name}"].numpy() for name in SCALERS},
+            {k[len(prefix) + 4:]: v for k, v in tensors.items() if k.startswith(f"{prefix}net.")})
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelFileError(f"{where}: not a production-progress model ({exc})") from None
-    m.net_.eval()
-    m.loss_curve_ = []
-    return m
 
 
 def save_pm(path: str | Path, model: ProgressModel, info: Mapping[str, Any] | None = None) -> str:

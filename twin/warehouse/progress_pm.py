@@ -240,29 +240,23 @@ class ProgressPM:
     @classmethod
     def from_section(cls, tensors: dict[str, Any], config: dict[str, Any]) -> ProgressPM:
         """Rebuild from a package's PM section; ValueError naming what does not fit."""
-        import torch
-
-        from twin.evolution.model import ProgressLSTM, LSTMNet
+        from twin.evolution.model import SCALERS, ProgressLSTM
 
         if config.get("kind") != KIND:
             raise ValueError(f"PM kind {config.get('kind')!r} is not {KIND!r}")
         try:
             params = {k: config["params"][k] for k in PARAMS}
             feats = [str(n) for n in config["inputs"]]
-            m = ProgressLSTM(seed=int(config["params"].get("seed", 0)), **params)
-            m.n_features_in_, m.n_targets_ = len(feats), int(config["n_targets"])
-            for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
-                setattr(m, name, np.asarray(tensors[name.rstrip("_")], dtype=np.float32))
-            m.net_ = LSTMNet(m.n_features_in_, m.n_targets_, m.hidden, m.layers)
-            m.net_.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in tensors.items() if k.startswith("net.")})
+            m = ProgressLSTM.restored(
+                {"seed": int(config["params"].get("seed", 0)), **params}, len(feats), config["n_targets"],
+                {name: tensors[name.rstrip("_")] for name in SCALERS},
+                {k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ValueError(f"PM weights do not fit its config ({type(exc).__name__}: {exc})") from None
         if len(m.x_mean_) != len(feats) or len(m.x_scale_) != len(feats):
             raise ValueError(f"PM scaling does not match its {len(feats)} named inputs")
         if not all(np.isfinite(getattr(m, n)).all() for n in ("x_mean_", "x_scale_", "y_mean_", "y_scale_")):
             raise ValueError("PM scaling is not finite")
-        m.net_.eval()
-        m.loss_curve_ = []
         pm = cls(seed=m.seed, **params)
         pm.lstm_, pm.features_ = m, tuple(feats)
         pm.station_types_ = {str(k): str(v) for k, v in dict(config.get("station_types") or {}).items()}
