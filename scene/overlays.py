@@ -156,7 +156,8 @@ def state_legend(
                              faces=[4, 0, 1, 2, 3])
         square.cell_data["rgb"] = np.array([rgb], np.uint8)
         square.set_active_scalars("rgb", preference="cell")
-        legend.SetEntry(i, square, label, (-1.0, -1.0, -1.0))
+        # VTK leaves the text no gap after a symbol wider than tall: two spaces make one
+        legend.SetEntry(i, square, f"  {label}", (-1.0, -1.0, -1.0))
     legend.ScalarVisibilityOn()
     legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     legend.GetPositionCoordinate().SetValue(*position)
