@@ -120,6 +120,16 @@ def _needs_display() -> str:
     return ""
 
 
+def select_when_shown(window, entity_id: str) -> None:  # noqa: ANN001 - MainWindow
+    """Select ``entity_id`` now, or once the recording or live shop being opened shows
+    (its workshop loads in a worker)."""
+    if window.workshop is not None:
+        window.selection.select(entity_id)
+        return
+    window.recording_opened.connect(lambda _: window.selection.select(entity_id))
+    window.live_started.connect(lambda _: window.selection.select(entity_id))
+
+
 def _run(args: argparse.Namespace, start) -> int:  # noqa: ANN001 - start(window) -> str
     reason = _needs_display()
     if reason:
@@ -144,13 +154,7 @@ def _run(args: argparse.Namespace, start) -> int:  # noqa: ANN001 - start(window
     if problem:
         failure.append(problem)
     if args.select:
-        def select() -> None:
-            if window.workshop is not None:
-                window.selection.select(args.select)
-            else:  # the recording is still being read
-                window.recording_opened.connect(lambda _: window.selection.select(args.select))
-
-        QTimer.singleShot(0, select)
+        QTimer.singleShot(0, lambda: select_when_shown(window, args.select))
     if args.quit_after is not None:
         def finish() -> None:
             if args.screenshot is not None and not window.save_screenshot(args.screenshot):

@@ -145,3 +145,23 @@ def test_the_inspector_says_a_station_is_stale_until_its_next_event(qtbot, machi
     inspector.refresh()
     text = inspector.fields["state"].text()
     assert "idle" in text and "stale" not in text
+
+
+def test_gui_select_shows_the_station_once_the_live_shop_has_loaded(
+        qtbot, window, machining13_path: Path, tmp_path: Path, request) -> None:  # noqa: ANN001
+    """``gui --select S05`` on a live shop: the workshop loads in a worker, and the station
+    is selected when the shop shows (it was dropped: only a recording's opening selected)."""
+    from ui.cli import select_when_shown
+
+    w = window
+    feed = ScriptedSource([SourceBatch([Event(5.0, "S05", "station", "processing")], reached=10.0)],
+                          url="scripted://select")
+    register_scheme("scripted", lambda url, **kw: feed)
+    request.addfinalizer(lambda: base._FACTORIES.pop("scripted", None))
+    with qtbot.waitSignal(w.live_started, timeout=60_000):
+        assert w.start_live("scripted://select", workshop_path=machining13_path,
+                            record_dir=tmp_path)
+        assert w.workshop is None  # still loading when the command line asks
+        select_when_shown(w, "S05")
+    assert w.selection.entity == "S05"
+    qtbot.waitUntil(lambda: "Machining centre 2" in w.inspector.title.text(), timeout=10_000)
