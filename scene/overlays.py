@@ -7,6 +7,7 @@ the scene never adds actors while it is running.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyvista as pv
@@ -16,6 +17,7 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkCoordinate, vtkPolyDataMapp
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 
 from scene import palette
+from scene.picking import world_to_display
 
 # --- labels --------------------------------------------------------------------------------
 
@@ -100,6 +102,27 @@ class LabelLayer:
             raise ValueError("a label layer without offset_px is anchored in world coordinates")
         for ta, (dx, dy) in zip(self.actors, offsets_px, strict=False):
             ta.GetPositionCoordinate().SetValue(float(dx), float(dy))
+
+    def keep_inside(self, renderer: Any) -> None:
+        """Keep the labels shown inside the view: one that would stick out of the left or
+        right edge starts (ends) at its anchor instead of being centred on it. Call after
+        the camera moved (world-anchored labels only)."""
+        if self._refs:
+            return
+        width = renderer.GetSize()[0]
+        bb = [0.0] * 4
+        for ta in self.actors:
+            if not ta.GetVisibility():
+                continue
+            tp = ta.GetTextProperty()
+            ax = world_to_display(renderer, ta.GetPositionCoordinate().GetValue())[0]
+            tp.SetJustificationToCentered()
+            ta.GetBoundingBox(renderer, bb)
+            half = (bb[1] - bb[0]) / 2.0
+            if ax - half < 0.0 <= ax:
+                tp.SetJustificationToLeft()
+            elif ax + half > width >= ax:
+                tp.SetJustificationToRight()
 
     def point(self, i: int) -> np.ndarray:
         """The 3D anchor of label ``i``."""

@@ -807,6 +807,8 @@ class WorkshopScene:
             flagged = np.asarray(self._flag_labels.shown, np.int64)
             big = np.concatenate([flagged, np.setdiff1d(big, flagged)])[:MAX_LABELS]
         self._labels.show_only(np.sort(big))
+        self._labels.keep_inside(self.renderer)
+        self._buf_labels.keep_inside(self.renderer)
         self._place_flags()
 
     def _place_flags(self) -> None:

@@ -35,3 +35,19 @@ def test_swatches_stay_readable_in_a_narrow_view(state: str) -> None:
     assert narrow == wide
     w, h = narrow
     assert w >= 10 and h >= 6, narrow
+
+
+def test_each_swatch_stands_clear_of_its_text() -> None:
+    """The wider swatches touched the first letter of their entry ("Processing" read as a
+    green block running into "rocessing")."""
+    p = offscreen_plotter((828, 833))
+    p.set_background("#E4E7EB")
+    p.renderer.AddActor(state_legend(ENTRIES))
+    img = p.screenshot(return_img=True)[..., :3].astype(int)
+    p.close()
+    for state in ("processing", "down", "blocked"):
+        want = np.array(palette.STATION_STATE_COLOURS[state], int)
+        ys, xs = np.nonzero(np.abs(img - want).sum(-1) < 30)
+        right = int(xs.max())
+        gap = img[ys.min():ys.max() + 1, right + 1:right + 5]
+        assert (gap.min(axis=-1) > 200).all(), f"{state}: text within 4 px of the swatch"
