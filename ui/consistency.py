@@ -191,7 +191,7 @@ class QtConsistencyPanel(QWidget):
         self.against_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.against_box.setMinimumContentsLength(18)
-        self.from_state_box = QCheckBox("start the model from the physical shop's state", self)
+        self.from_state_box = QCheckBox("start from the physical shop's state", self)
         self.from_state_box.setToolTip(
             "Simulate the model from the work in process, queues and machine states the "
             "physical shop had at its first event (for a recording that starts mid-shift)")
@@ -244,6 +244,7 @@ class QtConsistencyPanel(QWidget):
 
         self.flags_title = QLabel("", self)
         self.flags_title.setStyleSheet("font-weight: bold;")
+        self.flags_title.setWordWrap(True)  # "Flagged: none — …" set the dock's width
         self.explanations = QListWidget(self)
         self.explanations.setObjectName("explanations")
         self.explanations.setWordWrap(True)

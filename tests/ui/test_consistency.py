@@ -185,6 +185,17 @@ def test_the_recordings_own_model_does_not_flag_s05(qtbot, opened) -> None:  # n
     assert not any(e == "S05" and "cycle time" in t for e, t in panel.flag_texts())
     assert "S05" not in opened.view.scene.flag_labels()
     assert not any(t.startswith("S05: cycle time") for t in _visible_texts(opened.view.scene))
+    # the verdict fits the dock beside the 3D view: nothing runs off its right edge
+    from PySide6.QtWidgets import QScrollArea, QWidget
+
+    opened.consistency_dock.show()
+    opened.consistency_dock.raise_()
+    qtbot.wait(50)
+    body = panel.findChild(QWidget, "consistencyBody")
+    scroll = panel.findChild(QScrollArea)
+    assert "Flagged" in panel.flags_title.text() and panel.flags_title.isVisible()
+    assert body.minimumSizeHint().width() <= scroll.viewport().width()
+    assert scroll.horizontalScrollBar().maximum() == 0
 
 
 def test_chart_sources_follow_the_names_of_the_characteristics() -> None:
