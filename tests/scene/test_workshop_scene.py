@@ -568,9 +568,10 @@ def test_labels_at_the_edge_of_the_view_are_drawn_whole(scene: WorkshopScene) ->
     """The raw-material warehouse stands at the left edge of machining13: centred on it, its
     label lost its first letters ("w-material warehouse") in the app's view."""
     sc = scene
+    sc.screenshot(size=APP_VIEW)  # the view as a person sees it in the app
     for preset in ("iso", "top"):
-        sc.set_camera(preset)
-        sc.screenshot(size=APP_VIEW)  # the view as a person sees it in the app
+        sc.set_camera(preset)  # framed for that view
+        sc.screenshot(size=None)
         spans = label_spans(sc)
         assert "Raw-material warehouse" in spans and "S01" in spans
         for text, (x0, x1) in spans.items():
@@ -579,3 +580,4 @@ def test_labels_at_the_edge_of_the_view_are_drawn_whole(scene: WorkshopScene) ->
     x0, x1 = label_spans(sc)["S05"]
     ax = world_to_display(sc.renderer, sc._labels.point(sc._station_ids.index("S05")))[0]
     assert abs((x0 + x1) / 2 - ax) < 2.0
+    sc.screenshot(size=SIZE)  # back to the size the other tests frame their views for
