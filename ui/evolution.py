@@ -274,7 +274,13 @@ class QtEvolutionPanel(QWidget):
             self._log(ev.t, f"{format_clock(ev.t)}  {ev.label()}")
             if ev.t in updates:
                 self._log(ev.t, f"{format_clock(ev.t)}  {updates[ev.t].label}")
-        if not st.triggers:
+        if not st.ta:  # nothing judged yet: saying it "kept its accuracy" would be a guess
+            m = report.monitor
+            first = m.t_start + m.batch_s + m.judge_s
+            self._log(None, f"no TA point yet: the PM's predictions are judged {m.judge_s / 3600:g} h "
+                            f"later in {m.batch_s / 60:g}-min batches, the first at "
+                            f"{format_clock(first)} of the shift")
+        elif not st.triggers:
             self._log(None, "no trigger: the PM kept its accuracy")
         for name in METRICS:
             before, after = self.bar_items[name]

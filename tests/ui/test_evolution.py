@@ -93,6 +93,11 @@ def test_the_window_has_an_evolution_dock_on_the_open_recording(opened, qtbot) -
     t_pred, parts = done.args[0].prediction_curve()
     assert len(x) == len(t_pred) > 0 and y == pytest.approx(parts)
     assert (x >= 1.0 * 3600).all() and 0 < float(y.mean()) < 40
+    # nothing judged yet (the first 30-min batch from 1 h is judged at 2.5 h): it says so
+    # instead of "the PM kept its accuracy"
+    assert not done.args[0].monitor.state.ta
+    assert w.evolution.log.item(0).text().startswith("no TA point yet")
+    assert "02:30:00" in w.evolution.log.item(0).text()
     # a live session's loop reports through the session; the dock shows it
     w.session.evolution_status.emit("monitoring: 2 TA points, 0 triggers, 0 updates")
     assert w.evolution.stage.text().startswith("monitoring: 2 TA points")
