@@ -40,7 +40,7 @@ class QtHistoryDialog(QDialog):
         self.settings = settings
         self.chosen_url = ""
         self._conninfo = ""
-        self.server = QLineEdit(str(settings.qs.value("history/server", "postgresql://user@localhost/plant")), self)
+        self.server = QLineEdit(str(settings.qs.value("history/server", "")), self)
         self.server.setPlaceholderText("postgresql://user@host[:port]/database")
         self.password = QLineEdit(self)
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -84,6 +84,10 @@ class QtHistoryDialog(QDialog):
         url = self.server.text().strip()
         self.table.setRowCount(0)
         self._urls = []
+        if not url:
+            self.message.setText("<span style='color:#B42318'>enter the plant-history server: "
+                                 "postgresql://user@host[:port]/database</span>")
+            return False
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             loc = parse_history_url(url)

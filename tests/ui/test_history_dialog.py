@@ -89,3 +89,18 @@ def test_a_shift_the_server_refuses_is_an_error_and_the_window_keeps_its_recents
         window.open_recording(url)
     assert "history server" in failed.args[0] and "'visitor'" in failed.args[0]
     assert url in window.settings.recent_files()  # the server may be back tomorrow
+
+
+def test_the_server_field_starts_empty_and_listing_without_one_says_what_to_enter(
+        qtbot, window) -> None:  # noqa: ANN001
+    """No made-up server ("user@localhost/plant") to connect as: the field shows the form a
+    server address takes, and List shifts asks for one."""
+    from ui.history_dialog import QtHistoryDialog
+
+    dlg = QtHistoryDialog(window.settings, window)
+    qtbot.addWidget(dlg)
+    assert dlg.server.text() == ""
+    assert dlg.server.placeholderText() == "postgresql://user@host[:port]/database"
+    assert not dlg.refresh()
+    assert "enter the plant-history server" in dlg.message.text()
+    assert dlg.table.rowCount() == 0
