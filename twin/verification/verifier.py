@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from twin.training import adam_epochs
 from twin.verification.config import VerifyConfig
 from twin.verification.consistency import (
     PAPER_OVERALL_THRESHOLD,
@@ -249,29 +250,35 @@ def _gcn_target(prep: _Prepared) -> np.ndarray:
     return beh.transpose(1, 0, 2).reshape(-1, len(BEHAVIOUR))
 
 
+def _fold_mse(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], y: torch.Tensor,
+              mask: torch.Tensor | None = None) -> Callable[[object], torch.Tensor]:
+    """Full-batch loss of one fold net: MSE of ``net(*inputs)`` against ``y`` (on the
+    bins ``mask`` of the last axis only)."""
+    def loss(_all: object) -> torch.Tensor:
+        out = net(*inputs)
+        if mask is None:
+            return torch.nn.functional.mse_loss(out, y)
+        return torch.nn.functional.mse_loss(out[:, :, mask], y[:, :, mask])
+
+    return loss
+
+
 def _gcn_trainer(
     prep: _Prepared, config: VerifyConfig, nets: list[StationGCN]
 ) -> Iterator[float]:
     """One Adam step per fold net per epoch; yields the mean training loss."""
     target = torch.tensor(_gcn_target(prep), dtype=torch.float32)
     S = len(prep.run.stations)
-    batches = []
+    trainers = []
     for k, net in enumerate(nets):
         idx = [w for w in range(len(prep.graphs)) if prep.win_fold[w] == k]
         x, ei, st = batch_targets([prep.graphs[w] for w in idx])
         rows = torch.tensor([w * S + i for w in idx for i in range(S)], dtype=torch.long)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        batches.append((net, opt, x, ei, st, target[rows]))
+        trainers.append(adam_epochs(net.parameters(), _fold_mse(net, (x, ei, st), target[rows]),
+                                    config.gcn_epochs, lr=config.lr, weight_decay=config.weight_decay))
         net.train()
-    for _ in range(config.gcn_epochs):
-        total = 0.0
-        for net, opt, x, ei, st, y in batches:
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(x, ei, st), y)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        yield total / len(batches)
+    for losses in zip(*trainers):
+        yield sum(losses) / len(losses)
     for net in nets:
         net.eval()
 
@@ -282,21 +289,14 @@ def _tcn_trainer(
     """One Adam step per fold net per epoch (loss on the fold's bins); yields the mean loss."""
     x = torch.tensor(prep.tcn_in, dtype=torch.float32)  # [S, inputs, B]
     y = torch.tensor(prep.bin_z[:, :, list(BEHAVIOUR)].transpose(0, 2, 1), dtype=torch.float32)
-    setups = []
+    trainers = []
     for k, net in enumerate(nets):
         mask = torch.tensor(prep.bin_fold == k)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        setups.append((net, opt, mask))
+        trainers.append(adam_epochs(net.parameters(), _fold_mse(net, (x,), y, mask),
+                                    config.tcn_epochs, lr=config.lr, weight_decay=config.weight_decay))
         net.train()
-    for _ in range(config.tcn_epochs):
-        total = 0.0
-        for net, opt, mask in setups:
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(x)[:, :, mask], y[:, :, mask])
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        yield total / len(setups)
+    for losses in zip(*trainers):
+        yield sum(losses) / len(losses)
     for net in nets:
         net.eval()
 
