@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from twin.calibration.report import number
 from twin.session import Session
-from ui.job_controls import JobControls
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker, readable_error
 
 #: Columns of the report table.
@@ -47,7 +47,7 @@ TINTS = {"fitted": QColor(26, 127, 55, 40), "new": QColor(0, 114, 178, 40),
 FAIL = "#CF222E"
 
 
-class CalibrationDialog(QDialog):
+class CalibrationDialog(JobDock, QDialog):
     """Calibrate the workshop on screen from its recording and show the report.
 
     Signals:
@@ -193,11 +193,6 @@ class CalibrationDialog(QDialog):
         self.stage.setText("starting…")
         self.job.start(worker)
         return True
-
-    @property
-    def worker(self) -> Worker | None:
-        """The last calibration's worker (None before the first)."""
-        return self.job.worker
 
     def _on_progress(self, _fraction: float, message: str) -> None:
         if message:

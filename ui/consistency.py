@@ -57,7 +57,7 @@ from scene.palette import consistency_colour
 from twin.errors import CommandError
 from twin.session import Session
 from twin.workshop import Workshop
-from ui.job_controls import JobControls
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker
 
 PASS = "#1A7F37"
@@ -146,7 +146,7 @@ def characteristic_sources(res: Any, net: str) -> list[str]:
     return [n.split(":", 1)[0] if ":" in n else net for n in names]
 
 
-class QtConsistencyPanel(QWidget):
+class QtConsistencyPanel(JobDock, QWidget):
     """Run a verification and show its result (see the module docstring).
 
     Signals:
@@ -488,11 +488,6 @@ class QtConsistencyPanel(QWidget):
         self.stage.setText("starting…")
         self.job.start(worker)
         return True
-
-    @property
-    def worker(self) -> Worker | None:
-        """The last verification's worker (None before the first)."""
-        return self.job.worker
 
     def abort(self) -> None:
         self.job.abort()

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from twin.timecursor import TimeCursor, format_clock
-from ui.job_controls import JobControls
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker
 
 TA_PEN = pg.mkPen("#0072B2", width=2)
@@ -52,7 +52,7 @@ AFTER = "#0072B2"
 METRICS = ("MAE", "RMSE", "SMAPE", "R2")
 
 
-class QtEvolutionPanel(QWidget):
+class QtEvolutionPanel(JobDock, QWidget):
     """The Evolution dock (see the module docstring).
 
     Signals:
@@ -203,11 +203,6 @@ class QtEvolutionPanel(QWidget):
         worker.cancelled.connect(lambda: self.stage.setText("evolution aborted"))
         self.job.start(worker)
         return True
-
-    @property
-    def worker(self) -> Worker | None:
-        """The last "Evolve now"'s worker (None before the first)."""
-        return self.job.worker
 
     def abort(self) -> None:
         self.job.abort()

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from twin.statestore import StateStore
 from twin.timecursor import TimeCursor
 from twin.workshop import Workshop
-from ui.job_controls import JobControls
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker
 
 LATE = QColor("#CF222E")
@@ -96,7 +96,7 @@ class ForecastBands:
         mid.setData(t, [b.p50 for b in bands])
 
 
-class QtForecastPanel(QWidget):
+class QtForecastPanel(JobDock, QWidget):
     """Run a forecast from the cursor and show it (table here, bands on the charts).
 
     Signals: finished(forecast) when a forecast is shown; failed(message).
@@ -203,11 +203,6 @@ class QtForecastPanel(QWidget):
         self.summary.setText(f"forecasting from {hms(at)}…")
         self.job.start(worker)
         return True
-
-    @property
-    def worker(self) -> Worker | None:
-        """The last forecast's worker (None before the first)."""
-        return self.job.worker
 
     def _on_live_data(self, t_end: float) -> None:
         every = self.refresh_box.value() * 60.0

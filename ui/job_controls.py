@@ -92,3 +92,14 @@ class JobControls(QObject):
         if self.abort_button is not None:
             self.abort_button.setEnabled(False)
         self.progress.hide()
+
+
+class JobDock:
+    """Mixin of a dock that runs its job through ``self.job``: ``worker`` is the job's."""
+
+    job: JobControls
+
+    @property
+    def worker(self) -> Worker | None:
+        """The last job's worker (None before the first run)."""
+        return self.job.worker

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -263,24 +263,32 @@ def _fold_mse(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], y: torch.T
     return loss
 
 
+def _fold_epochs(nets: Sequence[torch.nn.Module], losses: list[Callable[[object], torch.Tensor]],
+                 epochs: int, config: VerifyConfig) -> Iterator[float]:
+    """One Adam step per fold net per epoch on its full-batch loss; yields the mean loss."""
+    trainers = [adam_epochs(net.parameters(), loss, epochs, lr=config.lr, weight_decay=config.weight_decay)
+                for net, loss in zip(nets, losses, strict=True)]
+    for net in nets:
+        net.train()
+    for fold_losses in zip(*trainers):
+        yield sum(fold_losses) / len(fold_losses)
+    for net in nets:
+        net.eval()
+
+
 def _gcn_trainer(
     prep: _Prepared, config: VerifyConfig, nets: list[StationGCN]
 ) -> Iterator[float]:
     """One Adam step per fold net per epoch; yields the mean training loss."""
     target = torch.tensor(_gcn_target(prep), dtype=torch.float32)
     S = len(prep.run.stations)
-    trainers = []
+    losses = []
     for k, net in enumerate(nets):
         idx = [w for w in range(len(prep.graphs)) if prep.win_fold[w] == k]
         x, ei, st = batch_targets([prep.graphs[w] for w in idx])
         rows = torch.tensor([w * S + i for w in idx for i in range(S)], dtype=torch.long)
-        trainers.append(adam_epochs(net.parameters(), _fold_mse(net, (x, ei, st), target[rows]),
-                                    config.gcn_epochs, lr=config.lr, weight_decay=config.weight_decay))
-        net.train()
-    for losses in zip(*trainers):
-        yield sum(losses) / len(losses)
-    for net in nets:
-        net.eval()
+        losses.append(_fold_mse(net, (x, ei, st), target[rows]))
+    yield from _fold_epochs(nets, losses, config.gcn_epochs, config)
 
 
 def _tcn_trainer(
@@ -289,16 +297,8 @@ def _tcn_trainer(
     """One Adam step per fold net per epoch (loss on the fold's bins); yields the mean loss."""
     x = torch.tensor(prep.tcn_in, dtype=torch.float32)  # [S, inputs, B]
     y = torch.tensor(prep.bin_z[:, :, list(BEHAVIOUR)].transpose(0, 2, 1), dtype=torch.float32)
-    trainers = []
-    for k, net in enumerate(nets):
-        mask = torch.tensor(prep.bin_fold == k)
-        trainers.append(adam_epochs(net.parameters(), _fold_mse(net, (x,), y, mask),
-                                    config.tcn_epochs, lr=config.lr, weight_decay=config.weight_decay))
-        net.train()
-    for losses in zip(*trainers):
-        yield sum(losses) / len(losses)
-    for net in nets:
-        net.eval()
+    losses = [_fold_mse(net, (x,), y, torch.tensor(prep.bin_fold == k)) for k, net in enumerate(nets)]
+    yield from _fold_epochs(nets, losses, config.tcn_epochs, config)
 
 
 def _folds(centres: np.ndarray, t_start: float, duration: float, blocks: int) -> np.ndarray:
