@@ -12,7 +12,6 @@ nothing but the last report it shows (the report comes from ``twin``).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -38,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from twin.calibration.report import number
 from twin.session import Session
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker, readable_error
 
 #: Columns of the report table.
@@ -48,7 +47,7 @@ TINTS = {"fitted": QColor(26, 127, 55, 40), "new": QColor(0, 114, 178, 40),
 FAIL = "#CF222E"
 
 
-class CalibrationDialog(QDialog):
+class CalibrationDialog(JobDock, QDialog):
     """Calibrate the workshop on screen from its recording and show the report.
 
     Signals:
@@ -65,9 +64,7 @@ class CalibrationDialog(QDialog):
         self.setModal(False)
         self.resize(820, 560)
         self.report: Any = None
-        self.worker: Worker | None = None
         self.error = ""
-        self._last_progress = 0.0
 
         self.source_label = QLabel("—", self)
         self.source_label.setWordWrap(True)
@@ -84,8 +81,8 @@ class CalibrationDialog(QDialog):
         self.min_samples_box.setToolTip(
             "Fewest observations a value from history may rest on; with fewer, the model's "
             "value is kept")
-        self.run_button = QPushButton("Calibrate", self)
-        self.run_button.clicked.connect(self.run)
+        self.job = JobControls("Calibrate", self.run, self, abortable=False, min_interval=0.2)
+        self.run_button, self.progress = self.job.run_button, self.job.progress
         self.save_button = QPushButton("Save calibrated model…", self)
         self.save_button.setToolTip("Write the workshop file with the values the calibrated "
                                     "model uses (TOML; comments and layout kept)")
@@ -93,9 +90,6 @@ class CalibrationDialog(QDialog):
         self.save_button.clicked.connect(self._save)
         close = QPushButton("Close", self)
         close.clicked.connect(self.close)
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 100)
-        self.progress.hide()
         self.stage = QLabel("", self)
         self.stage.setTextFormat(Qt.TextFormat.RichText)
         self.stage.setWordWrap(True)
@@ -145,7 +139,7 @@ class CalibrationDialog(QDialog):
 
     def _on_new_data(self) -> None:
         """Other data on screen: the report shown belongs to the old one."""
-        if self.worker is None or not self.worker.running:
+        if not self.job.running:
             self.report = None
             self.table.setRowCount(0)
             self.save_button.setEnabled(False)
@@ -172,7 +166,7 @@ class CalibrationDialog(QDialog):
     # -- running ---------------------------------------------------------------------
     def run(self) -> bool:
         """Start a calibration in the background; False (with a message) if not possible."""
-        if self.worker is not None and self.worker.running:
+        if self.job.running:
             return False
         self.update_source()
         workshop = self.session.workshop
@@ -196,20 +190,11 @@ class CalibrationDialog(QDialog):
         worker.progress.connect(self._on_progress)
         worker.done.connect(self._on_done)
         worker.failed.connect(self._show_error)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self.run_button.setEnabled(False)
-        self.progress.setValue(0)
-        self.progress.show()
         self.stage.setText("starting…")
-        worker.start()
+        self.job.start(worker)
         return True
 
-    def _on_progress(self, fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_progress >= 0.2 or fraction >= 1.0:
-            self._last_progress = now
-            self.progress.setValue(int(round(fraction * 100)))
+    def _on_progress(self, _fraction: float, message: str) -> None:
         if message:
             self.stage.setText(message)
 
@@ -217,10 +202,6 @@ class CalibrationDialog(QDialog):
         self.show_report(report)
         self.stage.setText(f"calibrated from {report.hours:.1f} h of data")
         self.calibrated.emit(report)
-
-    def _on_finished(self) -> None:
-        self.run_button.setEnabled(True)
-        self.progress.hide()
 
     def _show_error(self, message: str) -> None:
         self.error = message

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QTableWidget,
@@ -59,6 +57,7 @@ from scene.palette import consistency_colour
 from twin.errors import CommandError
 from twin.session import Session
 from twin.workshop import Workshop
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker
 
 PASS = "#1A7F37"
@@ -147,7 +146,7 @@ def characteristic_sources(res: Any, net: str) -> list[str]:
     return [n.split(":", 1)[0] if ":" in n else net for n in names]
 
 
-class QtConsistencyPanel(QWidget):
+class QtConsistencyPanel(JobDock, QWidget):
     """Run a verification and show its result (see the module docstring).
 
     Signals:
@@ -168,12 +167,10 @@ class QtConsistencyPanel(QWidget):
         self.store, self.selection = session.store, session.selection
         self.setObjectName("consistencyPanel")
         self.workshop: Workshop | None = None
-        self.worker: Worker | None = None
         self.model_path: Path | None = None  # another DT model (None: the recording's own)
         self.virtual_path: Path | None = None  # a recording of the virtual shop
         self.config: Any = None
         self.error = ""
-        self._last_progress = 0.0
         self._against_index = 0
         self._compared = ""  # what the last verification compared with, in words
 
@@ -208,20 +205,15 @@ class QtConsistencyPanel(QWidget):
         self.window_box.setSuffix(" min")
         self.window_box.setDecimals(0)
         self.window_box.setToolTip("Length of a graph window of the verification")
-        self.run_button = QPushButton("Verify", self)
+        # the bar repaints at once: a few times a second is plenty
+        self.job = JobControls("Verify", self.run, self, min_interval=0.2, progress_format="%p %")
+        self.run_button, self.abort_button, self.progress = (
+            self.job.run_button, self.job.abort_button, self.job.progress)
         self.run_button.setDefault(True)
-        self.run_button.clicked.connect(self.run)
-        self.abort_button = QPushButton("Abort", self)
-        self.abort_button.setEnabled(False)
-        self.abort_button.clicked.connect(self.abort)
+        self.job.aborting.connect(lambda: self.stage.setText("aborting…"))
         self.save_button = QPushButton("Save result…", self)
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._save)
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 100)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("%p %")
-        self.progress.hide()
         self.stage = QLabel("", self)
         self.stage.setStyleSheet(f"color: {MUTED};")
         self.stage.setWordWrap(True)
@@ -441,7 +433,7 @@ class QtConsistencyPanel(QWidget):
     # -- running ---------------------------------------------------------------------
     def run(self) -> bool:
         """Start a verification in the background; False (with a message) if not possible."""
-        if self.worker is not None and self.worker.running:
+        if self.job.running:
             return False
         if self.workshop is None:
             self._show_error("Open a recording or start a live session first.")
@@ -494,28 +486,14 @@ class QtConsistencyPanel(QWidget):
         worker.done.connect(self._on_done)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self.run_button.setEnabled(False)
-        self.abort_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.show()
         self.stage.setText("starting…")
-        worker.start()
+        self.job.start(worker)
         return True
 
     def abort(self) -> None:
-        if self.worker is not None:
-            self.worker.abort()
-            self.stage.setText("aborting…")
+        self.job.abort()
 
-    def _on_progress(self, fraction: float, message: str) -> None:
-        value = int(round(fraction * 100))
-        now = time.monotonic()
-        # QProgressBar repaints at once: a few times a second is plenty
-        if value != self.progress.value() and (now - self._last_progress >= 0.2 or value >= 100):
-            self._last_progress = now
-            self.progress.setValue(value)
+    def _on_progress(self, _fraction: float, message: str) -> None:
         if message:
             self.stage.setText(message)
 
@@ -530,11 +508,6 @@ class QtConsistencyPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         self.stage.setText("verification aborted")
-
-    def _on_finished(self) -> None:
-        self.run_button.setEnabled(True)
-        self.abort_button.setEnabled(False)
-        self.progress.hide()
 
     def _show_error(self, message: str) -> None:
         self.error = message

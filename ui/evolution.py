@@ -33,13 +33,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from twin.timecursor import TimeCursor, format_clock
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker
 
 TA_PEN = pg.mkPen("#0072B2", width=2)
@@ -53,7 +52,7 @@ AFTER = "#0072B2"
 METRICS = ("MAE", "RMSE", "SMAPE", "R2")
 
 
-class QtEvolutionPanel(QWidget):
+class QtEvolutionPanel(JobDock, QWidget):
     """The Evolution dock (see the module docstring).
 
     Signals:
@@ -68,24 +67,19 @@ class QtEvolutionPanel(QWidget):
         self.cursor = cursor
         self.recording: Path | None = None
         self.report: Any = None
-        self.worker: Worker | None = None
         #: hours at the start of the history the PM is fitted on; LSTM epochs.
         self.train_h = 4.0
         self.epochs = 60
 
         self.source_label = QLabel("No recording open", self)
         self.source_label.setWordWrap(True)
-        self.run_button = QPushButton("Evolve now", self)
+        self.job = JobControls("Evolve now", self.run, self,
+                               can_run=lambda: self.recording is not None and not self.live)
+        self.run_button, self.abort_button, self.progress = (
+            self.job.run_button, self.job.abort_button, self.job.progress)
         self.run_button.setToolTip("Fit the PM on the first 4 h, then judge, trigger and evolve it "
                                    "over the history up to the cursor")
-        self.run_button.clicked.connect(self.run)
         self.run_button.setEnabled(False)
-        self.abort_button = QPushButton("Abort", self)
-        self.abort_button.setEnabled(False)
-        self.abort_button.clicked.connect(self.abort)
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 100)
-        self.progress.hide()
         self.stage = QLabel("", self)
         self.stage.setStyleSheet("color: #57606A;")
         self.stage.setWordWrap(True)  # long messages must not widen the dock (and the window)
@@ -157,7 +151,7 @@ class QtEvolutionPanel(QWidget):
         """The history the dock evolves on (the window's open recording)."""
         self.recording = Path(path)
         self.source_label.setText(f"History: {self.recording.name}")
-        self.run_button.setEnabled(not self.live and (self.worker is None or not self.worker.running))
+        self.run_button.setEnabled(not self.live and not self.job.running)
 
     # -- a live session's loop -----------------------------------------------------------
     live = False
@@ -169,8 +163,7 @@ class QtEvolutionPanel(QWidget):
             self.source_label.setText(f"Live: {description}" if description else "Live session")
             self.run_button.setEnabled(False)
         else:
-            self.run_button.setEnabled(self.recording is not None and
-                                       (self.worker is None or not self.worker.running))
+            self.run_button.setEnabled(self.recording is not None and not self.job.running)
 
     def show_live(self, report: Any) -> None:
         """A report of the live session's evolution loop (same drawing as Evolve now)."""
@@ -197,37 +190,22 @@ class QtEvolutionPanel(QWidget):
     # -- the job -----------------------------------------------------------------------
     def run(self) -> bool:
         """Start "Evolve now" on the history up to the cursor; False if busy or no history."""
-        if self.recording is None or self.live or (self.worker is not None and self.worker.running):
+        if self.recording is None or self.live or self.job.running:
             return False
         from twin.evolution.job import evolve_history_job
 
         path, t_now, train_h, epochs = self.recording, self.cursor.t, self.train_h, self.epochs
-        self.worker = Worker(lambda abort: evolve_history_job(path, abort, t_now=t_now, train_h=train_h,
-                                                              epochs=epochs), "evolution", self)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.done.connect(self.show_report)
-        self.worker.failed.connect(lambda msg: self.stage.setText(f"failed: {msg}"))
-        self.worker.cancelled.connect(lambda: self.stage.setText("evolution aborted"))
-        self.worker.finished.connect(self._on_finished)
-        self.run_button.setEnabled(False)
-        self.abort_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.worker.start()
+        worker = Worker(lambda abort: evolve_history_job(path, abort, t_now=t_now, train_h=train_h,
+                                                         epochs=epochs), "evolution", self)
+        worker.progress.connect(lambda _fraction, message: self.stage.setText(message))
+        worker.done.connect(self.show_report)
+        worker.failed.connect(lambda msg: self.stage.setText(f"failed: {msg}"))
+        worker.cancelled.connect(lambda: self.stage.setText("evolution aborted"))
+        self.job.start(worker)
         return True
 
     def abort(self) -> None:
-        if self.worker is not None:
-            self.worker.abort()
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(round(100 * fraction)))
-        self.stage.setText(message)
-
-    def _on_finished(self) -> None:
-        self.progress.hide()
-        self.abort_button.setEnabled(False)
-        self.run_button.setEnabled(self.recording is not None and not self.live)
+        self.job.abort()
 
     # -- showing a report ----------------------------------------------------------------
     def _draw_stations(self, report: Any) -> None:

@@ -25,8 +25,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -37,6 +35,7 @@ from PySide6.QtWidgets import (
 from twin.statestore import StateStore
 from twin.timecursor import TimeCursor
 from twin.workshop import Workshop
+from ui.job_controls import JobControls, JobDock
 from ui.workers import Worker
 
 LATE = QColor("#CF222E")
@@ -97,7 +96,7 @@ class ForecastBands:
         mid.setData(t, [b.p50 for b in bands])
 
 
-class QtForecastPanel(QWidget):
+class QtForecastPanel(JobDock, QWidget):
     """Run a forecast from the cursor and show it (table here, bands on the charts).
 
     Signals: finished(forecast) when a forecast is shown; failed(message).
@@ -115,7 +114,6 @@ class QtForecastPanel(QWidget):
         self.store = store
         self.recording_path = recording_path
         self.workshop: Workshop | None = None
-        self.worker: Worker | None = None
         self.forecast: Any = None
         self.error = ""
         self.bands = ForecastBands(charts)
@@ -133,15 +131,10 @@ class QtForecastPanel(QWidget):
         self.refresh_box.setToolTip("Refresh the forecast every N minutes of shop time "
                                     "while a live session runs")
         self._last_at: float | None = None
-        self.run_button = QPushButton("Forecast", self)
+        self.job = JobControls("Forecast", self.run, self)
+        self.run_button, self.abort_button, self.progress = (
+            self.job.run_button, self.job.abort_button, self.job.progress)
         self.run_button.setToolTip("Forecast the rest of the shift from the cursor")
-        self.run_button.clicked.connect(self.run)
-        self.abort_button = QPushButton("Abort", self)
-        self.abort_button.setEnabled(False)
-        self.abort_button.clicked.connect(self.abort)
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 100)
-        self.progress.hide()
         self.summary = QLabel("Forecast the rest of the shift from the cursor: N runs of the "
                               "DT model from the recorded state.", self)
         self.summary.setWordWrap(True)
@@ -174,7 +167,7 @@ class QtForecastPanel(QWidget):
     def run(self, at: float | None = None) -> bool:
         """Start a forecast from the cursor (or ``at`` seconds); False (with a message)
         if not possible."""
-        if self.worker is not None and self.worker.running:
+        if self.job.running:
             return False
         path = self.recording_path()
         if path is None or self.workshop is None:
@@ -206,27 +199,20 @@ class QtForecastPanel(QWidget):
         worker.done.connect(self._on_done)
         worker.failed.connect(self._fail)
         worker.cancelled.connect(self._on_cancelled)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
         self.error = ""
-        self.run_button.setEnabled(False)
-        self.abort_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.show()
         self.summary.setText(f"forecasting from {hms(at)}…")
-        worker.start()
+        self.job.start(worker)
         return True
 
     def _on_live_data(self, t_end: float) -> None:
         every = self.refresh_box.value() * 60.0
-        if not every or not self.store.live or (self.worker is not None and self.worker.running):
+        if not every or not self.store.live or self.job.running:
             return
         if self._last_at is None or t_end - self._last_at >= every:
             self.run(at=t_end)
 
     def abort(self) -> None:
-        if self.worker is not None:
-            self.worker.abort()
+        self.job.abort()
 
     def clear(self) -> None:
         """Forget the shown forecast (a new source, a new workshop)."""
@@ -236,8 +222,7 @@ class QtForecastPanel(QWidget):
         self.table.setRowCount(0)
 
     # -- results ---------------------------------------------------------------------
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(round(fraction * 100)))
+    def _on_progress(self, _fraction: float, message: str) -> None:
         self.summary.setText(f"forecasting… {message}")
 
     def _on_done(self, fc: Any) -> None:
@@ -278,8 +263,3 @@ class QtForecastPanel(QWidget):
 
     def _on_cancelled(self) -> None:
         self.summary.setText("forecast aborted")
-
-    def _on_finished(self) -> None:
-        self.run_button.setEnabled(True)
-        self.abort_button.setEnabled(False)
-        self.progress.hide()

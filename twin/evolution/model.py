@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from twin.evolution.features import ProgressFrame
+from twin.training import adam_epochs
 
 
 def frame_windows(frame: ProgressFrame, window: int) -> np.ndarray:
@@ -169,34 +170,31 @@ class ProgressLSTM:
         yt = torch.from_numpy((y - self.y_mean_) / self.y_scale_)
         w = np.ones(len(y), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
         wt = torch.from_numpy(w / w.mean())
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         n_epochs = self.epochs if epochs is None else int(epochs)
         self.net_.train()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # a net this small trains ~2x faster on one thread
         try:
-            yield from self._epochs(xt, yt, wt, opt, rng, n_epochs)
+            yield from self._epochs(xt, yt, wt, rng, n_epochs)
         finally:
             torch.set_num_threads(threads)
             self.net_.eval()
         return self
 
     def _epochs(self, xt: torch.Tensor, yt: torch.Tensor, wt: torch.Tensor,
-                opt: torch.optim.Optimizer, rng: np.random.Generator, n_epochs: int
+                rng: np.random.Generator, n_epochs: int
                 ) -> Generator[tuple[float, str], None, None]:
-        n = len(yt)
-        for epoch in range(n_epochs):
-            order = torch.from_numpy(rng.permutation(n))
-            total = 0.0
-            for lo in range(0, n, self.batch_size):
-                b = order[lo: lo + self.batch_size]
-                opt.zero_grad()
-                err = ((self.net_(xt[b]) - yt[b]) ** 2).mean(1)
-                loss = (err * wt[b]).mean()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(b)
-            self.loss_curve_.append(total / n)
+        def loss(idx: np.ndarray | None) -> torch.Tensor:
+            assert idx is not None
+            b = torch.from_numpy(idx)
+            err = ((self.net_(xt[b]) - yt[b]) ** 2).mean(1)
+            return (err * wt[b]).mean()
+
+        orders = (rng.permutation(len(yt)) for _ in range(n_epochs))
+        for epoch, mean in enumerate(adam_epochs(self.net_.parameters(), loss, n_epochs, lr=self.lr,
+                                                 weight_decay=self.weight_decay,
+                                                 batch_size=self.batch_size, orders=orders)):
+            self.loss_curve_.append(mean)
             yield (epoch + 1) / max(n_epochs, 1), f"epoch {epoch + 1}/{n_epochs} loss {self.loss_curve_[-1]:.3f}"
 
     # -- predicting -------------------------------------------------------------------

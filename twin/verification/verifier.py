@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from twin.training import adam_epochs
 from twin.verification.config import VerifyConfig
 from twin.verification.consistency import (
     PAPER_OVERALL_THRESHOLD,
@@ -249,31 +250,45 @@ def _gcn_target(prep: _Prepared) -> np.ndarray:
     return beh.transpose(1, 0, 2).reshape(-1, len(BEHAVIOUR))
 
 
+def _fold_mse(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], y: torch.Tensor,
+              mask: torch.Tensor | None = None) -> Callable[[object], torch.Tensor]:
+    """Full-batch loss of one fold net: MSE of ``net(*inputs)`` against ``y`` (on the
+    bins ``mask`` of the last axis only)."""
+    def loss(_all: object) -> torch.Tensor:
+        out = net(*inputs)
+        if mask is None:
+            return torch.nn.functional.mse_loss(out, y)
+        return torch.nn.functional.mse_loss(out[:, :, mask], y[:, :, mask])
+
+    return loss
+
+
+def _fold_epochs(nets: Sequence[torch.nn.Module], losses: list[Callable[[object], torch.Tensor]],
+                 epochs: int, config: VerifyConfig) -> Iterator[float]:
+    """One Adam step per fold net per epoch on its full-batch loss; yields the mean loss."""
+    trainers = [adam_epochs(net.parameters(), loss, epochs, lr=config.lr, weight_decay=config.weight_decay)
+                for net, loss in zip(nets, losses, strict=True)]
+    for net in nets:
+        net.train()
+    for fold_losses in zip(*trainers):
+        yield sum(fold_losses) / len(fold_losses)
+    for net in nets:
+        net.eval()
+
+
 def _gcn_trainer(
     prep: _Prepared, config: VerifyConfig, nets: list[StationGCN]
 ) -> Iterator[float]:
     """One Adam step per fold net per epoch; yields the mean training loss."""
     target = torch.tensor(_gcn_target(prep), dtype=torch.float32)
     S = len(prep.run.stations)
-    batches = []
+    losses = []
     for k, net in enumerate(nets):
         idx = [w for w in range(len(prep.graphs)) if prep.win_fold[w] == k]
         x, ei, st = batch_targets([prep.graphs[w] for w in idx])
         rows = torch.tensor([w * S + i for w in idx for i in range(S)], dtype=torch.long)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        batches.append((net, opt, x, ei, st, target[rows]))
-        net.train()
-    for _ in range(config.gcn_epochs):
-        total = 0.0
-        for net, opt, x, ei, st, y in batches:
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(x, ei, st), y)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        yield total / len(batches)
-    for net in nets:
-        net.eval()
+        losses.append(_fold_mse(net, (x, ei, st), target[rows]))
+    yield from _fold_epochs(nets, losses, config.gcn_epochs, config)
 
 
 def _tcn_trainer(
@@ -282,23 +297,8 @@ def _tcn_trainer(
     """One Adam step per fold net per epoch (loss on the fold's bins); yields the mean loss."""
     x = torch.tensor(prep.tcn_in, dtype=torch.float32)  # [S, inputs, B]
     y = torch.tensor(prep.bin_z[:, :, list(BEHAVIOUR)].transpose(0, 2, 1), dtype=torch.float32)
-    setups = []
-    for k, net in enumerate(nets):
-        mask = torch.tensor(prep.bin_fold == k)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        setups.append((net, opt, mask))
-        net.train()
-    for _ in range(config.tcn_epochs):
-        total = 0.0
-        for net, opt, mask in setups:
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(x)[:, :, mask], y[:, :, mask])
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        yield total / len(setups)
-    for net in nets:
-        net.eval()
+    losses = [_fold_mse(net, (x,), y, torch.tensor(prep.bin_fold == k)) for k, net in enumerate(nets)]
+    yield from _fold_epochs(nets, losses, config.tcn_epochs, config)
 
 
 def _folds(centres: np.ndarray, t_start: float, duration: float, blocks: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.kpis import STATION_STATES, ShopKpis
+from twin.training import adam_epochs
 
 if TYPE_CHECKING:
     from twin.recording import Recording
@@ -179,14 +180,9 @@ class ThroughputPM:
         X = torch.from_numpy(((data.X - self.x_mean_) / self.x_std_).astype(np.float32))
         y = torch.from_numpy(((data.y - self.y_mean_) / self.y_std_).astype(np.float32))[:, None]
         params = net[-1].parameters() if init_from is not None and self.tune == "head" else net.parameters()
-        opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        self.loss_curve_: list[float] = []
-        for _ in range(self.epochs):
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(X), y)
-            loss.backward()
-            opt.step()
-            self.loss_curve_.append(float(loss.detach()))
+        self.loss_curve_: list[float] = list(adam_epochs(
+            params, lambda _all: torch.nn.functional.mse_loss(net(X), y), self.epochs,
+            lr=self.lr, weight_decay=self.weight_decay))
         self.net_ = net.eval()
         return self
 

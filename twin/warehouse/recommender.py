@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.training import adam_epochs, reshuffled
 from twin.warehouse.attributes import (
     ASSEMBLY_TYPES, MACHINING_TYPES, TYPE_VOCAB, CandidateTable, Descriptor, similarity_scores, transferability,
     type_vector,
@@ -139,29 +140,23 @@ class TransformerRecommender:
         net = _net(self.d_model, self.layers, self.heads)
         feats = [{k: torch.from_numpy(v) for k, v in _features(q, t, transferability(q.target, t)).items()}
                  for q, t in zip(queries, tables, strict=True)]
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        self.loss_curve_: list[float] = []
-        order = np.arange(len(feats))
-        for _ in range(self.epochs):
-            rng.shuffle(order)
-            total = 0.0
-            for b in range(0, len(order), self.batch_queries):
-                idx = order[b:b + self.batch_queries]
-                batch = {k: torch.cat([feats[i][k] for i in idx]) for k in feats[0]}
-                logits = net(batch)
-                sizes = [len(tables[i]) for i in idx]
-                target = torch.tensor([chosen[i] for i in idx])
-                if len(set(sizes)) == 1:  # the usual case: one (queries, candidates) matrix
-                    loss = torch.nn.functional.cross_entropy(logits.view(len(idx), sizes[0]), target)
-                else:
-                    parts = torch.split(logits, sizes)
-                    loss = sum(torch.nn.functional.cross_entropy(p[None], target[j:j + 1])
-                               for j, p in enumerate(parts)) / len(idx)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            self.loss_curve_.append(total / max(len(feats), 1))
+
+        def loss(idx: np.ndarray | None) -> torch.Tensor:
+            """Mean cross-entropy of the choices in the queries ``idx``."""
+            assert idx is not None
+            batch = {k: torch.cat([feats[i][k] for i in idx]) for k in feats[0]}
+            logits = net(batch)
+            sizes = [len(tables[i]) for i in idx]
+            target = torch.tensor([chosen[i] for i in idx])
+            if len(set(sizes)) == 1:  # the usual case: one (queries, candidates) matrix
+                return torch.nn.functional.cross_entropy(logits.view(len(idx), sizes[0]), target)
+            parts = torch.split(logits, sizes)
+            return sum(torch.nn.functional.cross_entropy(p[None], target[j:j + 1])
+                       for j, p in enumerate(parts)) / len(idx)
+
+        self.loss_curve_: list[float] = list(adam_epochs(
+            net.parameters(), loss, self.epochs, lr=self.lr, batch_size=self.batch_queries,
+            orders=reshuffled(rng, len(feats))))
         self.net_ = net.eval()
         return self
 
