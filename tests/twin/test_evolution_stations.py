@@ -186,6 +186,7 @@ def test_evolve_command_names_the_station_and_lists_its_ta(shifts, tmp_path, cap
     assert code == 0
     first = doc["triggers"][0]
     assert first["station"] == "S13" and 3 * H < first["t"] <= 4 * H
+    assert first["cusum"] > 8.0 and first["operations"] >= 3  # the CUSUM's evidence
     # per-station TA every 15 min, by station; the slow stations are watched too
     assert {"S13", "S01", "S04"} <= set(doc["stations_watched"])
     pts = {p["t"]: p["ta"] for p in doc["station_ta"]}

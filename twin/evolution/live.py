@@ -17,8 +17,11 @@ call it
    evolves the PM (``policy="evolve"``: the AdaBoost update; ``"retrain"``: a fresh LSTM on
    the recent data — the simple baseline; ``"none"``: keep the PM);
    With a per-station PM (``station_pm``, :mod:`twin.evolution.stations`), every
-   ``station_batch_s`` it also closes a TA point per station (relative processing times)
-   and feeds the per-station trigger (Bonferroni over the stations); a station trigger
+   ``station_batch_s`` it also closes a TA point per station (relative processing times),
+   and every station horizon (5 min) it judges the operations finished since against the
+   station predictions and feeds their residuals to the per-station CUSUM
+   (:class:`~twin.evolution.stations.StationCusum`; or, with a
+   :class:`~twin.evolution.stations.StationTrigger`, the TA points to a trend per station); a station trigger
    names the station, re-bases that station's usual times, and evolves the PM like a
    trigger of the shop's TA. An update is made at most once per cool-down (2 h): a trigger
    in the cool-down of the last update is recorded and annotated, the PM is not evolved

@@ -24,8 +24,9 @@ trigger, :mod:`twin.evolution.stations`: the PM was evolved, older points judge 
 instead of the fit's own residuals (a t-test with ``n - 2`` degrees of freedom: with 4–6
 points it needs a very steep fall to be significant); with ``robust`` (default) the fit's
 residual scatter is used instead when it is larger (a single odd point at the end of the
-window then does not pass for a trend). The per-station trigger uses it with each
-station's TA noise on the PM's training shifts.
+window then does not pass for a trend). The earlier per-station trigger
+(:class:`~twin.evolution.stations.StationTrigger`) uses it with each station's TA noise on
+the PM's training shifts.
 """
 
 from __future__ import annotations
