@@ -19,7 +19,7 @@ no disturbance (common random numbers: identical until hour 4).
    grace_period 10) on the same standardised per-operation residuals, one detector per
    station; and PageHinkley / ADWIN on the per-station TA points. The streams are those of
    the un-evolved PM (no station re-based after a trigger), as for the shop's TA below.
-   Slow-station runs (``--slow``, default on): the same seeds with one slow station worn
+   Slow-station runs (default; ``--no-slow`` skips them): the same seeds with one slow station worn
    at +0.5/h from hour 4 (a lathe S01 on odd seeds, a milling centre S04 on even: 2–4
    operations an hour), per-station detectors only.
    The shop-total TA stream (30-min batches of the un-evolved PM) goes through our

@@ -135,8 +135,10 @@ class StationPM:
         min_judged: fewest predictions with an operation (5-min windows: about the
             operations) a batch needs for a station TA point. With 1, the slow stations
             (2–7 operations an hour: 0–2 a batch, a heavy-tailed TA) raised about one false
-            trigger in 6 control shifts; with 2 (default) none in 11, and those stations
-            are not watched (too few training batches).
+            trigger of the TA trend (:class:`StationTrigger`) in 6 control shifts; with 2
+            (default) none in 11, and the TA trend does not watch them (too few training
+            batches). The CUSUM (:class:`StationCusum`) judges single operations and
+            watches them.
         hidden, epochs, seed: of the LSTM (:class:`ProgressLSTM`); window: its input length.
 
     Learned attributes: ``stations_``, ``process_s_`` ((station index, process) -> usual
