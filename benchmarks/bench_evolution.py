@@ -10,14 +10,19 @@ no disturbance (common random numbers: identical until hour 4).
 
 1. Detection: the per-station trigger (ours, the product's default beside the shop's TA):
    the PM's per-station part (an LSTM, relative processing times of each station's
-   operations in the next 5 min, :mod:`twin.evolution.stations`), TA per station in
-   15-min batches, a linear trend per station (z-test on the slope against the station's
-   TA noise on the training shifts, Bonferroni over the watched stations, alpha 0.01,
-   floor 0.85). ADWIN and PageHinkley (the same settings as below) on the same per-station
-   TA streams, one detector per station (no family-wise correction: they have none). The
-   streams are those of the un-evolved PM (no station re-based after a trigger), as for the
-   shop's TA below.
-   The shop-total TA stream (30-min batches of the un-evolved PM) as before:  (30-min batches of the un-evolved PM) goes through our
+   operations in the next 5 min, :mod:`twin.evolution.stations`); every finished operation
+   is judged against it and its residual, standardised by the station's residual noise on
+   the training shifts, feeds a one-sided CUSUM per station (k 1, h 8, clip 5), checked
+   every 5 min. Beside it, on the same streams: the earlier per-station trigger (TA per
+   station in 15-min batches, a linear trend with a z-test, Bonferroni, floor 0.85); river's
+   PageHinkley (``mode="up"``, delta 1.0, threshold 8: our k and h) and ADWIN (``clock=1``,
+   grace_period 10) on the same standardised per-operation residuals, one detector per
+   station; and PageHinkley / ADWIN on the per-station TA points. The streams are those of
+   the un-evolved PM (no station re-based after a trigger), as for the shop's TA below.
+   Slow-station runs (default; ``--no-slow`` skips them): the same seeds with one slow station worn
+   at +0.5/h from hour 4 (a lathe S01 on odd seeds, a milling centre S04 on even: 2–4
+   operations an hour), per-station detectors only.
+   The shop-total TA stream (30-min batches of the un-evolved PM) goes through our
    trigger (linear trend + one-sided p < 0.01 + floor 0.6, defaults), river's ADWIN
    (``clock=1``: checks after every point, so its delay is not rounded up to 32 points;
    ``grace_period=4``) and PageHinkley (``mode="down"``: a fall of TA; threshold 1.0 TA,
@@ -64,7 +69,12 @@ from twin.evolution.history import (  # noqa: E402
 from twin.evolution.live import EvolutionMonitor, replay  # noqa: E402
 from twin.evolution.mechanism import MechanismForecaster, MechanismPM  # noqa: E402
 from twin.evolution.model import ProgressLSTM, training_set  # noqa: E402
-from twin.evolution.stations import StationPM, StationTrigger  # noqa: E402
+from twin.evolution.stations import (  # noqa: E402
+    StationCusum,
+    StationPM,
+    StationTrigger,
+    operation_residuals,
+)
 from twin.evolution.trend import EvolutionTrigger, run_trigger  # noqa: E402
 from twin.recording import open_recording  # noqa: E402
 from twin.workshop import load_workshop  # noqa: E402
@@ -77,6 +87,45 @@ def drift_of(seed: int) -> list:
     if seed % 2:
         return degradation(["S13"], 0.5, ONSET_H)
     return degradation(["S12", "S13"], 0.3, ONSET_H)
+
+
+def slow_drift_of(seed: int) -> list:
+    return degradation(["S01" if seed % 2 else "S04"], 0.5, ONSET_H)
+
+
+def op_checks(spm: StationPM, frame, check_s: float = 300.0):
+    """The un-evolved station PM's per-operation residuals, grouped by the 5-min check that
+    judges them: [(check time, stations, ends, residuals, predictions)]."""
+    pred = spm.predict_frame(frame)
+    stn, end, res = operation_residuals(frame, pred, spm)
+    k = np.searchsorted(frame.t, end, "left") - 1
+    p = pred[k, stn]
+    check = np.ceil(end / check_s - 1e-9) * check_s
+    return [(float(c), stn[check == c], end[check == c], res[check == c], p[check == c])
+            for c in np.unique(check)]
+
+
+def cusum_hits(spm: StationPM, checks) -> list:
+    trig = StationCusum.for_pm(spm)
+    out = []
+    for c, stn, end, res, p in checks:
+        out += trig.add_ops(c, stn, end, res, p)
+    return out
+
+
+def detect_ops(spm: StationPM, checks, make) -> list[float]:
+    """river detector per station on the standardised per-operation residuals; hit times at
+    the check that judged the operation."""
+    dets = {j: make() for j in range(len(spm.stations_)) if math.isfinite(spm.op_sd_[j])}
+    out = []
+    for c, stn, _end, res, _p in checks:
+        for j, r in zip(stn, res):
+            if int(j) in dets:
+                d = dets[int(j)]
+                d.update(float(r) / float(spm.op_sd_[j]))
+                if d.drift_detected:
+                    out.append(c)
+    return out
 
 
 def detect_river(stream: list[tuple[float, float]], make) -> list[float]:
@@ -110,6 +159,7 @@ def main() -> int:
     ap.add_argument("--no-mechanism", action="store_true", help="skip the mechanism / hybrid PMs")
     ap.add_argument("--station-min-judged", type=int, default=2,
                     help="per-station TA only from batches with this many judged predictions")
+    ap.add_argument("--no-slow", action="store_true", help="skip the slow-station drift runs")
     ap.add_argument("--seed0", type=int, default=1,
                     help="first drift/control seed (default 1; the per-station settings were chosen on 1-5)")
     args = ap.parse_args()
@@ -137,8 +187,10 @@ def main() -> int:
     spm = StationPM(min_judged=args.station_min_judged).fit(train)
     fit_st_s = time.perf_counter() - t0
     print(f"PM: LSTM fitted on {n_train} x {args.hours:g} h no-drift shifts in {fit_all_s:.1f} s "
-          f"(one 24 h history: {fit_one_s:.1f} s); per-station part in {fit_st_s:.1f} s, watching "
-          f"{sum(np.isfinite(spm.ta_sd_))} of {len(spm.stations_)} stations")
+          f"(one 24 h history: {fit_one_s:.1f} s); per-station part in {fit_st_s:.1f} s; the CUSUM watches "
+          f"{sum(np.isfinite(spm.op_sd_))} of {len(spm.stations_)} stations (the earlier TA trend "
+          f"{sum(np.isfinite(spm.ta_sd_))}); residual noise per operation "
+          f"{np.nanmin(spm.op_sd_):.3f}-{np.nanmax(spm.op_sd_):.3f}")
     pms: dict[str, object] = {"lstm": pm}
     if mech:
         col = train_m[0].mech_col
@@ -158,18 +210,23 @@ def main() -> int:
             min_instances=4, delta=0.05, threshold=1.0, mode="down")),
     }
     streams = {"full 1 h": None, f"partial {args.judge_min:g} min": judge_s}
-    st_detectors = ("ours per station (default)", "ours: stations or shop TA", "ADWIN per station",
-                    "PageHinkley per station")
+    st_detectors = ("ours per station (CUSUM)", "ours: stations or shop TA", "ours, TA trend (earlier)",
+                    "PageHinkley per-op resid.", "ADWIN per-op resid.", "ADWIN per station TA",
+                    "PageHinkley per station TA")
     det = {(st, k): {"delay": [], "missed": [], "fa_drift": [], "fa_ctl": []} for st in streams for k in detectors}
     for k in st_detectors:
-        det[("per station 15 min", k)] = {"delay": [], "missed": [], "fa_drift": [], "fa_ctl": []}
+        det[("per station", k)] = {"delay": [], "missed": [], "fa_drift": [], "fa_ctl": []}
+    for k in (st_detectors[0], st_detectors[2], st_detectors[3], st_detectors[4]):
+        det[("slow station", k)] = {"delay": [], "missed": [], "fa_drift": [], "fa_ctl": []}
     named: list[str] = []
+    delays_by_run: list[str] = []
     false_st: list[str] = []
     policies = {"evolved": {}, "evolved + recent": {"recent_learner": True}}
     rows: dict[str, list[list[dict]]] = {"un-evolved": [], **{k: [] for k in policies}, "retrain": []}
     pm_rows: dict[str, list[list[dict]]] = {k: [] for k in pms}
     pm_ctl: dict[str, list[dict]] = {k: [] for k in pms}
     update_s: list[float] = []
+
     def tally(d: dict, kind: str, hits: list[float]) -> None:
         hits = sorted(hits)
         if kind == "control":
@@ -181,47 +238,60 @@ def main() -> int:
             if after:
                 d["delay"].append((after[0] - ONSET_H * H) / H)
 
+    kinds = ("drift", "control") if args.no_slow else ("drift", "control", "slow")
+    ph_ops = lambda: PageHinkley(min_instances=10, delta=1.0, threshold=8.0, mode="up")  # noqa: E731
+    adwin_ops = lambda: ADWIN(clock=1, grace_period=10)  # noqa: E731
     for seed in range(args.seed0, args.seed0 + n_runs):
-        for kind in ("drift", "control"):
-            dist = drift_of(seed) if kind == "drift" else []
+        for kind in kinds:
+            dist = {"drift": drift_of(seed), "control": [], "slow": slow_drift_of(seed)}[kind]
             rec = open_recording(simulate_shift(ws, tmp / f"{kind}{seed}.twinlog", hours=args.hours, seed=seed,
                                                 disturbances=dist))
             frame = progress_frame(rec)
+            # per station: the streams of the un-evolved PM (a monitor whose CUSUM never
+            # fires, so no station is re-based), through ours and river's detectors alike
+            raw = replay(frame, EvolutionMonitor(pm, policy="none", station_pm=spm,
+                                                 station_trigger=StationCusum.for_pm(spm, h=math.inf)))
+            pts = raw.state.station_ta
+            checks = op_checks(spm, frame)
+            ours_st = cusum_hits(spm, checks)
+            trend = StationTrigger.for_pm(spm)
+            trend_hits = []
+            for p in pts:
+                trend_hits += trend.add(p.t, p.ta)
+            group = "slow station" if kind == "slow" else "per station"
+            tk = "drift" if kind == "slow" else kind
+            tally(det[(group, st_detectors[0])], tk, [e.t for e in ours_st])
+            tally(det[(group, st_detectors[2])], tk, [e.t for e in trend_hits])
+            tally(det[(group, st_detectors[3])], tk, detect_ops(spm, checks, ph_ops))
+            tally(det[(group, st_detectors[4])], tk, detect_ops(spm, checks, adwin_ops))
+            if kind != "control":
+                after = [e for e in ours_st if e.t >= ONSET_H * H]
+                first = f"{(after[0].t - ONSET_H * H) / H:.2f} h {after[0].station}" if after else "missed"
+                named.append(after[0].station if after else "-")
+                worn = "+".join(d.target for d in dist)
+                delays_by_run.append(f"{kind} {seed} ({worn}): {first}")
+            false_st.extend(f"{kind} {seed} {e.station} {e.t / H:.2f} h" for e in ours_st
+                            if kind == "control" or e.t < ONSET_H * H)
+            if kind == "slow":
+                continue
             for sname, js in streams.items():
-                mon = replay(frame, EvolutionMonitor(pm, policy="none", judge_s=js,
-                                                     station_pm=spm if js is None else None))
+                mon = replay(frame, EvolutionMonitor(pm, policy="none", judge_s=js))
                 stream = [(p.t, p.ta) for p in mon.state.ta]
                 for name, fn in detectors.items():
                     tally(det[(sname, name)], kind, fn(stream))
                 if js is not None:
                     continue
-                # per station: the TA streams of the un-evolved PM (a monitor whose station
-                # trigger never fires, so no station is re-based), through ours and river's
-                # detectors alike
-                raw = replay(frame, EvolutionMonitor(pm, policy="none", station_pm=spm,
-                                                     station_trigger=StationTrigger.for_pm(spm, floor=-math.inf)))
-                pts = raw.state.station_ta
-                ours_st = []
-                trig = StationTrigger.for_pm(spm)
-                for p in pts:
-                    ours_st += trig.add(p.t, p.ta)
-                tally(det[("per station 15 min", st_detectors[0])], kind, [e.t for e in ours_st])
                 first_shop = run_trigger(stream, EvolutionTrigger())
-                tally(det[("per station 15 min", st_detectors[1])], kind,
+                tally(det[("per station", st_detectors[1])], kind,
                       [e.t for e in ours_st] + [e.t for e in first_shop])
-                if kind == "drift":
-                    after = [e for e in ours_st if e.t >= ONSET_H * H]
-                    named.append(after[0].station if after else "-")
-                false_st += [f"{kind} {seed} {e.station} {e.t / H:.2f} h" for e in ours_st
-                             if kind == "control" or e.t < ONSET_H * H]
-                for name, make in ((st_detectors[2], lambda: ADWIN(clock=1, grace_period=4)),
-                                   (st_detectors[3], lambda: PageHinkley(min_instances=4, delta=0.05,
+                for name, make in ((st_detectors[5], lambda: ADWIN(clock=1, grace_period=4)),
+                                   (st_detectors[6], lambda: PageHinkley(min_instances=4, delta=0.05,
                                                                          threshold=1.0, mode="down"))):
                     hits = []
                     for j in range(len(spm.stations_)):
                         series = [(p.t, float(p.ta[j])) for p in pts if math.isfinite(p.ta[j])]
                         hits += detect_river(series, make)
-                    tally(det[("per station 15 min", name)], kind, hits)
+                    tally(det[("per station", name)], kind, hits)
             frame_m = progress_frame(rec, mechanism=mech) if mech else None
             if kind == "control":
                 if frame_m is not None:
@@ -256,14 +326,15 @@ def main() -> int:
 
     print(f"\nDetection (onset {ONSET_H:g} h, {n_runs} drift runs, {n_runs} controls, seeds "
           f"{args.seed0}-{args.seed0 + n_runs - 1}; shop TA in 30-min batches, per-station TA in 15-min batches)")
-    print(f"per-station trigger: first station named after onset per drift run: {', '.join(named)}; "
-          f"false alarms: {', '.join(false_st) or 'none'}")
+    print(f"per-station CUSUM, first trigger after onset per run: {'; '.join(delays_by_run)}")
+    print(f"per-station CUSUM false alarms (controls, or before the onset): {', '.join(false_st) or 'none'}")
     print(f"{'TA stream':18s} {'detector':26s} {'delay h (mean/max)':>19s} {'missed':>7s} {'FA/ctl run':>11s} "
           f"{'FA pre-onset':>13s}")
     for (sname, name), d in det.items():
         dl = d["delay"]
         delay = f"{np.mean(dl):.2f} / {np.max(dl):.2f}" if dl else "-"
-        print(f"{sname:18s} {name:26s} {delay:>19s} {np.mean(d['missed']):7.0%} {np.mean(d['fa_ctl']):11.2f} "
+        fa = f"{np.mean(d['fa_ctl']):.2f}" if d["fa_ctl"] else "-"
+        print(f"{sname:18s} {name:26s} {delay:>19s} {np.mean(d['missed']):7.0%} {fa:>11s} "
               f"{np.mean(d['fa_drift']):13.2f}")
 
     keys = ("MAE", "RMSE", "SMAPE", "R2")

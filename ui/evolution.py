@@ -7,7 +7,9 @@ updates (a row seeks the timeline to it), and the before/after bars of MAE, RMSE
 R² on the three post-trigger test sets (the paper's Fig. 15). A per-station trigger
 (:mod:`twin.evolution.stations`) names its station in the log, and the chart adds that
 station's processing-time TA per 15-min batch (green triangles; more stations in pink and
-light blue) with the dashed trend of the trigger in the same colour.
+light blue) with, in the same colour, the dashed line through the TA of the operations
+that made its CUSUM trigger (a slow station has few TA points: batches with fewer than 2
+operations have none).
 
 "Evolve now" runs :func:`twin.evolution.job.evolve_history_job` in a worker on the history
 up to the cursor: fit the LSTM PM on its first hours, replay the rest through the trigger

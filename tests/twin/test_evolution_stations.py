@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from twin.evolution.features import Operations, ProgressFrame
-from twin.evolution.stations import StationTrigger, station_ta, station_targets
+from twin.evolution.stations import StationCusum, StationTrigger, station_ta, station_targets
 from twin.evolution.trend import LinearTrend
 
 H = 3600.0
@@ -67,6 +67,41 @@ def test_station_trigger_is_bonferroni_corrected_and_names_the_station() -> None
     assert "S2" in fired[0].label() and "processing-time TA" in fired[0].label()
 
 
+def test_cusum_sums_standardised_residuals_per_operation_and_one_freak_operation_is_not_a_drift() -> None:
+    # S1's residual noise 0.05 (relative time); S2 had too few training operations
+    cu = StationCusum(["S1", "S2"], [0.05, math.nan], k=1.0, h=8.0, clip=5.0, cooldown_s=7200.0)
+    assert cu.watched == [0]
+    # one operation 100 % over the PM (z = 20, clipped to 5): S = 5 - 1 = 4, no trigger
+    assert cu.add_ops(300.0, np.array([0]), np.array([200.0]), np.array([1.0])) == []
+    assert cu.s_[0] == pytest.approx(4.0)
+    # then on time (z = 0): S falls by k per operation, to 0
+    for i in range(5):
+        assert cu.add_ops(600.0 + 300 * i, np.array([0]), np.array([500.0 + 300 * i]), np.array([0.0])) == []
+    assert cu.s_[0] == 0.0
+    # operations 10 % over (z = 2, +1 each): the 9th makes S = 9 > 8 and triggers S1
+    fired = []
+    for i in range(9):
+        fired += cu.add_ops(3600.0 + 300 * i, np.array([0, 1]), np.array([3500.0 + 300 * i] * 2),
+                            np.array([0.10, 0.9]), np.array([1.0, 1.0]))
+    assert [e.station for e in fired] == ["S1"] and fired[0].t == 3600.0 + 300 * 8
+    ev = fired[0]
+    assert ev.cusum == pytest.approx(9.0) and ev.n_ops == 9 and ev.window_start == 3500.0
+    assert ev.excess == pytest.approx(0.10) and ev.ta_last == pytest.approx(1 - 0.1 / 1.1)
+    assert "S1" in ev.label() and "+10% over the PM in 9 operations" in ev.label()
+    # S restarts, held 2 h: the same wear raises nothing until then
+    assert cu.s_[0] == 0.0
+    later = []
+    for i in range(30):
+        later += cu.add_ops(6300.0 + 300 * i, np.array([0]), np.array([6200.0 + 300 * i]), np.array([0.10]))
+    assert later and later[0].t >= ev.t + 7200.0
+    # a station whose usual times were learnt from 16 operations per process: allowance
+    # k + 2 / sqrt(16) = 1.5, so 10 % over (z = 2) adds 0.5 per operation
+    few = StationCusum(["S1"], [0.05], [16.0])
+    assert few.k[0] == pytest.approx(1.5)
+    few.add_ops(300.0, np.array([0, 0]), np.array([100.0, 200.0]), np.array([0.10, 0.10]))
+    assert few.s_[0] == pytest.approx(1.0)
+
+
 # -- on simulated shifts ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def shifts(tmp_path_factory, machining13_path):
@@ -84,6 +119,7 @@ def shifts(tmp_path_factory, machining13_path):
 
     return {"train": [frame("n1", 21, []), frame("n2", 22, [])],
             "drift": frame("drift", 23, degradation(["S13"], 0.5, 3.0)),
+            "mill": frame("mill", 23, degradation(["S04"], 0.5, 3.0)),
             "control": frame("control", 23, []), "dir": d}
 
 
@@ -108,19 +144,34 @@ def test_per_station_trigger_fires_on_the_worn_station_soon_and_not_on_a_control
     assert st_trig, "S13 wearing at +50 %/h must trigger its station"
     first = st_trig[0]
     assert first.station == "S13"
-    assert 3 * H < first.t <= 4.5 * H  # within 1.5 h of the onset (3 h)
+    assert 3 * H < first.t <= 4 * H  # within 1 h of the onset (3 h)
     # the trigger is in the annotations, naming the station; the station is re-based
     assert any(kind == "trigger" and "S13" in label for _t, label, kind in notes)
     j = spm.stations_.index("S13")
     assert mon.station_pm.process_s_[(j, "inspect_housing")] > 1.1 * spm.process_s_[(j, "inspect_housing")]
-    # per-station TA points every 15 min, S13's falling below the floor by the trigger
+    # the CUSUM's evidence: S13's operations since its sum left 0, ≥ 10 % over the PM
+    assert first.cusum > 8.0 and first.excess > 0.1 and first.window_start >= 3 * H - 300
+    # per-station TA points (the chart's) every 15 min, S13's ≥ 0.9 before the onset
     s13 = [(p.t, p.ta[j]) for p in mon.state.station_ta]
     assert s13[1][0] - s13[0][0] == 900.0
     assert np.nanmean([v for t, v in s13 if t <= 3 * H]) > 0.9
-    assert np.nanmin([v for t, v in s13 if t <= first.t]) < 0.85
     ctl = replay(shifts["control"], EvolutionMonitor(pm, policy="none", station_pm=spm))
     assert [e for e in ctl.state.triggers if e.station] == []
     assert len(ctl.state.station_ta) >= 28
+
+
+def test_a_worn_milling_centre_is_watched_triggered_and_named(shifts, pms) -> None:
+    # a milling centre finishes 2-4 operations an hour: too few for a TA point per batch,
+    # enough for the per-operation CUSUM
+    from twin.evolution.live import EvolutionMonitor, replay
+
+    pm, spm = pms
+    j = spm.stations_.index("S04")
+    assert math.isfinite(spm.op_sd_[j]) and not math.isfinite(spm.ta_sd_[j])
+    mon = replay(shifts["mill"], EvolutionMonitor(pm, policy="none", station_pm=spm))
+    st_trig = [e for e in mon.state.triggers if e.station]
+    assert st_trig and st_trig[0].station == "S04"
+    assert 3 * H < st_trig[0].t <= 5 * H
 
 
 def test_evolve_command_names_the_station_and_lists_its_ta(shifts, tmp_path, capsys) -> None:
@@ -134,12 +185,13 @@ def test_evolve_command_names_the_station_and_lists_its_ta(shifts, tmp_path, cap
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     first = doc["triggers"][0]
-    assert first["station"] == "S13" and 3 * H < first["t"] <= 4.5 * H
-    # per-station TA every 15 min, by station; S13's below the floor at the trigger
-    assert "S13" in doc["stations_watched"]
+    assert first["station"] == "S13" and 3 * H < first["t"] <= 4 * H
+    assert first["cusum"] > 8.0 and first["operations"] >= 3  # the CUSUM's evidence
+    # per-station TA every 15 min, by station; the slow stations are watched too
+    assert {"S13", "S01", "S04"} <= set(doc["stations_watched"])
     pts = {p["t"]: p["ta"] for p in doc["station_ta"]}
     assert sorted(pts)[:2] == [900.0, 1800.0] and set(pts[900.0]) == set(shifts["drift"].stations)
-    assert pts[first["t"]]["S13"] < 0.85
+    assert first["fitted_ta"] < 0.95
     # and the update it started
     assert doc["updates"][0]["t"] == first["t"]
 
@@ -154,7 +206,7 @@ def test_the_live_loop_fits_the_station_part_and_its_trigger_is_annotated(shifts
     assert loop.wait(120.0)
     notes, report = loop.poll(4.5 * H)
     assert not loop.error, loop.error
-    assert loop.monitor.station_pm is not None and loop.monitor.tick_s == 900.0
+    assert loop.monitor.station_pm is not None and loop.monitor.tick_s == 300.0
     trig = [(t, label) for t, label, _e, kind in notes if kind == "trigger"]
     assert trig and "S13: processing-time TA" in trig[0][1] and 3 * H < trig[0][0] <= 4.5 * H
     assert report.monitor.state.station_ta and report.monitor.state.station_ta[-1].t == 4.5 * H

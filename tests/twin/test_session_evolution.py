@@ -82,7 +82,8 @@ def test_a_drifting_live_shop_raises_a_trigger_that_is_recorded_and_on_the_timel
     notes = open_recording(out).annotations()
     trig = [a for a in notes if a.kind == "trigger"]
     assert [a.t for a in trig] == [e.t for e in st.triggers]
-    assert trig[0].label.startswith("evolution trigger: TA")
+    # the worn station's operations show it first (the per-station CUSUM), named
+    assert trig[0].label.startswith("evolution trigger S13: processing-time TA")
     assert sum(a.kind == "evolution" for a in notes) == len(st.updates)
     assert sum(a.kind == "ta" for a in notes) == len(st.ta)
 

@@ -17,8 +17,11 @@ call it
    evolves the PM (``policy="evolve"``: the AdaBoost update; ``"retrain"``: a fresh LSTM on
    the recent data — the simple baseline; ``"none"``: keep the PM);
    With a per-station PM (``station_pm``, :mod:`twin.evolution.stations`), every
-   ``station_batch_s`` it also closes a TA point per station (relative processing times)
-   and feeds the per-station trigger (Bonferroni over the stations); a station trigger
+   ``station_batch_s`` it also closes a TA point per station (relative processing times),
+   and every station horizon (5 min) it judges the operations finished since against the
+   station predictions and feeds their residuals to the per-station CUSUM
+   (:class:`~twin.evolution.stations.StationCusum`; or, with a
+   :class:`~twin.evolution.stations.StationTrigger`, the TA points to a trend per station); a station trigger
    names the station, re-bases that station's usual times, and evolves the PM like a
    trigger of the shop's TA. An update is made at most once per cool-down (2 h): a trigger
    in the cool-down of the last update is recorded and annotated, the PM is not evolved
@@ -41,7 +44,14 @@ import numpy as np
 from twin.evolution.accuracy import TaPoint, batch_ta
 from twin.evolution.features import DEFAULT_HORIZON_S, DEFAULT_STEP_S, ProgressFrame, progress_frame
 from twin.evolution.model import ProgressLSTM, frame_windows
-from twin.evolution.stations import StationPM, StationTaPoint, StationTrigger, station_ta
+from twin.evolution.stations import (
+    StationCusum,
+    StationPM,
+    StationTaPoint,
+    StationTrigger,
+    operation_residuals,
+    station_ta,
+)
 from twin.evolution.trend import EvolutionTrigger, TriggerEvent
 from twin.evolution.update import EvolutionResult, ProgressModel, evolve
 from twin.recording import Recording
@@ -96,8 +106,10 @@ class EvolutionMonitor:
             full outcome; shorter: by its partial outcome, see the module docstring).
         station_pm: the per-station part of the PM (None: only the shop's TA is watched);
             the monitor works on its own copy (a trigger re-bases the station's times).
-        station_trigger: its trigger (default :meth:`StationTrigger.for_pm`).
-        station_batch_s: evaluation batch of the per-station TA [s].
+        station_trigger: its trigger: :class:`StationCusum` (default, fed every finished
+            operation, checked every ``station_pm.horizon_s``) or :class:`StationTrigger`
+            (the linear trend on the per-station TA points, the earlier default).
+        station_batch_s: evaluation batch of the per-station TA [s] (the chart's points).
     """
 
     def __init__(self, model: ProgressModel, *, trigger: EvolutionTrigger | None = None,
@@ -107,7 +119,7 @@ class EvolutionMonitor:
                  step_s: float = DEFAULT_STEP_S, horizon_s: float = DEFAULT_HORIZON_S,
                  t_start: float = 0.0, incremental_s: float | None = None,
                  judge_s: float | None = None, station_pm: StationPM | None = None,
-                 station_trigger: StationTrigger | None = None,
+                 station_trigger: StationCusum | StationTrigger | None = None,
                  station_batch_s: float = 900.0) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -133,15 +145,25 @@ class EvolutionMonitor:
         self.station_pm = copy.deepcopy(station_pm)
         self.station_batch_s = float(station_batch_s)
         if station_pm is not None and station_trigger is None:
-            station_trigger = StationTrigger.for_pm(station_pm)
+            station_trigger = StationCusum.for_pm(station_pm)
         self.station_trigger = station_trigger
         self._next_station_end: float | None = None
+        self._next_check_end: float | None = None
         self._next_update = -math.inf
 
     @property
     def tick_s(self) -> float:
         """How often the monitor closes a batch [s] (the shorter of the two batches)."""
-        return min(self.batch_s, self.station_batch_s) if self.station_pm is not None else self.batch_s
+        if self.station_pm is None:
+            return self.batch_s
+        return min(self.batch_s, self.station_batch_s, self._check_s)
+
+    @property
+    def _check_s(self) -> float:
+        """How often finished operations are judged by the CUSUM [s] (inf: no CUSUM)."""
+        if self.station_pm is not None and isinstance(self.station_trigger, StationCusum):
+            return self.station_pm.horizon_s
+        return math.inf
 
     # -- feeding ---------------------------------------------------------------------
     def update(self, recording: Recording, t_now: float | None = None,
@@ -178,13 +200,20 @@ class EvolutionMonitor:
         if self.station_pm is not None and self._next_station_end is None:
             first = (st.pred_t[0] if st.pred_t else 0.0) + self.station_pm.horizon_s
             self._next_station_end = math.ceil(first / self.station_batch_s - 1e-9) * self.station_batch_s
+            if math.isfinite(self._check_s):
+                self._next_check_end = math.ceil(first / self._check_s - 1e-9) * self._check_s
         while True:
             shop_end = self._next_batch_end
             station_end = math.inf if self._next_station_end is None else self._next_station_end
-            if min(shop_end, station_end) > t_now + 1e-9:
+            check_end = math.inf if self._next_check_end is None else self._next_check_end
+            if min(shop_end, station_end, check_end) > t_now + 1e-9:
                 break
             events: list[TriggerEvent] = []
-            if station_end < shop_end - 1e-9:
+            if check_end < min(shop_end, station_end) - 1e-9:
+                self._next_check_end = check_end + self._check_s
+                events = self._check_ops(frame, check_end)
+                end = check_end
+            elif station_end < shop_end - 1e-9:
                 self._next_station_end = station_end + self.station_batch_s
                 events = self._station_point(frame, station_end)
                 end = station_end
@@ -228,7 +257,24 @@ class EvolutionMonitor:
         y = pm.targets(frame)[idx]
         ta = station_ta(y, np.asarray(st.station_pred)[m], pm.min_judged)
         st.station_ta.append(StationTaPoint(float(end), ta))
-        return self.station_trigger.add(float(end), ta)
+        if isinstance(self.station_trigger, StationTrigger):
+            return self.station_trigger.add(float(end), ta)
+        return []
+
+    def _check_ops(self, frame: ProgressFrame, end: float) -> list[TriggerEvent]:
+        """Judge the operations that ended in ``(end - check, end]`` against the station
+        predictions and feed them to the CUSUM; the station triggers raised at ``end``."""
+        pm, trig = self.station_pm, self.station_trigger
+        assert pm is not None and isinstance(trig, StationCusum)
+        st = self.state
+        if not st.pred_t:
+            return []
+        pred = np.full((len(frame), len(pm.stations_)), np.nan)
+        pred[np.searchsorted(frame.t, np.asarray(st.pred_t))] = np.asarray(st.station_pred)
+        stn, ends, res = operation_residuals(frame, pred, pm, known_until=end)
+        m = ends > end - self._check_s + 1e-9
+        k = np.searchsorted(frame.t, ends[m], "left") - 1
+        return trig.add_ops(float(end), stn[m], ends[m], res[m], pred[k, stn[m]])
 
     # -- internals -------------------------------------------------------------------
     def _window(self) -> int:

@@ -24,8 +24,9 @@ trigger, :mod:`twin.evolution.stations`: the PM was evolved, older points judge 
 instead of the fit's own residuals (a t-test with ``n - 2`` degrees of freedom: with 4–6
 points it needs a very steep fall to be significant); with ``robust`` (default) the fit's
 residual scatter is used instead when it is larger (a single odd point at the end of the
-window then does not pass for a trend). The per-station trigger uses it with each
-station's TA noise on the PM's training shifts.
+window then does not pass for a trend). The earlier per-station trigger
+(:class:`~twin.evolution.stations.StationTrigger`) uses it with each station's TA noise on
+the PM's training shifts.
 """
 
 from __future__ import annotations
@@ -104,15 +105,24 @@ class LinearTrend:
 class TriggerEvent:
     """An evolution trigger at ``t`` seconds: the trend that caused it and the TA window.
     ``station``: the station whose processing-time TA fell (per-station trigger; "" for
-    the shop's production progress)."""
+    the shop's production progress). A per-operation CUSUM trigger also gives its sum
+    ``cusum``, the operations since it left 0 (``n_ops``, from ``window_start``) and their
+    processing times' excess over the PM (``excess``, 0.14 = 14 % longer); its ``trend``
+    is the line through those operations' TA."""
 
     t: float
     trend: TrendResult
     window_start: float
     ta_last: float
     station: str = ""
+    cusum: float | None = None
+    n_ops: int = 0
+    excess: float = 0.0
 
     def label(self) -> str:
+        if self.cusum is not None:  # the per-operation CUSUM (twin.evolution.stations.StationCusum)
+            return (f"evolution trigger {self.station}: processing-time TA {self.ta_last:.2f}, times "
+                    f"{self.excess:+.0%} over the PM in {self.n_ops} operations (CUSUM {self.cusum:.1f})")
         what = f" {self.station}: processing-time TA" if self.station else ": TA"
         return (f"evolution trigger{what} {self.trend.fitted_end:.2f} falling "
                 f"{self.trend.slope_per_h:+.3f}/h (p={self.trend.p_decreasing:.3g})")
