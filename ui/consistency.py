@@ -129,12 +129,15 @@ def verdict_rule(report: Any) -> str:
 
 
 def flag_entries(report: Any) -> list[tuple[str, float, str]]:
-    """(station or AGV id, deviation, why) of every flag of ``report``, worst first."""
+    """(station or AGV id, or a shop-wide check such as "dispatching"; deviation; why) of
+    every flag of ``report``, worst first."""
     why = getattr(report, "explanations", None) or {}
     dev = {**(getattr(report, "deviations", None) or {}),
-           **(getattr(report, "agv_deviations", None) or {})}
+           **(getattr(report, "agv_deviations", None) or {}),
+           **(getattr(report, "shop_deviations", None) or {})}
     ids = list(getattr(report, "flagged_stations", None) or []) + \
-        list(getattr(report, "flagged_agvs", None) or [])
+        list(getattr(report, "flagged_agvs", None) or []) + \
+        list(getattr(report, "flagged_shop", None) or [])
     out = [(e, float(dev.get(e, math.nan)), str(why.get(e, "flagged"))) for e in ids]
     return sorted(out, key=lambda x: -x[1] if math.isfinite(x[1]) else 0.0)
 
@@ -611,9 +614,12 @@ class QtConsistencyPanel(QWidget):
         else:
             self.flags_title.setText("Flagged: none — no station or AGV deviates beyond the "
                                      f"limit{f' {limit:g}' if limit else ''}.")
+        shop = set(getattr(report, "flagged_shop", None) or [])
         for entity, dev, why in entries:
-            item = QListWidgetItem(f"{self._name(entity)} — {why}")
-            item.setData(Qt.ItemDataRole.UserRole, entity)
+            # a shop-wide check (dispatching) names no station or AGV to select
+            name = f"Shop ({entity})" if entity in shop else self._name(entity)
+            item = QListWidgetItem(f"{name} — {why}")
+            item.setData(Qt.ItemDataRole.UserRole, None if entity in shop else entity)
             item.setForeground(QColor(FAIL))
             item.setToolTip(f"{entity}: {why}\ndeviation {dev:.2f}"
                             + (f" (limit {limit:g})" if limit else ""))
