@@ -73,7 +73,7 @@ AGAINST_MODEL = "model"  # another workshop file, order-synchronised
 AGAINST_RECORDING = "recording"  # a recording of the virtual shop
 #: Short names of the behaviour characteristics on the chart axes.
 SHORT_NAMES = {"processing": "busy", "cycle_ratio": "cycle t.", "setup_ratio": "setup t.",
-               "breakdowns": "breakd./h",
+               "breakdowns": "breakd./h", "first_come": "1st come",
                "speed_ratio": "speed", "handling_ratio": "handling"}
 #: How each source of a characteristic is named on the charts.
 SOURCE_NAMES = {"gcn": "GCN", "tcn": "TCN", "level": "level"}
@@ -556,6 +556,8 @@ class QtConsistencyPanel(QWidget):
             what = "the model behaves like the physical shop"
         elif where:
             what = f"the model differs from the physical shop at {where}"
+        elif getattr(report, "flagged_shop", None):
+            what = "the model dispatches parts differently from the physical shop"
         else:
             what = "the model differs from the physical shop"
         self.verdict.setText(

@@ -41,7 +41,7 @@ def test_wrong_model_fails_with_the_slowed_station_explained(physical: Path) -> 
     assert rep["mode"] == "calibrated"
     assert rep["flagged"]["stations"][0] == "S05"
     assert "cycle time" in rep["explanations"]["S05"]
-    assert set(rep["flagged"]) == {"stations", "agvs"}
+    assert set(rep["flagged"]) == {"stations", "agvs", "shop"}
     assert rep["agvs"] is not None and "AGV1" in rep["agvs"]["per_agv"]
 
 
@@ -62,7 +62,7 @@ def test_faithful_model_passes(tmp_path: Path) -> None:
     simulate_to_recording(load_workshop(WS), phys, hours=3.0, seed=12)
     rep = _verify_model(phys, WS)
     assert rep["passed"] is True
-    assert rep["flagged"] == {"stations": [], "agvs": []}
+    assert rep["flagged"] == {"stations": [], "agvs": [], "shop": []}
     assert max(rep["deviation"].values()) <= rep["family_limit"]
     # ... and the limit is the calibrated one, not an arbitrary number
     assert 0.5 < rep["family_limit"] < 1.5

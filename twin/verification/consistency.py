@@ -180,8 +180,9 @@ class ConsistencyReport:
             "mode": self.mode,
             "verdict_rule": (
                 "paper: spatial and temporal Δ >= 90 %" if self.mode == "paper" else
-                f"calibrated: no station, AGV or shop-wide deviation above {self.family_limit:g} "
-                "(family-wise limit over all stations and characteristics)"),
+                f"calibrated: no station or AGV deviation, nor the shop-wide dispatching check's, "
+                f"above {self.family_limit:g} (family-wise limit over all stations and "
+                "characteristics)"),
             "flagged": {"stations": list(self.flagged_stations), "agvs": list(self.flagged_agvs),
                         "shop": list(self.flagged_shop)},
             "explanations": dict(self.explanations),

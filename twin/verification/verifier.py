@@ -12,7 +12,8 @@ Typical use::
 The method, step by step:
 
 1. Both runs are binned per station (:mod:`series`): state shares, queue, cycle and
-   setup ratios, breakdowns begun per hour (behaviour) and delivered work (context). The physical run fixes the reference cycle
+   setup ratios, breakdowns begun per hour, the share of starts that took the
+   earliest-arrived part (behaviour) and delivered work (context). The physical run fixes the reference cycle
    times and the feature scales; they are applied unchanged to the virtual run.
 2. The GCN (:mod:`gcn`, one production-process graph per window, :mod:`graphs`) and the
    TCN (:mod:`tcn`, per-station demand series) learn on the physical run how a station of
@@ -30,9 +31,12 @@ The method, step by step:
    errors of the physical-vs-physical variation (:func:`calibrated_thresholds`,
    :func:`down_share_sd`, :func:`breakdown_rate_sd` with a floor of
    :data:`MIN_BREAKDOWNS`, and for cycle/setup ratios at least the sampling error of the
-   station's few operations/setups, :func:`carried_mean_weight_sq`). Δ and the
-   per-station scores follow (:mod:`consistency`); the verdict (:mod:`verdict`) applies
-   one family-wise limit to every station's and AGV's deviation.
+   station's few operations/setups, :func:`carried_mean_weight_sq`; the first-come share
+   by that sampling error alone). Each run is judged without its single longest repair
+   (:func:`repair_masks`; the breakdown count keeps it). Δ and the per-station scores
+   follow (:mod:`consistency`); the shop-wide dispatching check (:mod:`dispatch`) is
+   added, and the verdict (:mod:`verdict`) applies one family-wise limit to every
+   station's, AGV's and shop-wide check's deviation.
 """
 
 from __future__ import annotations
@@ -158,7 +162,8 @@ def _kept_mean(a: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
 def repair_masks(run: ShopRun, prep: Any) -> tuple[np.ndarray, np.ndarray]:
     """Windows and bins [W], [bins] to keep (True) when the run's single longest repair is
     left out: those overlapping the repair and as long again after it (the backlog it left
-    to clear) are dropped, unless fewer than a third of them would remain.
+    to clear) are dropped; the repair alone when fewer than a third would remain, and
+    none when even then (a repair of most of the shift is what the run shows).
 
     One long repair is one episode of a rare event, whatever its length: at the station
     it makes the down share and the queue, upstream the blocked shares, downstream the
@@ -173,12 +178,13 @@ def repair_masks(run: ShopRun, prep: Any) -> tuple[np.ndarray, np.ndarray]:
         return keep_w, keep_b
     end = lambda d: run.t_end if d.end is None else d.end  # noqa: E731
     d = max(run.downtimes, key=lambda d: end(d) - d.start)
-    t0, t1 = d.start, end(d) + (end(d) - d.start)
-    w = np.array([not (g.t1 <= t0 or g.t0 >= t1) for g in prep.graphs], dtype=bool)
-    b = ~((edges[1:] <= t0) | (edges[:-1] >= t1)) if len(edges) > 1 else keep_b.copy()
-    if (~w).sum() * 3 < w.size or (~b).sum() * 3 < b.size:
-        return keep_w, keep_b
-    return ~w, ~b
+    for after in (end(d) - d.start, 0.0):
+        t0, t1 = d.start, end(d) + after
+        w = np.array([g.t1 > t0 and g.t0 < t1 for g in prep.graphs], dtype=bool)
+        b = (edges[1:] > t0) & (edges[:-1] < t1)
+        if (~w).sum() * 3 >= w.size and (~b).sum() * 3 >= b.size:
+            return ~w, ~b
+    return keep_w, keep_b
 
 
 # -- preparing a run ------------------------------------------------------------------
