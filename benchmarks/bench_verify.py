@@ -327,7 +327,8 @@ def _merged(saved: list[dict[str, Any]]) -> tuple:
                 for method, rows in by_method.items():
                     into[sync].setdefault(method, []).extend(rows)
     runtime = next((tuple(o["runtime"]) for o in reversed(saved) if o["runtime"][0] > 0), (0.0, 0.0))
-    seeds = max(o["seeds"] for o in saved)
+    seeds = max((len(r["on"].get("nets", [])) for k, r in results.items() if k != "faithful"),
+                default=max(o["seeds"] for o in saved))  # trials per kind, pooled
     hours = saved[0]["hours"]
     if any(o["hours"] != hours for o in saved):
         raise SystemExit("bench_verify --table: the saved runs have different shift lengths")

@@ -1,26 +1,27 @@
 """The calibrated verdict and its explanations in shop words.
 
-Calibrated mode fails the model when *any* station or AGV is inconsistent. A station's
+Calibrated mode fails the model when *any* station or AGV, or the shop-wide dispatching
+check (:mod:`dispatch`), is inconsistent. A station's
 deviation ``rho`` is the largest, over behaviour features, of the mean of its spatial and
 temporal ``|£ − £*| / threshold`` (see :func:`consistency.combine_scores`); an AGV's is its
 largest transport ratio. One limit is applied to all stations × characteristics together
 (a family-wise limit, max-statistic), :data:`FAMILY_LIMIT`.
 
-How it was obtained (``python benchmarks/calibrate_verify.py --pairs 50 --hours 8
+How it was obtained (``python benchmarks/calibrate_verify.py --pairs 24 --hours 8
 --base-seed 900000``; re-run it after changing the characteristics or thresholds): faithful
 pairs on machining13 — physical = the model with seed s, virtual = the model driven by
 the physical run's orders (order synchronisation) with another seed — 8 h shifts, default
-VerifyConfig; per pair the largest deviation over all 13 stations x 10 behaviour
-characteristics and the 4 AGVs. Over those 50 pairs: median 0.54, largest 1.95, 90 %
-quantile 1.04 — the limit. It falls on a cluster: 3 of the 50 pairs have one station
-that broke down twice more in one run than in the other (deviation 1.03–1.05, the
-threshold is 2 breakdowns per shift), so such a station fails or passes by a hair. Of
-the 8 pairs above 0.76, 5 are driven by the down share (long repairs, up to 1.95), 3 by
-that breakdown cluster. Out of sample (``--pairs 20 --base-seed 300000``) 19 of 20
-faithful pairs pass; the one that fails has S12 down for 111 min in the model's run,
-which blocks S09–S11 for a sixth of the shift where the physical run never blocked
-(deviation 10.4: blocked shares are calibrated from a physical run without blocking).
-(Before the breakdown characteristic, 4 h shifts: 0.76 from 50 pairs.) The ablations of
+VerifyConfig; per pair the largest deviation over all 13 stations x 11 behaviour
+characteristics, the 4 AGVs and the shop-wide dispatching check. The limit is the smallest
+(rounded up to 0.01) that at least 90 % of the pairs pass: over those 24 pairs median
+0.53, 90 % quantile 0.62, third largest 0.634 — the limit 0.64; 22 of 24 pass. The two
+above: 0.72 (S10 cycle ratio) and 1.03 (S06 broke down twice more in one run than in the
+other; the breakdown threshold is 2 breakdowns a shift, so one extra breakdown is
+0.52–0.54 — 8 of the pairs — and two are 1.03). Each run is judged without its single longest
+repair (:func:`verifier.repair_masks`): before that, the same seeds gave 1.04 from 50
+pairs, driven by the down share (long repairs) and the blocking they cause (pair 11 of
+these: S04 down 165 min, deviation 1.40 with the repair kept in, 0.54 without). Out of sample:
+benchmarks/bench_verify.py's faithful trials (other seeds). The ablations of
 benchmarks/bench_verify.py got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
@@ -29,11 +30,11 @@ from __future__ import annotations
 
 from typing import Any
 
-#: A station or AGV whose deviation exceeds this fails the calibrated verdict.
-FAMILY_LIMIT = 1.04
+#: A station, AGV or shop-wide check whose deviation exceeds this fails the calibrated verdict.
+FAMILY_LIMIT = 0.64
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 1.06, "levels": 1.04}
+ABLATION_LIMITS = {"untrained": 0.69, "levels": 0.67}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
