@@ -8,21 +8,22 @@ largest transport ratio. One limit is applied to all stations × characteristics
 (a family-wise limit, max-statistic), :data:`FAMILY_LIMIT`.
 
 How it was obtained (``python benchmarks/calibrate_verify.py --pairs 24 --hours 8
---base-seed 900000``; re-run it after changing the characteristics or thresholds): faithful
-pairs on machining13 — physical = the model with seed s, virtual = the model driven by
-the physical run's orders (order synchronisation) with another seed — 8 h shifts, default
-VerifyConfig; per pair the largest deviation over all 13 stations x 11 behaviour
-characteristics, the 4 AGVs and the shop-wide dispatching check. The limit is the smallest
-(rounded up to 0.01) that at least 90 % of the pairs pass: over those 24 pairs median
-0.53, 90 % quantile 0.62, third largest 0.634 — the limit 0.64; 22 of 24 pass. The two
-above: 0.72 (S10 cycle ratio) and 1.03 (S06 broke down twice more in one run than in the
+--base-seed 900000`` and ``--pairs 16 --base-seed 300000``, pooled; re-run it after
+changing the characteristics or thresholds): faithful pairs on machining13 — physical =
+the model with seed s, virtual = the model driven by the physical run's orders (order
+synchronisation) with another seed — 8 h shifts, default VerifyConfig; per pair the
+largest deviation over all 13 stations x 11 behaviour characteristics, the 4 AGVs and the
+shop-wide dispatching check. The limit is the smallest (rounded up to 0.01) that at least
+90 % of the 40 pairs pass: median 0.53, fifth largest 0.711 — the limit 0.72; 37 of 40
+pass. The three above: 2.73 (S12 down 111 min; the blocking it causes reaches S01 and
+outlasts the span left out), 1.03 (S06 broke down twice more in one run than in the
 other; the breakdown threshold is 2 breakdowns a shift, so one extra breakdown is
-0.52–0.54 — 8 of the pairs — and two are 1.03). Each run is judged without its single longest
-repair (:func:`verifier.repair_masks`): before that, the same seeds gave 1.04 from 50
-pairs, driven by the down share (long repairs) and the blocking they cause (pair 11 of
-these: S04 down 165 min, deviation 1.40 with the repair kept in, 0.54 without). Out of sample:
-benchmarks/bench_verify.py's faithful trials (other seeds). The ablations of
-benchmarks/bench_verify.py got their limits the same way (:data:`ABLATION_LIMITS`).
+0.51–0.54 (0.506 once) — 14 of the 40 pairs — and two 1.03) and 0.77 (S10 setup ratio). Each
+run is judged without its single longest repair (:func:`verifier.repair_masks`): before
+that, 50 pairs gave 1.04, driven by the down share (long repairs) and the blocking they
+cause (S04 down 165 min: deviation 1.40 with the repair kept in, 0.54 without). Out of
+sample, benchmarks/bench_verify.py's 10 faithful synchronised trials: 8 pass (0.96 and
+1.83 above). The ablations got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
 
@@ -31,10 +32,10 @@ from __future__ import annotations
 from typing import Any
 
 #: A station, AGV or shop-wide check whose deviation exceeds this fails the calibrated verdict.
-FAMILY_LIMIT = 0.64
+FAMILY_LIMIT = 0.72
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 0.69, "levels": 0.67}
+ABLATION_LIMITS = {"untrained": 0.69, "levels": 0.71}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
