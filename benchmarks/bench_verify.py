@@ -189,8 +189,9 @@ def _outcome(rep: Any, duration_s: float, limit: float) -> Outcome:
     apply_verdict(rep, duration_s, limit)
     agvs = sorted(rep.agv_deviations, key=lambda a: -rep.agv_deviations[a])
     return Outcome([s for s, _ in rep.ranking()], agvs, not rep.passed,
-                   len(rep.flagged_stations) + len(rep.flagged_agvs),
-                   [*rep.deviations.values(), *rep.agv_deviations.values()])
+                   len(rep.flagged_stations) + len(rep.flagged_agvs) + len(rep.flagged_shop),
+                   [*rep.deviations.values(), *rep.agv_deviations.values(),
+                    *rep.shop_deviations.values()])
 
 
 def limit_of(method: str) -> float | None:
@@ -238,7 +239,8 @@ def max_deviations(vers: dict[str, Verifier], virt: Any) -> dict[str, float]:
     vrun = load_run(virt)
     reps = {"nets": vers["nets"].score(vrun), "untrained": vers["untrained"].score(vrun),
             "levels": vers["nets"].with_scoring(level_features=BEHAVIOUR_NAMES).score(vrun)}
-    return {m: max([*r.deviations.values(), *r.agv_deviations.values()]) for m, r in reps.items()}
+    return {m: max([*r.deviations.values(), *r.agv_deviations.values(), *r.shop_deviations.values()])
+            for m, r in reps.items()}
 
 
 def run_pair(case: Case, seed: int, hours: float, nominal_rule: str = "fifo"
@@ -325,7 +327,8 @@ def _merged(saved: list[dict[str, Any]]) -> tuple:
                 for method, rows in by_method.items():
                     into[sync].setdefault(method, []).extend(rows)
     runtime = next((tuple(o["runtime"]) for o in reversed(saved) if o["runtime"][0] > 0), (0.0, 0.0))
-    seeds = max(o["seeds"] for o in saved)
+    seeds = max((len(r["on"].get("nets", [])) for k, r in results.items() if k != "faithful"),
+                default=max(o["seeds"] for o in saved))  # trials per kind, pooled
     hours = saved[0]["hours"]
     if any(o["hours"] != hours for o in saved):
         raise SystemExit("bench_verify --table: the saved runs have different shift lengths")

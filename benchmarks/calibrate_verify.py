@@ -81,6 +81,9 @@ def _driver(ver: object, virt: object) -> str:
     ag = rep.agv_deviations
     if ag and max(ag.values()) > r:
         return f"{max(ag, key=ag.get)}:transport"
+    shop = rep.shop_deviations
+    if shop and max(shop.values()) > r:
+        return f"shop:{max(shop, key=shop.get)}"
     return f"{s}:{rep.spatial.names[k].split(':', 1)[1]}"
 
 

@@ -72,7 +72,7 @@ AGAINST_MODEL = "model"  # another workshop file, order-synchronised
 AGAINST_RECORDING = "recording"  # a recording of the virtual shop
 #: Short names of the behaviour characteristics on the chart axes.
 SHORT_NAMES = {"processing": "busy", "cycle_ratio": "cycle t.", "setup_ratio": "setup t.",
-               "breakdowns": "breakd./h",
+               "breakdowns": "breakd./h", "first_come": "1st come",
                "speed_ratio": "speed", "handling_ratio": "handling"}
 #: How each source of a characteristic is named on the charts.
 SOURCE_NAMES = {"gcn": "GCN", "tcn": "TCN", "level": "level"}
@@ -128,12 +128,15 @@ def verdict_rule(report: Any) -> str:
 
 
 def flag_entries(report: Any) -> list[tuple[str, float, str]]:
-    """(station or AGV id, deviation, why) of every flag of ``report``, worst first."""
+    """(station or AGV id, or a shop-wide check such as "dispatching"; deviation; why) of
+    every flag of ``report``, worst first."""
     why = getattr(report, "explanations", None) or {}
     dev = {**(getattr(report, "deviations", None) or {}),
-           **(getattr(report, "agv_deviations", None) or {})}
+           **(getattr(report, "agv_deviations", None) or {}),
+           **(getattr(report, "shop_deviations", None) or {})}
     ids = list(getattr(report, "flagged_stations", None) or []) + \
-        list(getattr(report, "flagged_agvs", None) or [])
+        list(getattr(report, "flagged_agvs", None) or []) + \
+        list(getattr(report, "flagged_shop", None) or [])
     out = [(e, float(dev.get(e, math.nan)), str(why.get(e, "flagged"))) for e in ids]
     return sorted(out, key=lambda x: -x[1] if math.isfinite(x[1]) else 0.0)
 
@@ -527,6 +530,8 @@ class QtConsistencyPanel(JobDock, QWidget):
             what = "the model behaves like the physical shop"
         elif where:
             what = f"the model differs from the physical shop at {where}"
+        elif getattr(report, "flagged_shop", None):
+            what = "the model dispatches parts differently from the physical shop"
         else:
             what = "the model differs from the physical shop"
         self.verdict.setText(
@@ -585,9 +590,12 @@ class QtConsistencyPanel(JobDock, QWidget):
         else:
             self.flags_title.setText("Flagged: none — no station or AGV deviates beyond the "
                                      f"limit{f' {limit:g}' if limit else ''}.")
+        shop = set(getattr(report, "flagged_shop", None) or [])
         for entity, dev, why in entries:
-            item = QListWidgetItem(f"{self._name(entity)} — {why}")
-            item.setData(Qt.ItemDataRole.UserRole, entity)
+            # a shop-wide check (dispatching) names no station or AGV to select
+            name = f"Shop ({entity})" if entity in shop else self._name(entity)
+            item = QListWidgetItem(f"{name} — {why}")
+            item.setData(Qt.ItemDataRole.UserRole, None if entity in shop else entity)
             item.setForeground(QColor(FAIL))
             item.setToolTip(f"{entity}: {why}\ndeviation {dev:.2f}"
                             + (f" (limit {limit:g})" if limit else ""))

@@ -223,9 +223,12 @@ def test_report_json_has_the_documented_shape() -> None:
     doc = report.to_json()
     assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds", "mode",
                         "verdict_rule", "flagged", "explanations", "deviation", "agvs",
-                        "family_limit", "levels"}
-    assert set(doc["flagged"]) == {"stations", "agvs"}
-    assert set(doc["explanations"]) == set(doc["flagged"]["stations"] + doc["flagged"]["agvs"])
+                        "family_limit", "levels", "shop"}
+    assert set(doc["flagged"]) == {"stations", "agvs", "shop"}
+    assert set(doc["explanations"]) == set(doc["flagged"]["stations"] + doc["flagged"]["agvs"]
+                                           + doc["flagged"]["shop"])
+    # both shops dispatch fifo: the shop-wide check is there and finds no difference
+    assert doc["shop"]["dispatching"]["physical"] == doc["shop"]["dispatching"]["virtual"] == 1.0
     # the levels the explanations quote: S07 is slowed x2 on the physical shop, which
     # fixes the reference cycle times, so the model's S07 runs at about half of them
     k = doc["levels"]["names"].index("cycle_ratio")

@@ -53,7 +53,7 @@ def test_json_output(recordings: dict[str, Path], tmp_path: Path,
     doc = json.loads(out)
     assert set(doc) == {"spatial", "temporal", "per_station", "passed", "seconds", "mode",
                         "verdict_rule", "flagged", "explanations", "deviation", "agvs",
-                        "family_limit", "levels"}
+                        "family_limit", "levels", "shop"}
     assert set(doc["spatial"]) == {"delta", "threshold", "passed", "per_station", "names",
                                    "sources", "characteristics"}
     assert min(doc["per_station"], key=doc["per_station"].get) == "S12"

@@ -208,6 +208,21 @@ def test_chart_sources_follow_the_names_of_the_characteristics() -> None:
     assert characteristic_sources(SimpleNamespace(names=["idle"]), "tcn") == ["tcn"]
 
 
+def test_a_shop_wide_dispatching_flag_is_listed_with_its_sentence() -> None:
+    """The dispatching check flags the shop, not a station: listed (worst first, with its
+    deviation) beside the station flags."""
+    from types import SimpleNamespace
+
+    from ui.consistency import flag_entries
+
+    why = "shop-wide over 254 / 277 starts with a choice: ... the model dispatches first-come"
+    rep = SimpleNamespace(explanations={"dispatching": why, "S13": "takes ..."},
+                          deviations={"S13": 1.2}, agv_deviations={},
+                          shop_deviations={"dispatching": 3.2}, flagged_stations=["S13"],
+                          flagged_agvs=[], flagged_shop=["dispatching"])
+    assert flag_entries(rep) == [("dispatching", 3.2, why), ("S13", 1.2, "takes ...")]
+
+
 def test_a_live_sessions_events_drive_the_model_with_their_orders(machining13_path: Path) -> None:
     """Live data has no file: its events are written to a temporary recording so that the
     model is released the same orders (as for a recording)."""

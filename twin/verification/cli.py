@@ -152,7 +152,7 @@ def _print_report(report: Any) -> None:
     else:
         what = f"flagged: score below {FLAG_BELOW:g}"
         flagged = set(report.flagged()) | {a for a, v in report.per_agv.items() if v < FLAG_BELOW}
-    for sid in [*report.flagged_stations, *report.flagged_agvs]:
+    for sid in [*report.flagged_shop, *report.flagged_stations, *report.flagged_agvs]:
         if sid in report.explanations:
             print(f"  {sid}: {report.explanations[sid]}")
     print(f"stations, least consistent first (score 1 = consistent; {what}):")

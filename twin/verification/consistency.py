@@ -146,6 +146,11 @@ class ConsistencyReport:
     flagged_agvs: list[str] = field(default_factory=list)
     explanations: dict[str, str] = field(default_factory=dict)
     family_limit: float = 0.0
+    #: shop-wide checks (:mod:`dispatch`): "dispatching" -> DispatchCheck (or absent), their
+    #: deviations and those beyond the limit (explained in ``explanations`` by name)
+    shop_checks: dict[str, Any] = field(default_factory=dict)
+    shop_deviations: dict[str, float] = field(default_factory=dict)
+    flagged_shop: list[str] = field(default_factory=list)
     #: each station's own mean level of every behaviour feature in both runs (shop units:
     #: shares, log parts, ratios): ``{"names", "physical": {s: [...]}, "virtual": {...}}``.
     levels: dict[str, Any] = field(default_factory=dict)
@@ -175,12 +180,17 @@ class ConsistencyReport:
             "mode": self.mode,
             "verdict_rule": (
                 "paper: spatial and temporal Δ >= 90 %" if self.mode == "paper" else
-                f"calibrated: no station or AGV deviation above {self.family_limit:g} "
-                "(family-wise limit over all stations and characteristics)"),
-            "flagged": {"stations": list(self.flagged_stations), "agvs": list(self.flagged_agvs)},
+                f"calibrated: no station or AGV deviation, nor the shop-wide dispatching check's, "
+                f"above {self.family_limit:g} (family-wise limit over all stations and "
+                "characteristics)"),
+            "flagged": {"stations": list(self.flagged_stations), "agvs": list(self.flagged_agvs),
+                        "shop": list(self.flagged_shop)},
             "explanations": dict(self.explanations),
             "deviation": {s: _num(v) for s, v in self.deviations.items()},
             "family_limit": _num(self.family_limit),
+            "shop": {k: {kk: _num(vv) if isinstance(vv, float) else vv
+                         for kk, vv in c.to_json().items()}
+                     for k, c in self.shop_checks.items()},
             "levels": {
                 "names": list(self.levels.get("names", [])),
                 **{k: {s: [_num(x) for x in v] for s, v in self.levels.get(k, {}).items()}

@@ -95,6 +95,27 @@ class ShopRun:
             out.append(min(later, key=lambda op: (op.start, op.process)) if later else None)
         return out
 
+    def dispatch_picks(self) -> list[tuple[str, float, bool]]:
+        """(station, start t, took the earliest-arrived part) of every operation start at
+        which two or more parts were waiting at the station, in time order.
+
+        "Waiting" = delivered to the station (an :class:`Arrival`) and not yet started; a
+        start with one part waiting leaves no choice and is not listed. A shop that
+        dispatches first-come-first-served takes the earliest arrival every time (ties in
+        arrival time count as taking it); shortest-processing-time-first does not."""
+        per_station: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for arr, op in zip(self.arrivals, self.served_by(), strict=True):
+            if op is not None:
+                per_station[arr.station].append((arr.t, op.start))
+        eps = 1e-6
+        out: list[tuple[str, float, bool]] = []
+        for station, parts in per_station.items():
+            for t_arr, t_start in parts:
+                waiting = [a for a, s in parts if a <= t_start + eps and s > t_start + eps]
+                if waiting:
+                    out.append((station, t_start, t_arr <= min(waiting) + eps))
+        return sorted(out, key=lambda p: p[1])
+
     def down_episodes(self) -> list[float]:
         """Durations [s] of every breakdown of every station (cut at the end of the run),
         station by station."""

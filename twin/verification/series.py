@@ -19,6 +19,14 @@ Features of a station over a span of time (:data:`FEATURES`, natural units):
   hides a station that breaks down far more often than modelled behind the rarity of
   breakdowns (one long repair looks like three short ones); the count is what a changed
   MTBF changes, and its sampling error is Poisson (:func:`verifier.breakdown_rate_sd`);
+* ``first_come``: share of the operation starts with a choice (two or more parts waiting)
+  that took the earliest-arrived part (:meth:`data.ShopRun.dispatch_picks`), carried
+  forward like the cycle ratio (1.0 before the first). Exactly 1 at every station of a
+  shop that dispatches first-come-first-served; under shortest-processing-time-first
+  52–65 % of machining13's starts with a choice (8 h shifts), lower at stations that mix
+  processes of different lengths (S04 0.45, S13 0.48 in one shift). No other
+  characteristic tells the dispatching rule apart: the rule changes which part goes
+  next, hardly how busy a station is;
 * ``load``: work delivered to the station in the span (sum of the reference times of the
   parts that arrived) per second of span, ≈ the utilisation that would result.
 
@@ -37,7 +45,8 @@ from twin.analytics import overlap, state_seconds_per_bin
 from twin.verification.data import AGV_STATES, STATION_STATES, ShopRun
 
 FEATURES: tuple[str, ...] = (
-    *STATION_STATES, "queue", "cycle_ratio", "setup_ratio", "breakdowns", "load",
+    *STATION_STATES, "queue", "cycle_ratio", "setup_ratio", "breakdowns", "first_come",
+    "load",
 )
 N_FEATURES = len(FEATURES)
 #: What the shop asks of a station (inputs of the nets) ...
@@ -48,6 +57,7 @@ BEHAVIOUR_NAMES: tuple[str, ...] = tuple(FEATURES[i] for i in BEHAVIOUR)
 CYCLE = FEATURES.index("cycle_ratio")
 SETUP = FEATURES.index("setup_ratio")
 BREAKDOWNS = FEATURES.index("breakdowns")
+FIRST_COME = FEATURES.index("first_come")
 QUEUE = FEATURES.index("queue")
 LOAD = FEATURES.index("load")
 
@@ -132,6 +142,8 @@ class BinnedRun:
     setup_sum: np.ndarray  # [S, B] sum of setup ratios of setups finished
     setup_n: np.ndarray  # [S, B] number of setups finished
     down_n: np.ndarray  # [S, B] number of breakdowns that began
+    pick_first: np.ndarray  # [S, B] starts with a choice that took the earliest arrival
+    pick_n: np.ndarray  # [S, B] starts with a choice (two or more parts waiting)
 
     @property
     def n_bins(self) -> int:
@@ -167,6 +179,10 @@ class BinnedRun:
         np.divide(window(self.setup_sum), n, out=ratio, where=n > 0)
         out[:, :, SETUP] = _carry_forward(ratio, first=1.0)
         out[:, :, BREAKDOWNS] = window(self.down_n) / (span_s / 3600.0)
+        n = window(self.pick_n)
+        ratio = np.full(n.shape, np.nan)
+        np.divide(window(self.pick_first), n, out=ratio, where=n > 0)
+        out[:, :, FIRST_COME] = _carry_forward(ratio, first=1.0)
         out[:, :, LOAD] = window(self.load_s) / span_s
         return out
 
@@ -202,9 +218,16 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     setup_sum = np.zeros_like(queue_ps)
     setup_n = np.zeros_like(queue_ps)
     down_n = np.zeros_like(queue_ps)
+    pick_first = np.zeros_like(queue_ps)
+    pick_n = np.zeros_like(queue_ps)
     if n_bins <= 0:
         return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum,
-                         cycle_n, load_s, agv_s, setup_sum, setup_n, down_n)
+                         cycle_n, load_s, agv_s, setup_sum, setup_n, down_n, pick_first, pick_n)
+    for station, t, first in run.dispatch_picks():  # by the bin the operation started in
+        b = int(np.searchsorted(edges, t, side="right")) - 1
+        if 0 <= b < n_bins and station in st_idx:
+            pick_n[st_idx[station], b] += 1
+            pick_first[st_idx[station], b] += float(first)
     for d in run.downtimes:  # breakdowns by the bin they began in
         b = int(np.searchsorted(edges, d.start, side="right")) - 1
         if 0 <= b < n_bins and d.station in st_idx:
@@ -241,7 +264,7 @@ def bin_run(run: ShopRun, bin_s: float, ref: CycleReference) -> BinnedRun:
     for i in q_start:
         queue_ps[i] = overlap(np.array(q_start[i]), np.array(q_end[i]), edges)
     return BinnedRun(run.stations, run.agvs, edges, state_s, queue_ps, cycle_sum, cycle_n,
-                     load_s, agv_s, setup_sum, setup_n, down_n)
+                     load_s, agv_s, setup_sum, setup_n, down_n, pick_first, pick_n)
 
 
 def _carry_forward(x: np.ndarray, first: float) -> np.ndarray:

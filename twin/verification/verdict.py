@@ -1,27 +1,30 @@
 """The calibrated verdict and its explanations in shop words.
 
-Calibrated mode fails the model when *any* station or AGV is inconsistent. A station's
+Calibrated mode fails the model when *any* station or AGV, or the shop-wide dispatching
+check (:mod:`dispatch`), is inconsistent. A station's
 deviation ``rho`` is the largest, over behaviour features, of the mean of its spatial and
 temporal ``|£ − £*| / threshold`` (see :func:`consistency.combine_scores`); an AGV's is its
 largest transport ratio. One limit is applied to all stations × characteristics together
 (a family-wise limit, max-statistic), :data:`FAMILY_LIMIT`.
 
-How it was obtained (``python benchmarks/calibrate_verify.py --pairs 50 --hours 8
---base-seed 900000``; re-run it after changing the characteristics or thresholds): faithful
-pairs on machining13 — physical = the model with seed s, virtual = the model driven by
-the physical run's orders (order synchronisation) with another seed — 8 h shifts, default
-VerifyConfig; per pair the largest deviation over all 13 stations x 10 behaviour
-characteristics and the 4 AGVs. Over those 50 pairs: median 0.54, largest 1.95, 90 %
-quantile 1.04 — the limit. It falls on a cluster: 3 of the 50 pairs have one station
-that broke down twice more in one run than in the other (deviation 1.03–1.05, the
-threshold is 2 breakdowns per shift), so such a station fails or passes by a hair. Of
-the 8 pairs above 0.76, 5 are driven by the down share (long repairs, up to 1.95), 3 by
-that breakdown cluster. Out of sample (``--pairs 20 --base-seed 300000``) 19 of 20
-faithful pairs pass; the one that fails has S12 down for 111 min in the model's run,
-which blocks S09–S11 for a sixth of the shift where the physical run never blocked
-(deviation 10.4: blocked shares are calibrated from a physical run without blocking).
-(Before the breakdown characteristic, 4 h shifts: 0.76 from 50 pairs.) The ablations of
-benchmarks/bench_verify.py got their limits the same way (:data:`ABLATION_LIMITS`).
+How it was obtained (``python benchmarks/calibrate_verify.py --pairs 24 --hours 8
+--base-seed 900000`` and ``--pairs 16 --base-seed 300000``, pooled; re-run it after
+changing the characteristics or thresholds): faithful pairs on machining13 — physical =
+the model with seed s, virtual = the model driven by the physical run's orders (order
+synchronisation) with another seed — 8 h shifts, default VerifyConfig; per pair the
+largest deviation over all 13 stations x 11 behaviour characteristics, the 4 AGVs and the
+shop-wide dispatching check. The limit is the smallest (rounded up to 0.01) that at least
+90 % of the 40 pairs pass: median 0.53, fifth largest 0.711 — the limit 0.72; 37 of 40
+pass. The three above: 2.73 (S12 down 111 min; the blocking it causes reaches S01 and
+outlasts the span left out), 1.03 (S06 broke down twice more in one run than in the
+other; the breakdown threshold is 2 breakdowns a shift, so one extra breakdown is
+0.51–0.54 (0.506 once) — 14 of the 40 pairs — and two 1.03) and 0.77 (S10 setup ratio). Each
+run is judged without its single longest repair (:func:`verifier.repair_masks`): before
+that, 50 pairs gave 1.04, driven by the down share (long repairs) and the blocking they
+cause (S04 down 165 min: deviation 1.40 with the repair kept in, 0.54 without). Out of
+sample, benchmarks/bench_verify.py's 10 faithful synchronised trials: 8 pass (0.96, and
+1.83: S12 blocked 0.3 h behind a 22 min repair of S13 where the physical S12 never
+blocked). The ablations got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
 
@@ -29,11 +32,11 @@ from __future__ import annotations
 
 from typing import Any
 
-#: A station or AGV whose deviation exceeds this fails the calibrated verdict.
-FAMILY_LIMIT = 1.04
+#: A station, AGV or shop-wide check whose deviation exceeds this fails the calibrated verdict.
+FAMILY_LIMIT = 0.72
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 1.06, "levels": 1.04}
+ABLATION_LIMITS = {"untrained": 0.69, "levels": 0.71}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
@@ -88,11 +91,25 @@ def explain_station(report: Any, station: str, feature: int, duration_s: float) 
         hours = duration_s / 3600.0
         return (f"breaks down {v * hours:.0f} times in the model vs {p * hours:.0f} on the "
                 f"physical shop ({v:.2f} vs {p:.2f} per hour)")
+    if name == "first_come":
+        return explain_dispatch(v, p)
     if name == "queue":
         return f"queue in the model {_pct(v, p)} (log parts)"
     hours = duration_s / 3600.0
     word = _WORDS.get(name, name)
     return f"{word} {v * hours:.1f} h in the model vs {p * hours:.1f} h on the physical shop"
+
+
+def explain_dispatch(virtual: float, physical: float) -> str:
+    """The first-come share (:data:`series.FEATURES`) in shop words, naming the
+    dispatching rule when one side takes the earliest-arrived part every time."""
+    said = (f"takes the earliest-arrived waiting part {100 * physical:.0f} % of the time on "
+            f"the physical shop, {100 * virtual:.0f} % in the model")
+    if virtual >= 0.995 > physical:
+        return f"{said}: the model dispatches first-come-first-served, the physical shop does not"
+    if physical >= 0.995 > virtual:
+        return f"{said}: the physical shop dispatches first-come-first-served, the model does not"
+    return f"{said}: the dispatching rules differ"
 
 
 def explain_agv(report: Any, agv: str, feature: int) -> str:
@@ -117,6 +134,14 @@ def apply_verdict(report: Any, duration_s: float, limit: float = FAMILY_LIMIT) -
     report.explanations = {s: explain_station(report, s, st[s][1], duration_s)
                            for s in report.flagged_stations}
     report.explanations.update({a: explain_agv(report, a, ag[a][1]) for a in report.flagged_agvs})
+    checks = getattr(report, "shop_checks", None) or {}
+    report.shop_deviations = {k: float(c.deviation) for k, c in checks.items()}
+    report.flagged_shop = [k for k, r in report.shop_deviations.items() if r > limit]
+    if "dispatching" in report.flagged_shop:
+        c = checks["dispatching"]
+        report.explanations["dispatching"] = (
+            f"shop-wide over {c.picks_physical} / {c.picks_virtual} starts with a choice: "
+            + explain_dispatch(c.virtual, c.physical))
     report.family_limit = limit
     if report.mode == "calibrated":
-        report.passed = not report.flagged_stations and not report.flagged_agvs
+        report.passed = not (report.flagged_stations or report.flagged_agvs or report.flagged_shop)
