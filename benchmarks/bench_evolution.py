@@ -75,7 +75,7 @@ from twin.evolution.stations import (  # noqa: E402
     StationTrigger,
     operation_residuals,
 )
-from twin.evolution.trend import EvolutionTrigger, run_trigger  # noqa: E402
+from twin.evolution.trend import EvolutionTrigger, LinearTrend, run_trigger  # noqa: E402
 from twin.recording import open_recording  # noqa: E402
 from twin.workshop import load_workshop  # noqa: E402
 
@@ -198,13 +198,20 @@ def main() -> int:
         pms["hybrid"] = ProgressLSTM(residual_col=col).fit(*training_set(train_m, 12))
         print(f"mechanism forecasts of the {n_train} training shifts: {mech_train_s:.0f} s; hybrid fitted")
 
-    def ours(floor: float = 0.6):
-        return lambda stream: [e.t for e in run_trigger(stream, EvolutionTrigger(floor=floor))]
+    def ours(floor: float = 0.6, alpha: float | None = None):
+        def make() -> EvolutionTrigger:
+            if alpha is None:
+                return EvolutionTrigger(floor=floor)
+            return EvolutionTrigger(floor=floor, detector=LinearTrend(alpha=alpha))
+        return lambda stream: [e.t for e in run_trigger(stream, make())]
 
     detectors = {
         "ours (linear trend)": ours(),
         "ours, floor 0.7": ours(0.7),
         "ours, floor 0.75": ours(0.75),
+        # p < 0.01 is tested at every batch (~40 a shift): the family-wise rate per shift is
+        # what a control's false alarms measure
+        "ours, p < 0.001": ours(alpha=0.001),
         "ADWIN (clock=1)": lambda s: detect_river(s, lambda: ADWIN(clock=1, grace_period=4)),
         "PageHinkley (down)": lambda s: detect_river(s, lambda: PageHinkley(
             min_instances=4, delta=0.05, threshold=1.0, mode="down")),
