@@ -97,9 +97,7 @@ def op_checks(spm: StationPM, frame, check_s: float = 300.0):
     """The un-evolved station PM's per-operation residuals, grouped by the 5-min check that
     judges them: [(check time, stations, ends, residuals, predictions)]."""
     pred = spm.predict_frame(frame)
-    stn, end, res = operation_residuals(frame, pred, spm)
-    k = np.searchsorted(frame.t, end, "left") - 1
-    p = pred[k, stn]
+    stn, end, res, p = operation_residuals(frame, pred, spm)
     check = np.ceil(end / check_s - 1e-9) * check_s
     return [(float(c), stn[check == c], end[check == c], res[check == c], p[check == c])
             for c in np.unique(check)]

@@ -271,10 +271,9 @@ class EvolutionMonitor:
             return []
         pred = np.full((len(frame), len(pm.stations_)), np.nan)
         pred[np.searchsorted(frame.t, np.asarray(st.pred_t))] = np.asarray(st.station_pred)
-        stn, ends, res = operation_residuals(frame, pred, pm, known_until=end)
+        stn, ends, res, predicted = operation_residuals(frame, pred, pm, known_until=end)
         m = ends > end - self._check_s + 1e-9
-        k = np.searchsorted(frame.t, ends[m], "left") - 1
-        return trig.add_ops(float(end), stn[m], ends[m], res[m], pred[k, stn[m]])
+        return trig.add_ops(float(end), stn[m], ends[m], res[m], predicted[m])
 
     # -- internals -------------------------------------------------------------------
     def _window(self) -> int:

@@ -83,16 +83,17 @@ def relative_times(frame: ProgressFrame, process_s: dict[tuple[int, str], float]
 
 
 def operation_residuals(frame: ProgressFrame, pred: np.ndarray, pm: StationPM,
-                        known_until: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per finished operation, the PM's error: (station index, end [s], residual), residual =
-    relative processing time − the prediction that judged it (the one made at the last
-    state step before the operation ended, for its station). ``pred`` is aligned with
-    ``frame.t`` (NaN rows: no prediction made there); operations ending after
-    ``known_until`` (default the frame's) or without a prediction are left out."""
+                        known_until: float | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per finished operation, the PM's error: (station index, end [s], residual, predicted),
+    residual = relative processing time − ``predicted``, the prediction that judged it (the
+    one made at the last state step before the operation ended, for its station). ``pred``
+    is aligned with ``frame.t`` (NaN rows: no prediction made there); operations ending
+    after ``known_until`` (default the frame's) or without a prediction are left out."""
     ops = frame.ops
     upto = frame.known_until if known_until is None else known_until
     if not len(ops):
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0)
     rel = relative_times(frame, pm.process_s_)
     k = np.searchsorted(frame.t, ops.end, "left") - 1  # the step (t_k, t_k + step] holding the end
     ok = (k >= 0) & ~np.isnan(rel) & (ops.end <= upto + 1e-9)
@@ -100,7 +101,7 @@ def operation_residuals(frame: ProgressFrame, pred: np.ndarray, pm: StationPM,
     st, kk = ops.station[ok].astype(np.int64), k[ok]
     p = pred[kk, st]
     good = ~np.isnan(p)
-    return st[good], ops.end[ok][good], (rel[ok] - p)[good]
+    return st[good], ops.end[ok][good], (rel[ok] - p)[good], p[good]
 
 
 def station_targets(frame: ProgressFrame, process_s: dict[tuple[int, str], float],
@@ -192,14 +193,15 @@ class StationPM:
             ys.append(np.where(np.isnan(y[ok]), 1.0, y[ok]))
         self.net_ = ProgressLSTM(window=self.window, hidden=self.hidden, epochs=self.epochs,
                                  seed=self.seed).fit(np.concatenate(xs), np.concatenate(ys))
+        preds = [self.predict_frame(f) for f in frames]
         tas: list[list[float]] = [[] for _ in self.stations_]
-        for f in frames:
-            for _t, ta in station_ta_series(f, self.predict_frame(f), self, self.batch_s):
+        for f, pred in zip(frames, preds):
+            for _t, ta in station_ta_series(f, pred, self, self.batch_s):
                 for j, v in enumerate(ta):
                     if math.isfinite(v):
                         tas[j].append(v)
         self.ta_sd_ = np.array([float(np.std(v)) if len(v) >= MIN_TA_BATCHES else math.nan for v in tas])
-        res = [operation_residuals(f, self.predict_frame(f), self) for f in frames]
+        res = [operation_residuals(f, pred, self) for f, pred in zip(frames, preds)]
         st = np.concatenate([r[0] for r in res])
         e = np.concatenate([r[2] for r in res])
         self.op_sd_ = residual_noise(st, e, len(self.stations_))
@@ -377,16 +379,19 @@ class StationCusum:
             z = min(float(r) / self.op_sd[j], self.clip)
             self.s_[j] = max(0.0, self.s_[j] + z - self.k[j])
             if self.s_[j] == 0.0:
-                self._evidence[j], self._rel[j] = [], []
+                self._restart(j)
                 continue
             self._evidence[j].append((float(e), float(r) / self.op_sd[j]))
             self._rel[j].append((float(p) + float(r), float(p)))
             if self.s_[j] > self.h and t >= self.hold_until_[j]:
                 fired[j] = self._event(t, j)
-                self.s_[j] = 0.0
-                self._evidence[j], self._rel[j] = [], []
-                self.hold_until_[j] = t + self.cooldown_s
+                self.hold(j, t)
         return list(fired.values())
+
+    def _restart(self, j: int) -> None:
+        """Station ``j``'s sum back to 0, with the evidence it was built from."""
+        self.s_[j] = 0.0
+        self._evidence[j], self._rel[j] = [], []
 
     def _event(self, t: float, j: int) -> TriggerEvent:
         ends = np.array([e for e, _z in self._evidence[j]])
@@ -406,7 +411,7 @@ class StationCusum:
 
     def hold(self, j: int, t: float) -> None:
         """Hold station ``j`` until ``t + cooldown_s`` and restart its sum."""
-        self.s_[j] = 0.0
+        self._restart(j)
         self.hold_until_[j] = max(self.hold_until_[j], t + self.cooldown_s)
 
     @classmethod
