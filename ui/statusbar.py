@@ -52,8 +52,7 @@ class QtStatusBar(QStatusBar):
         self.source_label.setStyleSheet("color: #57606A;")
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1000)
-        self.progress.setMinimumWidth(220)  # "Loading <workshop>… 40%" whole, however long the source line
-        self.progress.setMaximumWidth(220)
+        self.progress.setFixedWidth(220)  # "Loading <workshop>… 40%" whole, however long the source line
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.cancel_button = QPushButton("Cancel", self)
