@@ -11,6 +11,7 @@ no random numbers itself, only the sample orders the caller passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,3 +70,16 @@ def reshuffled(rng: np.random.Generator, n: int) -> Iterator[np.ndarray]:
     while True:
         rng.shuffle(order)
         yield order
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` (at least 1) for the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

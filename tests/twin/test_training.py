@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from twin.training import adam_epochs, reshuffled
+from twin.training import adam_epochs, reshuffled, torch_threads
 
 
 def _line(n: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,3 +63,13 @@ def test_stopping_between_epochs_draws_no_further_order() -> None:
     assert len(drawn) == 2
     assert all(sorted(o) == list(range(10)) for o in drawn)  # every sample once per epoch
     assert not np.array_equal(drawn[0], drawn[1])
+
+
+def test_torch_threads_are_set_for_the_block_and_restored_after_an_error() -> None:
+    before = torch.get_num_threads()
+    target = 2 if before == 1 else 1
+    with pytest.raises(RuntimeError):
+        with torch_threads(target):
+            assert torch.get_num_threads() == target
+            raise RuntimeError("the job failed")
+    assert torch.get_num_threads() == before

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from twin.evolution.features import ProgressFrame
-from twin.training import adam_epochs
+from twin.training import adam_epochs, torch_threads
 
 
 def frame_windows(frame: ProgressFrame, window: int) -> np.ndarray:
@@ -172,12 +172,10 @@ class ProgressLSTM:
         wt = torch.from_numpy(w / w.mean())
         n_epochs = self.epochs if epochs is None else int(epochs)
         self.net_.train()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # a net this small trains ~2x faster on one thread
         try:
-            yield from self._epochs(xt, yt, wt, rng, n_epochs)
+            with torch_threads(1):  # a net this small trains ~2x faster on one thread
+                yield from self._epochs(xt, yt, wt, rng, n_epochs)
         finally:
-            torch.set_num_threads(threads)
             self.net_.eval()
         return self
 
@@ -207,13 +205,9 @@ class ProgressLSTM:
             raise ValueError(f"expected windows (n, window, {self.n_features_in_}), got {windows.shape}")
         if len(windows) == 0:
             return np.zeros((0, self.n_targets_))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # a few windows: threads only wait for each other (0.3 s a call on a loaded machine)
-        try:
-            with torch.no_grad():
-                out = self.net_(torch.from_numpy((windows - self.x_mean_) / self.x_scale_)).numpy()
-        finally:
-            torch.set_num_threads(threads)
+        # a few windows: threads only wait for each other (0.3 s a call on a loaded machine)
+        with torch_threads(1), torch.no_grad():
+            out = self.net_(torch.from_numpy((windows - self.x_mean_) / self.x_scale_)).numpy()
         out = out * self.y_scale_ + self.y_mean_ + self._base(windows, out.shape[1])
         return np.maximum(out, 0.0).astype(np.float64)
 

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from twin.training import adam_epochs
+from twin.training import adam_epochs, torch_threads
 from twin.verification.config import VerifyConfig
 from twin.verification.consistency import (
     PAPER_OVERALL_THRESHOLD,
@@ -288,14 +288,9 @@ def _prepare(
 @contextmanager
 def _torch_session(config: VerifyConfig) -> Iterator[None]:
     """Seeded, thread-limited torch work that leaves the global RNG state untouched."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(config.threads)))
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            yield
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(config.threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        yield
 
 
 def _gcn_target(prep: _Prepared) -> np.ndarray:
