@@ -126,8 +126,15 @@ def select_when_shown(window, entity_id: str) -> None:  # noqa: ANN001 - MainWin
     if window.workshop is not None:
         window.selection.select(entity_id)
         return
-    window.recording_opened.connect(lambda _: window.selection.select(entity_id))
-    window.live_started.connect(lambda _: window.selection.select(entity_id))
+    signals = (window.recording_opened, window.live_started)
+
+    def once(_: object) -> None:  # the first shop shown only: a later one keeps its own selection
+        for signal in signals:
+            signal.disconnect(once)
+        window.selection.select(entity_id)
+
+    for signal in signals:
+        signal.connect(once)
 
 
 def _run(args: argparse.Namespace, start) -> int:  # noqa: ANN001 - start(window) -> str

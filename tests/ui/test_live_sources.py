@@ -165,3 +165,8 @@ def test_gui_select_shows_the_station_once_the_live_shop_has_loaded(
         select_when_shown(w, "S05")
     assert w.selection.entity == "S05"
     qtbot.waitUntil(lambda: "Machining centre 2" in w.inspector.title.text(), timeout=10_000)
+    # only the first shop shown: the user's own choice stays when another one opens later
+    w.selection.select("S01")
+    w.live_started.emit("scripted://select")
+    w.recording_opened.emit("later.twinlog")
+    assert w.selection.entity == "S01"
