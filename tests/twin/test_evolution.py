@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from twin.evolution.accuracy import batch_ta, delta_ta, metrics, ta_series
-from twin.evolution.trend import EvolutionTrigger, run_trigger
+from twin.evolution.trend import EvolutionTrigger, LinearTrend, run_trigger
 from twin.evolution.update import adaboost_alpha, learner_error, linear_loss, weighted_median
 
 H = 3600.0
@@ -62,6 +62,18 @@ def test_trigger_fires_on_a_decreasing_accuracy_and_not_on_a_flat_noisy_one() ->
     assert first.trend.slope_per_h < -0.05 and first.trend.fitted_end < 0.6
     # cool-down: no second trigger within 4 h of the first
     assert all(b.t - a.t >= 4 * H for a, b in zip(fired, fired[1:]))
+
+
+def test_the_shop_trigger_keeps_its_false_alarms_per_shift_low_over_its_many_tests() -> None:
+    """The trend is tested at every TA batch, 40 times in a 20 h shift: at p < 0.01 a level
+    but noisy TA (heavy tails, near the floor, as a shop's TA in idle batches) triggers on
+    about a fifth of such shifts; the default (p < 0.001) on at most a few per cent."""
+    rng = np.random.default_rng(7)
+    t = np.arange(40) * 1800.0
+    shifts = [0.7 + 0.15 * rng.standard_t(3, 40) for _ in range(300)]
+    rate = lambda make: np.mean([bool(run_trigger(zip(t, ta), make())) for ta in shifts])  # noqa: E731
+    assert rate(EvolutionTrigger) <= 0.04
+    assert rate(lambda: EvolutionTrigger(detector=LinearTrend(0.01))) >= 0.1
 
 
 def test_a_decrease_above_the_floor_does_not_trigger() -> None:
