@@ -116,6 +116,38 @@ class ShopRun:
                     out.append((station, t_start, t_arr <= min(waiting) + eps))
         return sorted(out, key=lambda p: p[1])
 
+    def blocked_bursts(self, gap_s: float) -> dict[str, list[float]]:
+        """Station -> the blocked time [s] of each of its blocking *bursts*: its blocked
+        intervals (cut at the end of the run) merged when less than ``gap_s`` apart.
+
+        Blocking comes in bursts, not single episodes: a station waits a minute or two
+        for room downstream, works, waits again, for as long as the congestion or the
+        repair downstream lasts (a faithful 8 h machining13 shift: S12 blocked 17 times,
+        15 min in all, behind one 22 min repair of S13). The burst is the rare event."""
+        blocked = STATION_STATES.index("blocked")
+        out: dict[str, list[float]] = {}
+        for station, changes in self.station_changes.items():
+            spans: list[tuple[float, float]] = []
+            t0 = None
+            for t, k in changes:
+                if k == blocked and t0 is None:
+                    t0 = t
+                elif k != blocked and t0 is not None:
+                    spans.append((t0, t))
+                    t0 = None
+            if t0 is not None:
+                spans.append((t0, self.t_end))
+            bursts: list[list[float]] = []  # [end of its last interval, blocked seconds]
+            for a, b in spans:
+                if bursts and a - bursts[-1][0] < gap_s:
+                    bursts[-1][0] = b
+                    bursts[-1][1] += b - a
+                else:
+                    bursts.append([b, b - a])
+            if bursts:
+                out[station] = [sec for _, sec in bursts]
+        return out
+
     def down_episodes(self) -> list[float]:
         """Durations [s] of every breakdown of every station (cut at the end of the run),
         station by station."""

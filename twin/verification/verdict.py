@@ -14,17 +14,17 @@ the model with seed s, virtual = the model driven by the physical run's orders (
 synchronisation) with another seed — 8 h shifts, default VerifyConfig; per pair the
 largest deviation over all 13 stations x 11 behaviour characteristics, the 4 AGVs and the
 shop-wide dispatching check. The limit is the smallest (rounded up to 0.01) that at least
-90 % of the 40 pairs pass: median 0.53, fifth largest 0.711 — the limit 0.72; 37 of 40
-pass. The three above: 2.73 (S12 down 111 min; the blocking it causes reaches S01 and
-outlasts the span left out), 1.03 (S06 broke down twice more in one run than in the
-other; the breakdown threshold is 2 breakdowns a shift, so one extra breakdown is
-0.51–0.54 (0.506 once) — 14 of the 40 pairs — and two 1.03) and 0.77 (S10 setup ratio). Each
-run is judged without its single longest repair (:func:`verifier.repair_masks`): before
-that, 50 pairs gave 1.04, driven by the down share (long repairs) and the blocking they
-cause (S04 down 165 min: deviation 1.40 with the repair kept in, 0.54 without). Out of
-sample, benchmarks/bench_verify.py's 10 faithful synchronised trials: 8 pass (0.96, and
-1.83: S12 blocked 0.3 h behind a 22 min repair of S13 where the physical S12 never
-blocked). The ablations got their limits the same way (:data:`ABLATION_LIMITS`).
+90 % of the 40 pairs pass: median 0.53, fifth largest 0.692 — the limit 0.70; 37 of 40
+pass. The three above: 1.03 (S06 broke down twice more in one run than in the other; the
+breakdown threshold is 2 breakdowns a shift, so one extra breakdown is 0.51–0.54), 0.77
+(S10 setup ratio) and 0.71 (S01 idle). Each run is judged without its single longest
+repair (:func:`verifier.repair_masks`), the blocked share at least by the
+compound-Poisson error of blocking bursts at the other stations
+(:func:`verifier.blocked_share_sd`) and the ratios' sampling error over the windows kept:
+before the last two, the same 40 pairs gave 0.72 with a 2.73 above it (S12 blocked behind
+a repair where the physical S12 never blocked). Out of sample, see docs/verification.md
+(benchmarks/bench_verify.py's faithful trials). The ablations got their limits the same
+way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
 
@@ -33,10 +33,10 @@ from __future__ import annotations
 from typing import Any
 
 #: A station, AGV or shop-wide check whose deviation exceeds this fails the calibrated verdict.
-FAMILY_LIMIT = 0.72
+FAMILY_LIMIT = 0.70
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 0.69, "levels": 0.71}
+ABLATION_LIMITS = {"untrained": 0.68, "levels": 0.66}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
