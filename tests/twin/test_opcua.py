@@ -161,6 +161,30 @@ def test_a_wrong_password_fails_with_a_clear_message(secure, workshop: Workshop)
         src.stop()
 
 
+def test_a_password_is_never_sent_in_plain_text(tmp_path: Path, workshop: Workshop) -> None:
+    """A server offering only the ``None`` endpoint, with user names: asyncua would send the
+    password unencrypted (with a log warning). Ours refuses and says what to change; the
+    server never sees the password."""
+    port = free_port()
+    pub = OpcUaPublisher(f"opc.tcp://127.0.0.1:{port}", workshop, security=("None",),
+                         users={"operator": "correct horse"}, cert_dir=tmp_path / "server",
+                         t0_epoch=time.time())
+    pub.start()
+    pub.publish(sim_events(workshop, 60.0))
+    src = open_secure(port, tmp_path / "client", workshop, security="None", username="operator",
+                      password="correct horse")
+    try:
+        d = Drained()
+        d.pump(src, settled)
+        assert src.status.state == SourceState.FAILED, src.status
+        assert "password of user 'operator' would travel unencrypted" in src.status.message
+        assert "Sign or SignAndEncrypt" in src.status.message
+        assert "correct horse" not in src.status.message
+    finally:
+        src.stop()
+        pub.stop()
+
+
 def test_anonymous_is_refused_when_the_server_does_not_allow_it(secure, workshop: Workshop) -> None:  # noqa: ANN001
     pub, port, root = secure
     src = open_secure(port, root / "client", workshop)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -69,6 +70,32 @@ class _Entity:
 
 class _Fatal(Exception):
     """A connection problem retrying cannot fix (wrong password, untrusted certificate)."""
+
+
+@functools.cache
+def _client_class() -> type:
+    """asyncua's ``Client``, refusing to send a password in plain text.
+
+    asyncua sends the password unencrypted (with only a log warning) when the endpoint's
+    user-token policy is None and the channel is not encrypted — a ``None``-only server
+    with user names. We refuse instead: the password is never sent, and the session fails
+    with a message saying what to change."""
+    from asyncua import Client, ua
+    from asyncua.crypto.security_policies import SecurityPolicyNone
+
+    class _NoPlainPasswordClient(Client):
+        dmw_endpoint = ""  # the endpoint as the user gave it, without credentials
+
+        def _add_user_auth(self, params: Any, username: str | None, password: str | None) -> None:
+            policy = self.server_policy(ua.UserTokenType.UserName)
+            plain = not policy.SecurityPolicyUri or policy.SecurityPolicyUri == SecurityPolicyNone.URI
+            if password and plain and self.security_policy.Mode != ua.MessageSecurityMode.SignAndEncrypt:
+                raise _Fatal(f"{self.dmw_endpoint}: the password of user {username!r} would "
+                             f"travel unencrypted (the server offers no encryption for it on this "
+                             f"endpoint): not sent; connect with security Sign or SignAndEncrypt")
+            super()._add_user_auth(params, username, password)
+
+    return _NoPlainPasswordClient
 
 
 class OpcUaSource:
@@ -336,10 +363,11 @@ class OpcUaSource:
         return f"{mode}, {who}"
 
     async def _connect(self) -> tuple[Any, asyncio.Event]:
-        from asyncua import Client, ua
+        from asyncua import ua
         from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-        client = Client(self.endpoint, timeout=self.timeout_s, watchdog_intervall=1.0)
+        client = _client_class()(self.endpoint, timeout=self.timeout_s, watchdog_intervall=1.0)
+        client.dmw_endpoint = self.endpoint
         client.name = client.description = "DMW Twin"
         client.session_timeout = 60_000
         if self.security != "None":
