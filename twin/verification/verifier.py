@@ -662,12 +662,18 @@ def down_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> float
     """
     episodes = physical.down_episodes() + virtual.down_episodes() + [window_s]
     exposure = len(physical.stations) * (physical.duration_s + virtual.duration_s)
-    rate = len(episodes) / max(exposure, 1.0)
-    mean_repair = float(np.median(episodes)) / np.log(2.0)  # robust to the episode under test
-    second_moment = 2.0 * mean_repair**2
-    var = rate * second_moment * (1.0 / max(physical.duration_s, 1.0)
-                                  + 1.0 / max(virtual.duration_s, 1.0))
-    return float(np.sqrt(var))
+    return _compound_poisson_sd(episodes, exposure, physical.duration_s, virtual.duration_s)
+
+
+def _compound_poisson_sd(episodes: Sequence[float], exposure_s: float, tp: float, tv: float) -> float:
+    """Standard deviation of the difference of a share of time made of rare episodes
+    (repairs, blocking bursts) between runs of ``tp`` and ``tv`` seconds: ``episodes``
+    [s] seen over ``exposure_s`` station-seconds give the rate ``λ``, their median / ln 2
+    the mean episode (robust to the episode under test; exponential, so ``E[r²] = 2
+    E[r]²``), and ``Var = λ E[r²] (1/T_p + 1/T_v)``."""
+    rate = len(episodes) / max(exposure_s, 1.0)
+    mean = float(np.median(episodes)) / np.log(2.0)
+    return float(np.sqrt(rate * 2.0 * mean**2 * (1.0 / max(tp, 1.0) + 1.0 / max(tv, 1.0))))
 
 
 def blocked_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> np.ndarray:
@@ -688,14 +694,11 @@ def blocked_share_sd(physical: ShopRun, virtual: ShopRun, window_s: float) -> np
     bp, bv = physical.blocked_bursts(window_s), virtual.blocked_bursts(window_s)
     stations = physical.stations
     tp, tv = max(physical.duration_s, 1.0), max(virtual.duration_s, 1.0)
-    others = max(len(stations) - 1, 1)
-    out = np.zeros(len(stations))
-    for i, s in enumerate(stations):
-        eps = [b for run in (bp, bv) for st, bs in run.items() if st != s for b in bs] + [window_s]
-        rate = len(eps) / (others * (tp + tv))
-        mean_burst = float(np.median(eps)) / np.log(2.0)
-        out[i] = np.sqrt(rate * 2.0 * mean_burst**2 * (1.0 / tp + 1.0 / tv))
-    return out
+    exposure = max(len(stations) - 1, 1) * (tp + tv)
+    return np.array([
+        _compound_poisson_sd([b for run in (bp, bv) for st, bs in run.items() if st != s for b in bs]
+                             + [window_s], exposure, tp, tv)
+        for s in stations])
 
 
 def breakdown_rate_sd(physical: ShopRun, virtual: ShopRun) -> np.ndarray:
