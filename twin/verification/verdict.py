@@ -14,17 +14,20 @@ the model with seed s, virtual = the model driven by the physical run's orders (
 synchronisation) with another seed — 8 h shifts, default VerifyConfig; per pair the
 largest deviation over all 13 stations x 11 behaviour characteristics, the 4 AGVs and the
 shop-wide dispatching check. The limit is the smallest (rounded up to 0.01) that at least
-90 % of the 40 pairs pass: median 0.53, fifth largest 0.692 — the limit 0.70; 37 of 40
-pass. The three above: 1.03 (S06 broke down twice more in one run than in the other; the
-breakdown threshold is 2 breakdowns a shift, so one extra breakdown is 0.51–0.54), 0.77
-(S10 setup ratio) and 0.71 (S01 idle). Each run is judged without its single longest
-repair (:func:`verifier.repair_masks`), the blocked share at least by the
-compound-Poisson error of blocking bursts at the other stations
-(:func:`verifier.blocked_share_sd`) and the ratios' sampling error over the windows kept:
-before the last two, the same 40 pairs gave 0.72 with a 2.73 above it (S12 blocked behind
-a repair where the physical S12 never blocked). Out of sample, see docs/verification.md
-(benchmarks/bench_verify.py's faithful trials). The ablations got their limits the same
-way (:data:`ABLATION_LIMITS`).
+95 % of the 40 pairs pass (``--alpha 0.05``): median 0.50, third largest 0.693 (S02 cycle
+ratio) — the limit 0.70; 38 of 40 pass. The two above: 0.77 (S10 setup ratio) and 0.708
+(S01 idle). Why 95 % and not 90 %: the target is that faithful models pass at least 90 %
+of the time *out of sample*; a limit at the 90 % quantile of 40 pairs passes 90 % in
+expectation, i.e. misses the target about half the time (it did: 17 of 20 fresh faithful
+runs at the former 90 % limit). The breakdown count's threshold is at least 3 breakdowns a
+shift (:data:`verifier.MIN_BREAKDOWNS`; one extra breakdown is 0.35, two 0.68): at the
+former 2, two breakdowns more at one station failed a faithful pair (S06 here, 1.03),
+and that was 4 of the 5 faithful failures in 80 pairs (calibration and benchmark). Each run is judged without its single
+longest repair (:func:`verifier.repair_masks`; the breakdown count keeps it), the blocked
+share at least by the compound-Poisson error of blocking bursts at the other stations
+(:func:`verifier.blocked_share_sd`) and the ratios' sampling error over the windows kept.
+Out of sample, see docs/verification.md (benchmarks/bench_verify.py's faithful trials). The
+ablations got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
 """
 
@@ -36,7 +39,7 @@ from typing import Any
 FAMILY_LIMIT = 0.70
 #: The same limit for the ablations of benchmarks/bench_verify.py (calibrated the same
 #: way): nets with 0 training epochs, and every characteristic as a plain level.
-ABLATION_LIMITS = {"untrained": 0.68, "levels": 0.66}
+ABLATION_LIMITS = {"untrained": 0.70, "levels": 0.72}
 
 _WORDS = {
     "busy": "busy", "idle": "idle", "setup": "in setup", "down": "down",
