@@ -326,3 +326,15 @@ def test_hybrid_pm_learns_the_mechanism_forecasts_error_and_the_mechanism_pm_rea
         assert np.allclose(again.predict(x), model.predict(x), atol=1e-5)
     with pytest.raises(ValueError, match="residual column 7"):
         ProgressLSTM(window=4, residual_col=7).fit(x, y)
+
+
+def test_evolve_now_before_the_training_hours_says_to_move_the_cursor(shop) -> None:
+    """"Evolve now" works on the history up to the timeline cursor: a 10 h recording with
+    the cursor at 30 min has nothing to fit the PM on, and the error says why and what to do."""
+    from twin.evolution.job import evolve_history_job
+
+    with pytest.raises(ValueError) as err:
+        list(evolve_history_job(shop["drift_path"], lambda: False, t_now=1800.0, train_h=4.0))
+    msg = str(err.value)
+    assert msg.startswith("drift.twinlog up to 00:30:00: shorter than 4 h + the 1 h horizon")
+    assert "move the timeline cursor later" in msg

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Generator
 from pathlib import Path
 
+from twin.clock import format_clock
 from twin.evolution.features import progress_frame
 from twin.evolution.history import HistoryReport, score_history
 from twin.evolution.live import EvolutionMonitor
@@ -37,8 +38,10 @@ def evolve_history_job(path: str | Path, should_abort: Callable[[], bool], *,
     t_start = train_h * 3600.0
     first = frame.select(frame.t + horizon_s <= t_start + 1e-9)
     if not first.known.any():
-        raise ValueError(f"{Path(path).name}: shorter than {train_h:g} h + the {horizon_s / 3600:g} h "
-                         "horizon: nothing to fit the PM on")
+        upto = "" if t_now is None or t_now >= rec.time_range[1] else f" up to {format_clock(t_end)}"
+        raise ValueError(f"{Path(path).name}{upto}: shorter than {train_h:g} h + the "
+                         f"{horizon_s / 3600:g} h horizon: nothing to fit the PM on"
+                         + (" (move the timeline cursor later)" if upto else ""))
     pm = ProgressLSTM(epochs=epochs)
     for frac, msg in pm.fit_iter(*training_set([first], pm.window)):
         if should_abort():
