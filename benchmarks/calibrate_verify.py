@@ -11,7 +11,8 @@ behaviour characteristic (spatial and temporal, combined as in the report) and e
 transport characteristic — is collected, per method (trained nets, untrained nets, plain
 levels). The limit is the smallest (rounded up to 0.01) that at least 1 - alpha of these
 maxima pass: a faithful model then fails with probability about alpha (a family-wise
-false-alarm rate), whatever the number of stations and characteristics. Prints the maxima and the limits to paste into verdict.py.
+false-alarm rate), whatever the number of stations and characteristics. Prints the maxima
+and the limits to paste into verdict.py.
 Seeds are disjoint from bench_verify.py's draws (base seed 500000).
 """
 

@@ -22,10 +22,11 @@ expectation, i.e. misses the target about half the time (it did: 17 of 20 fresh 
 runs at the former 90 % limit). The breakdown count's threshold is at least 3 breakdowns a
 shift (:data:`verifier.MIN_BREAKDOWNS`; one extra breakdown is 0.35, two 0.68): at the
 former 2, two breakdowns more at one station failed a faithful pair (S06 here, 1.03),
-and that was 4 of the 5 faithful failures in 80 pairs (calibration and benchmark). Each run is judged without its single
-longest repair (:func:`verifier.repair_masks`; the breakdown count keeps it), the blocked
-share at least by the compound-Poisson error of blocking bursts at the other stations
-(:func:`verifier.blocked_share_sd`) and the ratios' sampling error over the windows kept.
+and that was 4 of the 5 faithful failures in 80 pairs (calibration and benchmark). Each
+run is judged without its single longest repair (:func:`verifier.repair_masks`; the
+breakdown count keeps it), the blocked share at least by the compound-Poisson error of
+blocking bursts at the other stations (:func:`verifier.blocked_share_sd`) and the ratios'
+sampling error over the windows kept.
 Out of sample, see docs/verification.md (benchmarks/bench_verify.py's faithful trials). The
 ablations got their limits the same way (:data:`ABLATION_LIMITS`).
 Paper mode does not use this: it keeps the paper's Δ ≥ 90 % rule exactly.
