@@ -38,10 +38,10 @@ def evolve_history_job(path: str | Path, should_abort: Callable[[], bool], *,
     t_start = train_h * 3600.0
     first = frame.select(frame.t + horizon_s <= t_start + 1e-9)
     if not first.known.any():
-        upto = "" if t_now is None or t_now >= rec.time_range[1] else f" up to {format_clock(t_end)}"
-        raise ValueError(f"{Path(path).name}{upto}: shorter than {train_h:g} h + the "
-                         f"{horizon_s / 3600:g} h horizon: nothing to fit the PM on"
-                         + (" (move the timeline cursor later)" if upto else ""))
+        cut = t_end < rec.time_range[1]  # stopped at the cursor, before the recording's end
+        raise ValueError(f"{Path(path).name}{f' up to {format_clock(t_end)}' if cut else ''}: shorter "
+                         f"than {train_h:g} h + the {horizon_s / 3600:g} h horizon: nothing to fit "
+                         "the PM on" + (" (move the timeline cursor later)" if cut else ""))
     pm = ProgressLSTM(epochs=epochs)
     for frac, msg in pm.fit_iter(*training_set([first], pm.window)):
         if should_abort():
